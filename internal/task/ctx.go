@@ -1,0 +1,162 @@
+package task
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// closedChan is the Done channel of a Ctx cancelled before anyone asked for
+// its channel: no channel is made for a task nobody watches.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// ownerKey is the context key under which a Ctx answers its owner.
+type ownerKey struct{}
+
+// OwnerOf returns the owner recorded by the nearest task ctx that ctx derives
+// from, or nil. An executor uses it to recognise a submit made from inside
+// one of its own tasks.
+func OwnerOf(ctx context.Context) any {
+	return ctx.Value(ownerKey{})
+}
+
+// Ctx is the context a task's function receives. It lives inside the task's
+// handle, so it costs no allocation of its own, and it makes its Done channel
+// only when somebody asks for it: a task that never selects on ctx.Done()
+// never pays for a channel or for registering with its parent.
+//
+// It is cancelled by its parent, by [Ctx.cancel] (the handle's Cancel), and
+// when the task returns (like the cancel func a caller defers). A Ctx must
+// not be copied after first use.
+type Ctx struct {
+	parent context.Context
+	owner  any // answered for ownerKey; set before the task starts
+
+	mu     sync.Mutex    // protects the fields below
+	done   chan struct{} // nil until Done is first called or the ctx is cancelled
+	err    error         // set once, when done is closed
+	stop   func() bool   // unregisters from parent; set while done watches the parent
+	afters []*afterEntry // callbacks registered through AfterFunc
+}
+
+type afterEntry struct{ f func() }
+
+func (c *Ctx) init(parent context.Context, owner any) {
+	c.parent = parent
+	c.owner = owner
+}
+
+// Deadline returns the parent's deadline.
+func (c *Ctx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+
+// Done returns a channel closed when the ctx is cancelled.
+func (c *Ctx) Done() <-chan struct{} {
+	c.mu.Lock()
+	c.watchLocked()
+	d := c.done
+	c.mu.Unlock()
+	return d
+}
+
+// watchLocked makes the done channel and ties it to the parent.
+// The caller holds c.mu.
+func (c *Ctx) watchLocked() {
+	if c.done != nil {
+		return
+	}
+	pd := c.parent.Done()
+	if pd == nil {
+		c.done = make(chan struct{})
+		return
+	}
+	if err := c.parent.Err(); err != nil {
+		c.err = err
+		c.done = closedChan
+		return
+	}
+	c.done = make(chan struct{})
+	c.stop = context.AfterFunc(c.parent, c.parentDone)
+}
+
+func (c *Ctx) parentDone() { c.cancel(c.parent.Err()) }
+
+// Err returns nil while the ctx is live, and the reason once it is done:
+// the parent's Err when the parent ended, context.Canceled otherwise.
+func (c *Ctx) Err() error {
+	c.mu.Lock()
+	err, watching := c.err, c.done != nil
+	c.mu.Unlock()
+	if err != nil || watching {
+		return err
+	}
+	return c.parent.Err()
+}
+
+// Value returns the owner for the owner key and asks the parent otherwise.
+// context.Cause therefore finds the parent's cause when the parent ended, and
+// falls back to Err (context.Canceled) when the task alone was cancelled.
+func (c *Ctx) Value(key any) any {
+	if _, ok := key.(ownerKey); ok && c.owner != nil {
+		return c.owner
+	}
+	return c.parent.Value(key)
+}
+
+// AfterFunc arranges for f to run in its own goroutine once the ctx is done.
+// The context package uses it when a child is derived with WithCancel or
+// WithTimeout, so deriving from a task ctx starts no watcher goroutine.
+func (c *Ctx) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	c.watchLocked()
+	if c.err != nil {
+		c.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	e := &afterEntry{f: f}
+	c.afters = append(c.afters, e)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, x := range c.afters {
+			if x == e {
+				c.afters = append(c.afters[:i], c.afters[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// cancel ends the ctx with err if it is still live. It closes the done
+// channel, unregisters from the parent and starts the AfterFunc callbacks.
+func (c *Ctx) cancel(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	if c.done == nil {
+		c.done = closedChan
+	} else {
+		close(c.done)
+	}
+	stop, afters := c.stop, c.afters
+	c.stop, c.afters = nil, nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	for _, e := range afters {
+		go e.f()
+	}
+}
+
+// String names the ctx for debugging, as the context package's types do.
+func (c *Ctx) String() string { return "task.Ctx" }

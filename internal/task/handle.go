@@ -1,0 +1,230 @@
+// Package task is the one implementation behind taskgroup.Task and
+// executor.Future: a typed, cancellable handle on a function's result, with
+// its own context, that costs one allocation.
+package task
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/async-patterns/async/internal/safe"
+)
+
+// State is where a task is in its life.
+type State int32
+
+// The states of a task. Pending and Running are live; the other three are
+// final, and a task reaches exactly one of them.
+const (
+	// Pending: created, its function not started yet (queued, or waiting
+	// for a slot).
+	Pending State = iota
+	// Running: its function is running.
+	Running
+	// Succeeded: its function returned a nil error.
+	Succeeded
+	// Failed: its function returned an error that is not its cancellation,
+	// or panicked.
+	Failed
+	// Cancelled: it was cancelled before it started, or its function
+	// returned the error its cancellation caused.
+	Cancelled
+)
+
+// String returns the state's name: "pending", "running", "succeeded",
+// "failed" or "cancelled".
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case Running:
+		return "running"
+	case Succeeded:
+		return "succeeded"
+	case Failed:
+		return "failed"
+	case Cancelled:
+		return "cancelled"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Handle is a task's result-to-be. The zero Handle is not usable; call
+// [Handle.Init] before sharing it. A Handle must not be copied after Init.
+type Handle[T any] struct {
+	ctx   Ctx
+	fn    func(context.Context) (T, error)
+	state atomic.Int32
+	wg    sync.WaitGroup // released when the task resolves; lets a Wait without a Done channel block without a channel
+	mu    sync.Mutex     // protects done
+	done  chan struct{}  // made on demand, closed when the task resolves
+	val   T              // written before state becomes final
+	err   error          // written before state becomes final
+}
+
+// Init prepares h to run fn under a ctx derived from parent. owner is what
+// [OwnerOf] answers for that ctx (nil for none).
+func (h *Handle[T]) Init(parent context.Context, owner any, fn func(context.Context) (T, error)) {
+	h.ctx.init(parent, owner)
+	h.fn = fn
+	h.wg.Add(1)
+}
+
+// Context returns the ctx that the task's function receives.
+func (h *Handle[T]) Context() context.Context { return &h.ctx }
+
+// State returns the task's current state.
+func (h *Handle[T]) State() State { return State(h.state.Load()) }
+
+// Resolved reports whether the task has reached a final state.
+func (h *Handle[T]) Resolved() bool { return h.State() >= Succeeded }
+
+// Result returns the value and error of a resolved task, and zero values
+// before then.
+func (h *Handle[T]) Result() (T, error) {
+	if !h.Resolved() {
+		var zero T
+		return zero, nil
+	}
+	return h.val, h.err
+}
+
+// Err returns the error of a resolved task.
+func (h *Handle[T]) Err() error {
+	_, err := h.Result()
+	return err
+}
+
+// Wait blocks until the task resolves or ctx ends. On resolution it returns
+// the task's value and error; when ctx ends first it returns the zero value
+// and context.Cause(ctx), and the task is left as it was.
+func (h *Handle[T]) Wait(ctx context.Context) (T, error) {
+	if h.Resolved() {
+		return h.val, h.err
+	}
+	d := ctx.Done()
+	if d == nil {
+		h.wg.Wait()
+		return h.val, h.err
+	}
+	select {
+	case <-h.Done():
+		return h.val, h.err
+	case <-d:
+		if h.Resolved() { // both ready: the result wins
+			return h.val, h.err
+		}
+		var zero T
+		return zero, context.Cause(ctx)
+	}
+}
+
+// Done returns a channel closed when the task resolves.
+func (h *Handle[T]) Done() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done == nil {
+		if h.Resolved() {
+			return closedChan
+		}
+		h.done = make(chan struct{})
+	}
+	return h.done
+}
+
+// Cancel cancels the task. A task that has not started resolves at once as
+// Cancelled with err and its function never runs; a running task has its
+// ctx cancelled (its Err is context.Canceled) and resolves when its function
+// returns. Cancel on a resolved task does nothing. It reports whether the
+// task was still pending and is now resolved.
+func (h *Handle[T]) Cancel(err error) bool {
+	if h.state.CompareAndSwap(int32(Pending), int32(Running)) {
+		h.ctx.cancel(context.Canceled)
+		var zero T
+		h.resolve(zero, err, Cancelled)
+		return true
+	}
+	h.ctx.cancel(context.Canceled)
+	return false
+}
+
+// Start claims a pending task for running. It returns false when the task
+// was cancelled before it could start; the caller then must not call Run.
+func (h *Handle[T]) Start() bool {
+	return h.state.CompareAndSwap(int32(Pending), int32(Running))
+}
+
+// Run calls the function of a task claimed with [Handle.Start] on the
+// calling goroutine and resolves the task with its outcome: a panic or
+// runtime.Goexit becomes a *safe.PanicError and the task Failed; an error
+// that is the ctx's own cancellation (see [IsCancellation]) makes it
+// Cancelled. Run resolves the task even while a Goexit unwinds the
+// goroutine, so a caller's deferred bookkeeping can read the result.
+func (h *Handle[T]) Run() {
+	var (
+		v        T
+		err      error
+		returned bool
+	)
+	defer func() {
+		st := Succeeded
+		if !returned {
+			err = safe.Recovered(recover())
+			st = Failed
+		} else if err != nil {
+			st = Failed
+			if IsCancellation(&h.ctx, err) {
+				st = Cancelled
+			}
+		}
+		h.ctx.cancel(context.Canceled)
+		h.resolve(v, err, st)
+	}()
+	v, err = h.fn(&h.ctx)
+	returned = true
+}
+
+// Reject resolves a pending task as st with err without running it (a
+// rejected submit, a group already cancelled). It reports whether it did.
+func (h *Handle[T]) Reject(st State, err error) bool {
+	if !h.state.CompareAndSwap(int32(Pending), int32(Running)) {
+		return false
+	}
+	h.ctx.cancel(context.Canceled)
+	var zero T
+	h.resolve(zero, err, st)
+	return true
+}
+
+// resolve records the outcome; the caller has moved state out of Pending,
+// so it runs exactly once per task.
+func (h *Handle[T]) resolve(v T, err error, st State) {
+	h.val, h.err = v, err
+	h.fn = nil // let the closure go
+	h.mu.Lock()
+	h.state.Store(int32(st))
+	if h.done != nil {
+		close(h.done)
+	}
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// IsCancellation reports whether err, returned by a function whose ctx is
+// ctx, is that ctx's cancellation coming back rather than a failure of its
+// own: ctx is done and err matches ctx.Err(), context.Canceled, or
+// context.Cause(ctx).
+func IsCancellation(ctx context.Context, err error) bool {
+	cerr := ctx.Err()
+	if cerr == nil || err == nil {
+		return false
+	}
+	if errors.Is(err, cerr) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	cause := context.Cause(ctx)
+	return cause != nil && errors.Is(err, cause)
+}

@@ -1,0 +1,249 @@
+package taskgroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/internal/task"
+)
+
+// PanicError is the error a task's panic (or runtime.Goexit) becomes: Value
+// is what was passed to panic, Stack the goroutine's stack. It is the same
+// type in every package of this module, so errors.As with any package's
+// *PanicError matches it.
+type PanicError = safe.PanicError
+
+// Group runs tasks on goroutines of their own and waits for them, cancelling
+// the rest when one fails.
+//
+// The zero Group is valid: it has no limit and its ctx derives from
+// context.Background(). A Group must not be copied after first use. It is
+// safe for concurrent use: tasks may start more tasks on their own group
+// while [Group.Wait] is running. Calls to Go from outside the group's tasks
+// must happen before Wait is called.
+//
+// The caller must call Wait, which releases the group's ctx; after Wait has
+// returned, the group is finished and Go, TryGo and Spawn panic.
+//
+// Cost: a task started with Go costs one goroutine and one allocation (the
+// goroutine's closure), like a plain go statement with a sync.WaitGroup.
+type Group struct {
+	initOnce sync.Once
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	sem      chan struct{} // one token per running task; nil means no limit
+
+	wg        sync.WaitGroup
+	cancelled atomic.Bool // Cancel was called
+	finished  atomic.Bool // Wait has returned
+
+	mu   sync.Mutex // protects errs
+	errs []error    // failures in the order they happened
+}
+
+// Option configures a Group built by [New].
+type Option func(*config)
+
+type config struct {
+	limit int
+}
+
+// WithLimit bounds the number of tasks running at once to n. Without it a
+// group has no limit. n must be at least 1: New panics otherwise.
+func WithLimit(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			panic(fmt.Sprintf("taskgroup: WithLimit(%d): limit must be at least 1 (omit the option for no limit)", n))
+		}
+		c.limit = n
+	}
+}
+
+// New returns a Group whose tasks receive a ctx derived from ctx. When ctx
+// ends, the tasks see their ctx end too, and Wait returns ctx's cause unless
+// a task failed.
+//
+// New panics if ctx is nil or an option is invalid.
+func New(ctx context.Context, opts ...Option) *Group {
+	if ctx == nil {
+		panic("taskgroup: New called with a nil ctx")
+	}
+	var c config
+	for _, o := range opts {
+		if o == nil {
+			panic("taskgroup: New called with a nil Option")
+		}
+		o(&c)
+	}
+	g := &Group{}
+	g.initOnce.Do(func() { g.init(ctx, c) })
+	return g
+}
+
+func (g *Group) init(ctx context.Context, c config) {
+	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	if c.limit > 0 {
+		g.sem = make(chan struct{}, c.limit)
+	}
+}
+
+// lazyInit sets up a zero Group on first use.
+func (g *Group) lazyInit() {
+	g.initOnce.Do(func() { g.init(context.Background(), config{}) })
+}
+
+// Go runs fn on a new goroutine with the group's ctx.
+//
+// At the limit, Go blocks until a running task returns or the group's ctx
+// ends. Once the group's ctx has ended (a failure, Cancel, or the parent),
+// Go starts nothing and returns at once. Go panics if fn is nil or if Wait
+// has already returned.
+func (g *Group) Go(fn func(ctx context.Context) error) {
+	g.check(fn == nil, "Go")
+	if !g.acquire(true) {
+		return
+	}
+	g.wg.Add(1)
+	go g.run(fn)
+}
+
+// TryGo runs fn on a new goroutine if the group is below its limit and its
+// ctx has not ended, and reports whether it did. It never blocks. TryGo
+// panics if fn is nil or if Wait has already returned.
+func (g *Group) TryGo(fn func(ctx context.Context) error) bool {
+	g.check(fn == nil, "TryGo")
+	if !g.acquire(false) {
+		return false
+	}
+	g.wg.Add(1)
+	go g.run(fn)
+	return true
+}
+
+// Wait blocks until every task started in the group has returned, then
+// releases the group's ctx and returns:
+//   - the failures, in the order they happened, joined with errors.Join
+//     (a single failure is returned as it is), when any task failed;
+//   - nil when nothing failed and either nothing cancelled the group or
+//     [Group.Cancel] did;
+//   - the parent ctx's cause when only the parent ended.
+//
+// Wait must be called exactly once; Go, TryGo and Spawn panic after it
+// has returned.
+func (g *Group) Wait() error {
+	g.lazyInit()
+	g.wg.Wait()
+	g.finished.Store(true)
+	cause := context.Cause(g.ctx)
+	g.cancel(context.Canceled)
+
+	g.mu.Lock()
+	errs := g.errs
+	g.mu.Unlock()
+	switch {
+	case len(errs) == 1:
+		return errs[0]
+	case len(errs) > 1:
+		return errors.Join(errs...)
+	case cause != nil && !g.cancelled.Load():
+		return cause
+	}
+	return nil
+}
+
+// Cancel cancels the group's ctx with context.Canceled as the cause: running
+// tasks see ctx.Done(), and Go and Spawn start nothing more. Tasks that
+// return because of it are not failures, so Wait returns nil unless a task
+// failed. Cancel does not wait; call Wait for that.
+func (g *Group) Cancel() {
+	g.lazyInit()
+	g.cancelled.Store(true)
+	g.cancel(context.Canceled)
+}
+
+// Context returns the ctx the group's tasks receive. It ends when a task
+// fails, when Cancel is called, when the parent ends, or when Wait returns.
+func (g *Group) Context() context.Context {
+	g.lazyInit()
+	return g.ctx
+}
+
+// check validates a call that starts work.
+func (g *Group) check(nilFn bool, call string) {
+	if nilFn {
+		panic("taskgroup: " + call + " called with a nil fn")
+	}
+	g.lazyInit()
+	if g.finished.Load() {
+		panic("taskgroup: " + call + " called after Wait returned; a Group cannot be reused")
+	}
+}
+
+// acquire takes a slot for a new task. With block, it waits for a slot or
+// for the group's ctx to end. It returns false when the group's ctx has
+// ended or, without block, when the group is at its limit.
+func (g *Group) acquire(block bool) bool {
+	if g.ctx.Err() != nil {
+		return false
+	}
+	if g.sem == nil {
+		return true
+	}
+	select {
+	case g.sem <- struct{}{}:
+	default:
+		if !block {
+			return false
+		}
+		select {
+		case g.sem <- struct{}{}:
+		case <-g.ctx.Done():
+			return false
+		}
+	}
+	if g.ctx.Err() != nil { // cancelled while we took the slot
+		<-g.sem
+		return false
+	}
+	return true
+}
+
+func (g *Group) release() {
+	if g.sem != nil {
+		<-g.sem
+	}
+	g.wg.Done()
+}
+
+// run calls fn and records its outcome. The bookkeeping sits in a deferred
+// call so that it also runs while a runtime.Goexit unwinds the goroutine.
+func (g *Group) run(fn func(context.Context) error) {
+	var err error
+	returned := false
+	defer func() {
+		if !returned {
+			g.fail(safe.Recovered(recover()))
+		} else if err != nil && !task.IsCancellation(g.ctx, err) {
+			g.fail(err)
+		}
+		g.release()
+	}()
+	err = fn(g.ctx)
+	returned = true
+}
+
+// fail records a failure; the first one cancels the group with itself as
+// the cause. Recording and cancelling under one lock makes the recorded
+// first failure and the cause the same error.
+func (g *Group) fail(err error) {
+	g.mu.Lock()
+	g.errs = append(g.errs, err)
+	if len(g.errs) == 1 {
+		g.cancel(err)
+	}
+	g.mu.Unlock()
+}
