@@ -1,0 +1,184 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/async-patterns/async/internal/safe"
+)
+
+var errNilFunc = errors.New("retry: nil function")
+
+// Do calls fn until it returns nil, then returns nil. Between attempts it
+// waits with exponential backoff (see the package doc for the defaults and
+// [Option] for the knobs). fn receives ctx itself, or with
+// [WithAttemptTimeout] a child of it with the attempt's deadline.
+//
+// Do stops and returns an [*Error] when fn returns a [Permanent] error or one
+// that [WithRetryIf] rejects, when fn panics, when the attempt limit is
+// reached, or when the next wait would end past ctx's deadline or the
+// [WithMaxElapsed] budget (these three match [ErrExhausted]). It blocks only
+// inside fn and during waits; when ctx ends during a wait it returns at once
+// with an error matching both context.Cause(ctx) and fn's last error. With ctx
+// already done it makes no attempt. A nil fn or a bad option returns an error
+// naming it, and fn is not called.
+//
+// A first-try success costs a few nanoseconds over calling fn directly: it
+// reads no clock, starts no timer and allocates nothing (unless
+// [WithMaxElapsed] or [WithAttemptTimeout] is given, which read the clock and
+// allocate a context respectively). Do is safe to call from many goroutines
+// at once, with the same options.
+func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option) error {
+	if fn == nil {
+		return errNilFunc
+	}
+	_, err := DoValue(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fn(ctx)
+	}, opts...)
+	return err
+}
+
+// DoValue is [Do] for a function that returns a value: it returns the value
+// of the first successful attempt. On failure the value is T's zero value and
+// the error is what Do would return.
+func DoValue[T any](ctx context.Context, fn func(ctx context.Context) (T, error), opts ...Option) (T, error) {
+	var zero T
+	if fn == nil {
+		return zero, errNilFunc
+	}
+	c := defaultConfig
+	if len(opts) > 0 {
+		var err error
+		if c, err = c.with(opts); err != nil {
+			return zero, err
+		}
+	}
+	if ctx.Err() != nil {
+		return zero, stopped(ctx, 0, nil)
+	}
+	var start time.Time
+	if c.maxElapsed > 0 {
+		start = time.Now()
+	}
+	v, timedOut, err := attempt(ctx, &c, fn)
+	if err == nil {
+		return v, nil
+	}
+	return retryLoop(ctx, &c, fn, start, timedOut, err)
+}
+
+// retryLoop takes over after the first attempt failed with err: only here is
+// the backoff state built, the clock read and a timer made.
+func retryLoop[T any](ctx context.Context, c *config, fn func(context.Context) (T, error),
+	start time.Time, timedOut bool, err error) (T, error) {
+	var zero T
+	// ExponentialBackOff is not safe for concurrent use: this one belongs to
+	// this call alone. Its own MaxElapsedTime (15 minutes by default) is
+	// switched off, since the budget is ours to keep, and its clock is a stub,
+	// since it would only read it for that budget.
+	b := backoff.ExponentialBackOff{
+		InitialInterval:     c.initial,
+		RandomizationFactor: c.jitter,
+		Multiplier:          c.multiplier,
+		MaxInterval:         c.maxInterval,
+		MaxElapsedTime:      0,
+		Stop:                backoff.Stop,
+		Clock:               zeroClock{},
+	}
+	b.Reset()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for n := 1; ; n++ {
+		// Attempt n failed with err: retry it or not?
+		switch {
+		case isPanic(err):
+			return zero, failure(n, err, stopPanic)
+		case ctx.Err() != nil:
+			return zero, stopped(ctx, n, err)
+		case isPermanent(err):
+			return zero, failure(n, err, stopPermanent)
+		case timedOut:
+			// Ended by its own WithAttemptTimeout while ctx lives: retried.
+		case c.retryIf != nil && !c.retryIf(err):
+			return zero, failure(n, err, stopNotRetried)
+		}
+		if n >= c.maxAttempts {
+			return zero, failure(n, err, stopAttempts)
+		}
+		wait := b.NextBackOff()
+		if h, ok := hint(err); ok && h > wait {
+			wait = h
+		}
+		deadline, hasDeadline := ctx.Deadline()
+		if c.maxElapsed > 0 || hasDeadline {
+			now := time.Now()
+			if c.maxElapsed > 0 && now.Sub(start)+wait > c.maxElapsed {
+				return zero, failure(n, err, stopBudget)
+			}
+			if hasDeadline && !now.Add(wait).Before(deadline) {
+				return zero, failure(n, err, stopDeadline)
+			}
+		}
+		if c.onRetry != nil {
+			c.onRetry(n, err, wait)
+		}
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			return zero, stopped(ctx, n, err)
+		}
+		var v T
+		v, timedOut, err = attempt(ctx, c, fn)
+		if err == nil {
+			return v, nil
+		}
+	}
+}
+
+// attempt makes one call of fn, under its own deadline when c asks for one,
+// and reports whether it ended by that deadline while ctx lives.
+func attempt[T any](ctx context.Context, c *config, fn func(context.Context) (T, error)) (T, bool, error) {
+	if c.attemptTimeout <= 0 {
+		v, err := call(ctx, fn)
+		return v, false, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
+	defer cancel() // runs on a panic and on runtime.Goexit too
+	v, err := call(actx, fn)
+	return v, err != nil && actx.Err() != nil && ctx.Err() == nil, err
+}
+
+// call calls fn, turning a panic into a *PanicError.
+func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			err = safe.Recovered(recover())
+		}
+	}()
+	v, err = fn(ctx)
+	returned = true
+	return v, err
+}
+
+// zeroClock is the ExponentialBackOff clock: a fixed time, never read from
+// the system, since the elapsed budget is kept by retryLoop.
+type zeroClock struct{}
+
+func (zeroClock) Now() time.Time { return time.Time{} }
