@@ -1,0 +1,138 @@
+package queue_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/async-patterns/async/queue"
+)
+
+// The benchmarks below measure one item's trip through a queue of the same
+// capacity: a send and a receive for channels, a Put and a Get for queues.
+// Each reports ns/item; compare within one run:
+//
+//	go test -run '^$' -bench . -benchmem -count 5 ./queue/
+//
+// "chan" is the floor (a plain buffered channel), "chanSelectCtx" a channel
+// with a select on ctx.Done() on both sides, the usual way to make channel
+// operations cancellable.
+
+const benchCap = 128
+
+// pipe is one way to move ints: put and get are called from several
+// goroutines at once.
+type pipe struct {
+	put func(ctx context.Context, v int)
+	get func(ctx context.Context) int
+}
+
+func chanPipe() pipe {
+	ch := make(chan int, benchCap)
+	return pipe{
+		put: func(_ context.Context, v int) { ch <- v },
+		get: func(context.Context) int { return <-ch },
+	}
+}
+
+func chanSelectPipe() pipe {
+	ch := make(chan int, benchCap)
+	return pipe{
+		put: func(ctx context.Context, v int) {
+			select {
+			case ch <- v:
+			case <-ctx.Done():
+			}
+		},
+		get: func(ctx context.Context) int {
+			select {
+			case v := <-ch:
+				return v
+			case <-ctx.Done():
+				return 0
+			}
+		},
+	}
+}
+
+func queuePipe(q *queue.Queue[int]) pipe {
+	return pipe{
+		put: func(ctx context.Context, v int) {
+			if err := q.Put(ctx, v); err != nil {
+				panic(err)
+			}
+		},
+		get: func(ctx context.Context) int {
+			v, err := q.Get(ctx)
+			if err != nil {
+				panic(err)
+			}
+			return v
+		},
+	}
+}
+
+func intLess(a, b int) bool { return a < b }
+
+var pipes = []struct {
+	name string
+	make func() pipe
+}{
+	{"chan", chanPipe},
+	{"chanSelectCtx", chanSelectPipe},
+	{"FIFO", func() pipe { return queuePipe(queue.New[int](benchCap)) }},
+	{"LIFO", func() pipe { return queuePipe(queue.NewLIFO[int](benchCap)) }},
+	{"Priority", func() pipe { return queuePipe(queue.NewPriority(benchCap, intLess)) }},
+}
+
+func BenchmarkPutGet(b *testing.B) {
+	for _, shape := range []struct {
+		name                 string
+		producers, consumers int
+	}{
+		{"SPSC", 1, 1},
+		{"MPMC4x4", 4, 4},
+	} {
+		for _, p := range pipes {
+			b.Run(shape.name+"/"+p.name, func(b *testing.B) {
+				benchPipe(b, p.make(), shape.producers, shape.consumers)
+			})
+		}
+	}
+}
+
+// benchPipe moves b.N items from producers to consumers through p, with a
+// cancellable ctx as a real caller would have.
+func benchPipe(b *testing.B, p pipe, producers, consumers int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	share := func(n, i, parts int) int { // items for part i of parts
+		s := n / parts
+		if i < n%parts {
+			s++
+		}
+		return s
+	}
+	start := time.Now()
+	b.ResetTimer()
+	for i := range producers {
+		wg.Go(func() {
+			for k := range share(b.N, i, producers) {
+				p.put(ctx, k)
+			}
+		})
+	}
+	for i := range consumers {
+		wg.Go(func() {
+			for range share(b.N, i, consumers) {
+				p.get(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/item")
+}

@@ -1,0 +1,628 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+
+	"github.com/async-patterns/async/internal/safe"
+)
+
+// Errors returned by the queue. Compare with errors.Is.
+var (
+	// ErrClosed is returned by Put and TryPut after Close or CloseNow, by a
+	// putter blocked when the queue was closed, and by Get, TryGet and
+	// GetBatch once the queue is closed and has nothing left to drain.
+	ErrClosed = errors.New("queue: closed")
+	// ErrFull is returned by TryPut when the queue is full and the overflow
+	// policy is Block.
+	ErrFull = errors.New("queue: full")
+	// ErrEmpty is returned by TryGet when the queue is empty but open.
+	ErrEmpty = errors.New("queue: empty")
+	// ErrTooManyTaskDone is returned by TaskDone when every item put has
+	// already been marked done (asyncio raises ValueError here).
+	ErrTooManyTaskDone = errors.New("queue: TaskDone called more times than items were put")
+)
+
+// PanicError reports a panic recovered from the [WithOnDrop] hook. It is the
+// type every package of this module uses, so errors.As matches it whichever
+// package's name the caller spells.
+type PanicError = safe.PanicError
+
+// Overflow chooses what Put and TryPut do when the queue is full.
+type Overflow uint8
+
+const (
+	// Block makes Put wait for room and TryPut return ErrFull. The default.
+	Block Overflow = iota
+	// DropOldest discards the item that was put earliest to make room for
+	// the new one; Put and TryPut never wait and return nil.
+	DropOldest
+	// DropNewest discards the incoming item; Put and TryPut never wait and
+	// return nil.
+	DropNewest
+)
+
+// String returns the policy's name, "Block", "DropOldest" or "DropNewest".
+func (o Overflow) String() string {
+	switch o {
+	case Block:
+		return "Block"
+	case DropOldest:
+		return "DropOldest"
+	case DropNewest:
+		return "DropNewest"
+	}
+	return fmt.Sprintf("Overflow(%d)", uint8(o))
+}
+
+// Option configures a queue at construction. Options are checked by the
+// constructor, which panics on a bad one.
+type Option func(*options)
+
+type options struct {
+	overflow Overflow
+	onDrop   any // func(T) for the queue's T; checked by the constructor
+}
+
+// WithOverflow sets the policy for a full queue (default [Block]). An
+// unknown policy makes the constructor panic.
+func WithOverflow(policy Overflow) Option {
+	return func(o *options) {
+		if policy > DropNewest {
+			panic(fmt.Sprintf("queue: WithOverflow policy = %v; want Block, DropOldest or DropNewest", policy))
+		}
+		o.overflow = policy
+	}
+}
+
+// WithOnDrop registers fn to be called with every item the overflow policy
+// discards. It runs on the goroutine of the Put or TryPut that caused the
+// drop, outside the queue's lock (it may call the queue), and has returned
+// before that Put returns. fn must take the queue's element type: the
+// constructor panics on a nil fn or a mismatch, so
+// New[int](8, WithOnDrop(func(string) {})) fails at once.
+//
+// A panic in fn is recovered and returned by that Put or TryPut as a
+// *[PanicError]. The queue is then as if fn had returned: the drop is done
+// and counted, and under DropOldest the new item is in the queue. This is
+// the one error from Put that does not mean "not enqueued".
+func WithOnDrop[T any](fn func(v T)) Option {
+	return func(o *options) {
+		if fn == nil {
+			panic("queue: WithOnDrop fn is nil")
+		}
+		o.onDrop = fn
+	}
+}
+
+// Queue is a bounded, generic queue of items of type T with asyncio's
+// semantics: FIFO ([New]), LIFO ([NewLIFO]) or by priority ([NewPriority]).
+//
+// The zero value is not usable; make a Queue with a constructor. A Queue
+// must not be copied after first use. It is safe for concurrent use by any
+// number of goroutines. It starts no goroutines, so nothing needs to be
+// released; [Queue.Close] or [Queue.CloseNow] only wakes goroutines blocked
+// in it.
+//
+// Blocked putters and getters are served in FIFO order, whatever the kind
+// of the queue. Every item put is received exactly once, discarded by the
+// overflow policy (and reported to [WithOnDrop]), or returned by
+// [Queue.CloseNow].
+//
+// Cost: when Put or Get need not wait, each is one uncontended lock and
+// unlock with no allocation; a Put+Get pair with a context is as fast as a
+// buffered channel's send+receive (see the package benchmarks). A Get that
+// waits is handed its item directly by the Put that serves it. The priority
+// queue adds O(log n) calls of less per item.
+type Queue[T any] struct {
+	// Immutable after construction.
+	kind     kind
+	capacity int
+	overflow Overflow
+	onDrop   func(T)
+	less     func(a, b T) bool // NewPriority only
+
+	mu sync.Mutex // protects every field below
+
+	n    int // items held
+	ring []T // FIFO and LIFO: circular buffer, grows up to capacity
+	head int // index of the oldest item in ring
+	heap []entry[T]
+	seq  uint64 // priority: insertion counter, keeps equal priorities FIFO
+
+	getters    waitList[T] // blocked Gets, oldest first; non-empty only while n == 0
+	putters    waitList[T] // blocked Puts, oldest first; non-empty only while n == capacity
+	closed     bool
+	unfinished int           // items put and not yet marked done or discarded
+	joined     chan struct{} // closed when unfinished reaches 0; nil if no Join waits
+	dropped    uint64
+
+	pool sync.Pool // *waiter[T], reused across blocking calls
+}
+
+type kind uint8
+
+const (
+	kindFIFO kind = iota
+	kindLIFO
+	kindPriority
+)
+
+// New returns a FIFO queue that holds at most capacity items, like
+// asyncio.Queue(maxsize=capacity). It panics if capacity < 1 or an option
+// is invalid.
+func New[T any](capacity int, opts ...Option) *Queue[T] {
+	return newQueue[T](kindFIFO, "New", capacity, nil, opts)
+}
+
+// NewLIFO returns a LIFO queue (a stack: the item put last is got first)
+// that holds at most capacity items, like asyncio.LifoQueue. It panics if
+// capacity < 1 or an option is invalid.
+func NewLIFO[T any](capacity int, opts ...Option) *Queue[T] {
+	return newQueue[T](kindLIFO, "NewLIFO", capacity, nil, opts)
+}
+
+// NewPriority returns a priority queue that holds at most capacity items,
+// like asyncio.PriorityQueue: Get returns the smallest item by less, and
+// items of equal priority (neither less than the other) leave in the order
+// they were put. It panics if capacity < 1, less is nil or an option is
+// invalid.
+//
+// less is called with the queue's lock held, so it must not call the queue.
+// It must not panic either: a panic reaches the caller of the method that
+// called less with the lock released, but the order of the items left is
+// then unspecified.
+//
+// With [DropOldest], the item discarded is the one put earliest, found by a
+// scan of O(n).
+func NewPriority[T any](capacity int, less func(a, b T) bool, opts ...Option) *Queue[T] {
+	if less == nil {
+		panic("queue: NewPriority less is nil")
+	}
+	return newQueue[T](kindPriority, "NewPriority", capacity, less, opts)
+}
+
+// Put adds v to the queue, waiting while it is full (under the default
+// [Block] policy). Blocked putters are served in FIFO order.
+//
+// When there is room, Put succeeds at once without looking at ctx, as
+// semaphore.Weighted.Acquire does: ctx bounds only the wait. If ctx ends
+// while waiting, Put returns context.Cause(ctx) and v was not enqueued. If
+// the queue is closed, before or during the wait, Put returns [ErrClosed]
+// and v was not enqueued. Under [DropOldest] and [DropNewest] Put never
+// waits; see [WithOnDrop] for the one error it can then return.
+func (q *Queue[T]) Put(ctx context.Context, v T) error {
+	return q.put(ctx, v, true)
+}
+
+// TryPut adds v to the queue if it can do so without waiting. It returns
+// [ErrFull] if the queue is full under the [Block] policy and [ErrClosed]
+// if it is closed; in both cases v was not enqueued.
+func (q *Queue[T]) TryPut(v T) error {
+	return q.put(nil, v, false)
+}
+
+// Get removes and returns the next item (the oldest for FIFO, the newest
+// for LIFO, the smallest for a priority queue), waiting while the queue is
+// empty. Blocked getters are served in FIFO order.
+//
+// After Close, Get drains what is left, then returns [ErrClosed]; after
+// CloseNow it returns [ErrClosed] at once. If ctx ends while waiting, Get
+// returns context.Cause(ctx) and has removed nothing. If an item was handed
+// to this Get just as ctx ended, Get returns that item with a nil error:
+// an item is never half-taken. When an item is ready, Get returns it
+// without looking at ctx.
+func (q *Queue[T]) Get(ctx context.Context) (T, error) {
+	q.mu.Lock()
+	if q.n > 0 {
+		v, w := q.takeLocked()
+		q.mu.Unlock()
+		if w != nil {
+			w.ready <- struct{}{}
+		}
+		return v, nil
+	}
+	return q.getWait(ctx)
+}
+
+// TryGet removes and returns the next item if there is one. It returns
+// [ErrEmpty] if the queue is empty and open, and [ErrClosed] if it is empty
+// and closed.
+func (q *Queue[T]) TryGet() (T, error) {
+	q.mu.Lock()
+	if q.n > 0 {
+		v, w := q.takeLocked()
+		q.mu.Unlock()
+		if w != nil {
+			w.ready <- struct{}{}
+		}
+		return v, nil
+	}
+	closed := q.closed
+	q.mu.Unlock()
+	var zero T
+	if closed {
+		return zero, ErrClosed
+	}
+	return zero, ErrEmpty
+}
+
+// GetBatch waits, as [Queue.Get] does, for at least one item, then removes
+// and returns up to max items in the order Get would return them, without
+// waiting for more. It returns an error naming max if max < 1, and
+// otherwise the errors of Get, with a nil slice; an error means nothing was
+// removed.
+func (q *Queue[T]) GetBatch(ctx context.Context, max int) ([]T, error) {
+	if max < 1 {
+		return nil, fmt.Errorf("queue: GetBatch max = %d; want >= 1", max)
+	}
+	var batch []T
+	q.mu.Lock()
+	if q.n == 0 {
+		v, err := q.getWait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if max == 1 {
+			return []T{v}, nil
+		}
+		q.mu.Lock()
+		batch = make([]T, 1, min(max, q.n+1))
+		batch[0] = v
+	} else {
+		batch = make([]T, 0, min(max, q.n))
+	}
+	var wake *waiter[T] // served putters, chained through next
+	for len(batch) < max && q.n > 0 {
+		v, w := q.takeLocked()
+		batch = append(batch, v)
+		if w != nil {
+			w.next = wake
+			wake = w
+		}
+	}
+	q.mu.Unlock()
+	signal(wake)
+	return batch, nil
+}
+
+// Close stops the queue taking items, gracefully: Put and TryPut return
+// [ErrClosed] from now on, and so do the Puts blocked in it (their items
+// were not enqueued). Getters drain the items left, then get [ErrClosed];
+// getters blocked on an empty queue wake with [ErrClosed] at once. Closing
+// a closed queue does nothing.
+func (q *Queue[T]) Close() {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	wake := q.detachWaitersLocked()
+	q.mu.Unlock()
+	signal(wake)
+}
+
+// CloseNow closes the queue at once, like asyncio's shutdown(immediate=True):
+// it removes and returns the items left, in the order Get would have
+// returned them, and wakes every blocked getter and putter with
+// [ErrClosed]. The items returned count as done for [Queue.Join]. It may be
+// called after Close, to discard what the getters have not drained.
+func (q *Queue[T]) CloseNow() []T {
+	q.mu.Lock()
+	q.closed = true
+	var rest []T
+	if q.n > 0 {
+		rest = make([]T, 0, q.n)
+		for q.n > 0 {
+			rest = append(rest, q.popLocked())
+		}
+		q.doneLocked(len(rest))
+	}
+	wake := q.detachWaitersLocked()
+	q.mu.Unlock()
+	signal(wake)
+	return rest
+}
+
+// TaskDone marks one item got from the queue as processed, like asyncio's
+// task_done. When every item put has been marked done (or discarded),
+// [Queue.Join] returns. A call beyond the number of items put returns
+// [ErrTooManyTaskDone] and changes nothing.
+func (q *Queue[T]) TaskDone() error {
+	q.mu.Lock()
+	if q.unfinished == 0 {
+		q.mu.Unlock()
+		return ErrTooManyTaskDone
+	}
+	q.doneLocked(1)
+	q.mu.Unlock()
+	return nil
+}
+
+// Join waits until every item put has been marked done with
+// [Queue.TaskDone], dropped by the overflow policy, or discarded by
+// [Queue.CloseNow]. It returns nil at once if none is unfinished. If ctx
+// ends first, Join returns context.Cause(ctx) and changes nothing.
+func (q *Queue[T]) Join(ctx context.Context) error {
+	q.mu.Lock()
+	if q.unfinished == 0 {
+		q.mu.Unlock()
+		return nil
+	}
+	if q.joined == nil {
+		q.joined = make(chan struct{})
+	}
+	joined := q.joined
+	q.mu.Unlock()
+	select {
+	case <-joined:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// All returns an iterator over the items got from the queue with
+// [Queue.Get]. It ends when the queue is closed and drained or when ctx
+// ends (check ctx.Err() to tell which). Breaking out of the loop removes
+// nothing more. yield is called on the ranging goroutine only.
+func (q *Queue[T]) All(ctx context.Context) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			v, err := q.Get(ctx)
+			if err != nil || !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// Len returns the number of items in the queue.
+func (q *Queue[T]) Len() int {
+	q.mu.Lock()
+	n := q.n
+	q.mu.Unlock()
+	return n
+}
+
+// Cap returns the queue's capacity, as given to the constructor.
+func (q *Queue[T]) Cap() int { return q.capacity }
+
+// Dropped returns how many items the overflow policy has discarded.
+func (q *Queue[T]) Dropped() uint64 {
+	q.mu.Lock()
+	d := q.dropped
+	q.mu.Unlock()
+	return d
+}
+
+func newQueue[T any](k kind, name string, capacity int, less func(a, b T) bool, opts []Option) *Queue[T] {
+	if capacity < 1 {
+		panic(fmt.Sprintf("queue: %s capacity = %d; want >= 1", name, capacity))
+	}
+	var o options
+	for _, opt := range opts {
+		if opt == nil {
+			panic(fmt.Sprintf("queue: %s got a nil Option", name))
+		}
+		opt(&o)
+	}
+	q := &Queue[T]{kind: k, capacity: capacity, overflow: o.overflow, less: less}
+	if o.onDrop != nil {
+		fn, ok := o.onDrop.(func(T))
+		if !ok {
+			panic(fmt.Sprintf("queue: WithOnDrop fn is %T; want %T for this queue", o.onDrop, fn))
+		}
+		q.onDrop = fn
+	}
+	q.pool.New = func() any { return &waiter[T]{ready: make(chan struct{}, 1)} }
+	return q
+}
+
+// put is Put (block) and TryPut (!block).
+func (q *Queue[T]) put(ctx context.Context, v T, block bool) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if w := q.getters.head; w != nil {
+		// A getter waits, so the queue is empty: hand v over directly.
+		q.getters.remove(w)
+		w.v = v
+		w.state = stateServed
+		q.unfinished++
+		q.mu.Unlock()
+		w.ready <- struct{}{}
+		return nil
+	}
+	if q.n < q.capacity {
+		q.unfinished++
+		q.pushLocked(v)
+		q.mu.Unlock()
+		return nil
+	}
+	switch q.overflow {
+	case DropNewest:
+		q.dropped++
+		q.mu.Unlock()
+		return q.drop(v)
+	case DropOldest:
+		old := q.popOldestLocked()
+		q.pushLocked(v) // unfinished: one in, one out
+		q.dropped++
+		q.mu.Unlock()
+		return q.drop(old)
+	}
+	if !block {
+		q.mu.Unlock()
+		return ErrFull
+	}
+	return q.putWait(ctx, v)
+}
+
+// putWait blocks a Put on a full queue. Called with q.mu held; returns
+// with it released.
+func (q *Queue[T]) putWait(ctx context.Context, v T) error {
+	done := ctx.Done()
+	if done != nil {
+		select {
+		case <-done:
+			q.mu.Unlock()
+			return context.Cause(ctx)
+		default:
+		}
+	}
+	w := q.pool.Get().(*waiter[T])
+	w.v = v
+	q.putters.pushBack(w)
+	q.mu.Unlock()
+	select {
+	case <-w.ready:
+	case <-done:
+		q.mu.Lock()
+		if w.state == stateWaiting {
+			q.putters.remove(w)
+			q.mu.Unlock()
+			q.release(w)
+			return context.Cause(ctx)
+		}
+		// A getter moved v into the queue (or Close refused it) as ctx
+		// ended; the outcome stands, and its signal is on the way.
+		q.mu.Unlock()
+		<-w.ready
+	}
+	var err error
+	if w.state == stateClosed {
+		err = ErrClosed
+	}
+	q.release(w)
+	return err
+}
+
+// getWait blocks a Get on an empty queue. Called with q.mu held; returns
+// with it released.
+func (q *Queue[T]) getWait(ctx context.Context) (T, error) {
+	var zero T
+	if q.closed {
+		q.mu.Unlock()
+		return zero, ErrClosed
+	}
+	done := ctx.Done()
+	if done != nil {
+		select {
+		case <-done:
+			q.mu.Unlock()
+			return zero, context.Cause(ctx)
+		default:
+		}
+	}
+	w := q.pool.Get().(*waiter[T])
+	q.getters.pushBack(w)
+	q.mu.Unlock()
+	select {
+	case <-w.ready:
+	case <-done:
+		q.mu.Lock()
+		if w.state == stateWaiting {
+			q.getters.remove(w)
+			q.mu.Unlock()
+			q.release(w)
+			return zero, context.Cause(ctx)
+		}
+		// A Put handed us an item (or Close woke us) as ctx ended. Keep
+		// the item: returning an error would lose it.
+		q.mu.Unlock()
+		<-w.ready
+	}
+	if w.state == stateClosed {
+		q.release(w)
+		return zero, ErrClosed
+	}
+	v := w.v
+	q.release(w)
+	return v, nil
+}
+
+// takeLocked removes the next item and, if a putter waits, moves its item
+// into the freed slot. It returns the served putter, which the caller must
+// signal after unlocking.
+func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
+	v := q.popLocked()
+	w := q.putters.head
+	if w != nil {
+		q.putters.remove(w)
+		q.unfinished++
+		q.pushLocked(w.v)
+		w.state = stateServed
+	}
+	return v, w
+}
+
+// detachWaitersLocked marks every blocked getter and putter closed and
+// returns them chained through next, to be signalled after unlocking.
+func (q *Queue[T]) detachWaitersLocked() *waiter[T] {
+	var wake *waiter[T]
+	for _, l := range [...]*waitList[T]{&q.getters, &q.putters} {
+		for w := l.head; w != nil; {
+			next := w.next
+			w.state = stateClosed
+			w.prev = nil
+			w.next = wake
+			wake = w
+			w = next
+		}
+		*l = waitList[T]{}
+	}
+	return wake
+}
+
+// doneLocked marks n unfinished items done and wakes Join at zero.
+func (q *Queue[T]) doneLocked(n int) {
+	q.unfinished -= n
+	if q.unfinished == 0 && q.joined != nil {
+		close(q.joined)
+		q.joined = nil
+	}
+}
+
+// drop reports v, discarded by the overflow policy, to the OnDrop hook.
+// Called without the lock.
+func (q *Queue[T]) drop(v T) (err error) {
+	if q.onDrop == nil {
+		return nil
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			err = safe.Recovered(recover())
+		}
+	}()
+	q.onDrop(v)
+	returned = true
+	return nil
+}
+
+// release clears w and returns it to the pool. w must be off every list
+// and its signal, if any was sent, consumed.
+func (q *Queue[T]) release(w *waiter[T]) {
+	var zero T
+	w.v = zero
+	w.state = stateWaiting
+	w.next, w.prev = nil, nil
+	q.pool.Put(w)
+}
+
+// signal wakes each waiter of a chain built under the lock. next is read
+// before the signal, since a woken waiter may be reused at once.
+func signal[T any](w *waiter[T]) {
+	for w != nil {
+		next := w.next
+		w.ready <- struct{}{}
+		w = next
+	}
+}
