@@ -1,0 +1,44 @@
+package breaker
+
+import "sync"
+
+// Group holds one [Breaker] per key, such as a host or a tenant, so that one
+// failing dependency does not cut off the healthy ones. Every breaker is
+// configured by the Group's options and named after its key (a [WithName]
+// option is overridden), so one [WithOnStateChange] hook can tell them apart.
+//
+// Create one with [NewGroup]; the zero value is not usable. A Group is safe
+// for concurrent use. It never forgets a key: its memory grows with the
+// number of distinct keys (a few hundred bytes each), so keys should come
+// from a bounded set (the hosts you talk to), not from unbounded input. The
+// Group does not evict, because dropping a breaker would silently close an
+// open circuit; build a new Group to start over.
+type Group struct {
+	cfg      config
+	breakers sync.Map   // string -> *Breaker; written only under mu
+	mu       sync.Mutex // serializes the creation of breakers
+}
+
+// NewGroup returns an empty Group whose breakers are configured by opts.
+// Like [New], it panics at once if an option is bad.
+func NewGroup(opts ...Option) *Group {
+	return &Group{cfg: newConfig(opts)}
+}
+
+// Get returns key's breaker, creating it on first use. Concurrent calls
+// with the same key create it once and all return the same *Breaker.
+func (g *Group) Get(key string) *Breaker {
+	if b, ok := g.breakers.Load(key); ok {
+		return b.(*Breaker)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.breakers.Load(key); ok {
+		return b.(*Breaker)
+	}
+	cfg := g.cfg
+	cfg.name = key
+	b := newBreaker(cfg)
+	g.breakers.Store(key, b)
+	return b
+}
