@@ -141,12 +141,12 @@ type Breaker struct {
 	cb     atomic.Pointer[gobreaker.CircuitBreaker[struct{}]]
 	queued atomic.Bool // queue is not empty; read after every call
 
-	mu         sync.Mutex                         // protects the fields below; never held while calling gobreaker or the hook
+	mu         sync.Mutex                          // protects the fields below; never held while calling gobreaker or the hook
 	live       *gobreaker.CircuitBreaker[struct{}] // the instance whose changes count (cb, once published)
-	state      State                              // live's state as of its last change
-	openUntil  time.Time                          // when an open live half-opens, at the latest
-	queue      []transition                       // changes not yet passed to the hook
-	delivering bool                               // a goroutine is running the hook
+	state      State                               // live's state as of its last change
+	openUntil  time.Time                           // when an open live half-opens, at the latest
+	queue      []transition                        // changes not yet passed to the hook
+	delivering bool                                // a goroutine is running the hook
 }
 
 // transition is one change of state waiting for the hook.
