@@ -202,7 +202,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // [ErrFull] if the queue is full under the [Block] policy and [ErrClosed]
 // if it is closed; in both cases v was not enqueued.
 func (q *Queue[T]) TryPut(v T) error {
-	return q.put(nil, v, false)
+	return q.put(context.Background(), v, false) // ctx unused: never waits
 }
 
 // Get removes and returns the next item (the oldest for FIFO, the newest
