@@ -44,14 +44,14 @@ func (m *model) refresh(now time.Time) {
 
 // call returns the expected error of a call with the given outcome:
 // "ok", "fail" or "cancel".
-func (m *model) call(outcome string, now time.Time) (want error, retryAfter time.Duration) {
+func (m *model) call(outcome string, now time.Time) (retryAfter time.Duration, want error) {
 	m.refresh(now)
 	switch {
 	case m.state == Open:
 		d := m.until.Sub(now)
-		return ErrOpen, d.Truncate(time.Millisecond) + time.Millisecond
+		return d.Truncate(time.Millisecond) + time.Millisecond, ErrOpen
 	case m.state == HalfOpen && m.admitted >= m.probes:
-		return ErrTooManyRequests, 0
+		return 0, ErrTooManyRequests
 	}
 	if m.state == HalfOpen {
 		m.admitted++
@@ -65,19 +65,19 @@ func (m *model) call(outcome string, now time.Time) (want error, retryAfter time
 				m.set(Closed, now)
 			}
 		}
-		return nil, 0
+		return 0, nil
 	case "fail":
 		if m.state == HalfOpen {
 			m.set(Open, now)
 		} else if m.failures++; m.failures >= m.threshold {
 			m.set(Open, now)
 		}
-		return errBoom, 0
+		return 0, errBoom
 	default: // cancel: not counted, frees the probe slot
 		if m.state == HalfOpen {
 			m.admitted--
 		}
-		return context.Canceled, 0
+		return 0, context.Canceled
 	}
 }
 
@@ -102,7 +102,7 @@ func FuzzModel(f *testing.F) {
 				switch op % 6 {
 				case 0, 1, 2:
 					outcome := [...]string{"ok", "fail", "cancel"}[op%6]
-					want, retryAfter := m.call(outcome, now)
+					retryAfter, want := m.call(outcome, now)
 					ctx, cancel := context.WithCancel(t.Context())
 					err := b.Do(ctx, func(ctx context.Context) error {
 						switch outcome {
