@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -18,7 +19,7 @@ const (
 
 // Option configures one call of [Do] or [DoValue].
 //
-// An Option is a plain immutable value: build a []Option once and share it
+// An Option is a small immutable value: build a []Option once and share it
 // between any number of goroutines and calls; applying it changes nothing but
 // the settings of the call it is passed to, and costs no allocation. The zero
 // Option does nothing.
@@ -27,12 +28,12 @@ const (
 // below 1, a jitter outside 0..1, a nil function) does not panic: the call it
 // is passed to returns an error naming it and makes no attempt.
 type Option struct {
-	kind    optionKind
-	n       int
-	d1, d2  time.Duration
-	f       float64
-	retryIf func(error) bool
-	onRetry func(attempt int, err error, wait time.Duration)
+	kind optionKind
+	bad  bool          // the value is out of range, decided at construction
+	v    int64         // the attempt limit, or the (first) duration
+	d    time.Duration // WithBackoff's max
+	f    float64       // the multiplier or the jitter
+	fn   any           // the function of WithRetryIf or WithOnRetry
 }
 
 type optionKind uint8
@@ -54,7 +55,7 @@ const (
 // the usual error reporting. n below 1 is an error; for no limit but the
 // others, pass math.MaxInt.
 func WithMaxAttempts(n int) Option {
-	return Option{kind: optMaxAttempts, n: n}
+	return Option{kind: optMaxAttempts, v: int64(n), bad: n < 1}
 }
 
 // WithMaxElapsed sets a time budget for the whole call, measured from the
@@ -66,7 +67,7 @@ func WithMaxAttempts(n int) Option {
 //
 // With a budget set, every call reads the clock once before its first attempt.
 func WithMaxElapsed(d time.Duration) Option {
-	return Option{kind: optMaxElapsed, d1: d}
+	return Option{kind: optMaxElapsed, v: int64(d), bad: d < 0}
 }
 
 // WithBackoff sets the first wait (default [DefaultInitial]) and the cap that
@@ -74,21 +75,21 @@ func WithMaxElapsed(d time.Duration) Option {
 // cap, as in backoff/v4. Both 0 retries without waiting. A negative initial,
 // or a max below initial, is an error.
 func WithBackoff(initial, max time.Duration) Option {
-	return Option{kind: optBackoff, d1: initial, d2: max}
+	return Option{kind: optBackoff, v: int64(initial), d: max, bad: initial < 0 || max < initial}
 }
 
 // WithMultiplier sets the factor by which each wait grows (default
 // [DefaultMultiplier]); 1 keeps the wait constant. f below 1, infinite or NaN
 // is an error.
 func WithMultiplier(f float64) Option {
-	return Option{kind: optMultiplier, f: f}
+	return Option{kind: optMultiplier, f: f, bad: !(f >= 1) || math.IsInf(f, 1)}
 }
 
 // WithJitter sets the randomization factor (default [DefaultJitter]): each
 // wait is drawn from [w-f*w, w+f*w]. 0 makes the waits exact. f outside 0..1
 // or NaN is an error.
 func WithJitter(f float64) Option {
-	return Option{kind: optJitter, f: f}
+	return Option{kind: optJitter, f: f, bad: !(f >= 0 && f <= 1)}
 }
 
 // WithRetryIf sets which errors are retried (default: all of them). It is
@@ -97,7 +98,7 @@ func WithJitter(f float64) Option {
 // whatever it says; an attempt that ended by its own [WithAttemptTimeout]
 // is always retried while the parent ctx lives. A nil function is an error.
 func WithRetryIf(retryable func(err error) bool) Option {
-	return Option{kind: optRetryIf, retryIf: retryable}
+	return Option{kind: optRetryIf, fn: retryable, bad: retryable == nil}
 }
 
 // WithAttemptTimeout gives each attempt its own deadline, d after it starts,
@@ -107,7 +108,7 @@ func WithRetryIf(retryable func(err error) bool) Option {
 //
 // Each attempt then runs under a context.WithTimeout, which allocates.
 func WithAttemptTimeout(d time.Duration) Option {
-	return Option{kind: optAttemptTimeout, d1: d}
+	return Option{kind: optAttemptTimeout, v: int64(d), bad: d < 0}
 }
 
 // WithOnRetry sets a hook called once before each wait, on the goroutine that
@@ -117,91 +118,91 @@ func WithAttemptTimeout(d time.Duration) Option {
 // may call Do again. A panic in the hook is not recovered. A nil function is
 // an error.
 func WithOnRetry(hook func(attempt int, err error, wait time.Duration)) Option {
-	return Option{kind: optOnRetry, onRetry: hook}
+	return Option{kind: optOnRetry, fn: hook, bad: hook == nil}
 }
 
-// config holds the settings of one call. It lives on the stack of that call:
-// options are copied into it, never the other way.
+// config holds the settings of one call after its first failure. It lives
+// on the stack of that call: options are copied into it, never the other way.
 type config struct {
-	maxAttempts    int
-	maxElapsed     time.Duration
-	initial        time.Duration
-	maxInterval    time.Duration
-	multiplier     float64
-	jitter         float64
-	attemptTimeout time.Duration
-	retryIf        func(error) bool
-	onRetry        func(attempt int, err error, wait time.Duration)
+	maxAttempts int
+	maxElapsed  time.Duration
+	initial     time.Duration
+	maxInterval time.Duration
+	multiplier  float64
+	jitter      float64
+	retryIf     func(error) bool
+	onRetry     func(attempt int, err error, wait time.Duration)
 }
 
-// defaultConfig is what a call without options uses.
-var defaultConfig = config{
-	maxAttempts: DefaultMaxAttempts,
-	initial:     DefaultInitial,
-	maxInterval: DefaultMaxInterval,
-	multiplier:  DefaultMultiplier,
-	jitter:      DefaultJitter,
-}
-
-// with returns c with opts applied in order, or an error naming the first bad
-// one. It works on copies, not through a pointer, so that the functions the
-// options carry do not escape to the heap.
-func (c config) with(opts []Option) (config, error) {
+// check returns the attempt timeout and the time budget that opts set, or an
+// error naming the first bad option. It is all a first attempt needs: the
+// rest of the settings are read only after a failure, by newConfig.
+func check(opts []Option) (attemptTimeout, maxElapsed time.Duration, err error) {
 	for i := range opts {
 		o := &opts[i]
+		if o.bad {
+			return 0, 0, o.err()
+		}
 		switch o.kind {
-		case optNone:
-		case optMaxAttempts:
-			if o.n < 1 {
-				return c, badOption("WithMaxAttempts(%d): the attempt limit must be at least 1", o.n)
-			}
-			c.maxAttempts = o.n
-		case optMaxElapsed:
-			if o.d1 < 0 {
-				return c, badOption("WithMaxElapsed(%v): negative budget", o.d1)
-			}
-			c.maxElapsed = o.d1
-		case optBackoff:
-			if o.d1 < 0 || o.d2 < o.d1 {
-				return c, badOption("WithBackoff(%v, %v): want 0 <= initial <= max", o.d1, o.d2)
-			}
-			c.initial, c.maxInterval = o.d1, o.d2
-		case optMultiplier:
-			if !(o.f >= 1) || math.IsInf(o.f, 1) {
-				return c, badOption("WithMultiplier(%v): the multiplier must be finite and at least 1", o.f)
-			}
-			c.multiplier = o.f
-		case optJitter:
-			if !(o.f >= 0 && o.f <= 1) {
-				return c, badOption("WithJitter(%v): the jitter must be between 0 and 1", o.f)
-			}
-			c.jitter = o.f
-		case optRetryIf:
-			if o.retryIf == nil {
-				return c, badOption("WithRetryIf(nil): nil function")
-			}
-			c.retryIf = o.retryIf
 		case optAttemptTimeout:
-			if o.d1 < 0 {
-				return c, badOption("WithAttemptTimeout(%v): negative timeout", o.d1)
-			}
-			c.attemptTimeout = o.d1
-		case optOnRetry:
-			if o.onRetry == nil {
-				return c, badOption("WithOnRetry(nil): nil function")
-			}
-			c.onRetry = o.onRetry
-		default:
-			return c, badOption("unknown option kind %d", o.kind)
+			attemptTimeout = time.Duration(o.v)
+		case optMaxElapsed:
+			maxElapsed = time.Duration(o.v)
 		}
 	}
-	return c, nil
+	return attemptTimeout, maxElapsed, nil
 }
 
-// badOption builds the error for a bad option. It is kept out of line so
-// that the happy path of apply stays small and allocation-free.
-//
-//go:noinline
-func badOption(format string, args ...any) error {
-	return fmt.Errorf("retry: bad option "+format, args...)
+// newConfig returns the defaults with opts, already checked, applied in order.
+func newConfig(opts []Option) config {
+	c := config{
+		maxAttempts: DefaultMaxAttempts,
+		initial:     DefaultInitial,
+		maxInterval: DefaultMaxInterval,
+		multiplier:  DefaultMultiplier,
+		jitter:      DefaultJitter,
+	}
+	for _, o := range opts {
+		switch o.kind {
+		case optMaxAttempts:
+			c.maxAttempts = int(min(o.v, math.MaxInt))
+		case optMaxElapsed:
+			c.maxElapsed = time.Duration(o.v)
+		case optBackoff:
+			c.initial, c.maxInterval = time.Duration(o.v), o.d
+		case optMultiplier:
+			c.multiplier = o.f
+		case optJitter:
+			c.jitter = o.f
+		case optRetryIf:
+			c.retryIf = o.fn.(func(error) bool)
+		case optOnRetry:
+			c.onRetry = o.fn.(func(int, error, time.Duration))
+		}
+	}
+	return c
+}
+
+// err describes a bad option. It is called only when o.bad is set.
+func (o *Option) err() error {
+	var what string
+	switch o.kind {
+	case optMaxAttempts:
+		what = fmt.Sprintf("WithMaxAttempts(%d): the attempt limit must be at least 1", o.v)
+	case optMaxElapsed:
+		what = fmt.Sprintf("WithMaxElapsed(%v): negative budget", time.Duration(o.v))
+	case optBackoff:
+		what = fmt.Sprintf("WithBackoff(%v, %v): want 0 <= initial <= max", time.Duration(o.v), o.d)
+	case optMultiplier:
+		what = fmt.Sprintf("WithMultiplier(%v): the multiplier must be finite and at least 1", o.f)
+	case optJitter:
+		what = fmt.Sprintf("WithJitter(%v): the jitter must be between 0 and 1", o.f)
+	case optRetryIf:
+		what = "WithRetryIf(nil): nil function"
+	case optAttemptTimeout:
+		what = fmt.Sprintf("WithAttemptTimeout(%v): negative timeout", time.Duration(o.v))
+	case optOnRetry:
+		what = "WithOnRetry(nil): nil function"
+	}
+	return errors.New("retry: bad option " + what)
 }

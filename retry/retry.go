@@ -35,46 +35,55 @@ func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option)
 	if fn == nil {
 		return errNilFunc
 	}
-	_, err := DoValue(ctx, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, fn(ctx)
-	}, opts...)
-	return err
+	attemptTimeout, maxElapsed, err := check(opts)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return stopped(ctx, 0, nil)
+	}
+	var start time.Time
+	if maxElapsed > 0 {
+		start = time.Now()
+	}
+	timedOut := false
+	if attemptTimeout > 0 {
+		timedOut, err = attemptWithTimeout(ctx, attemptTimeout, fn)
+	} else {
+		err = call(ctx, fn)
+	}
+	if err == nil {
+		return nil
+	}
+	return retryLoop(ctx, opts, fn, start, timedOut, err)
 }
 
 // DoValue is [Do] for a function that returns a value: it returns the value
 // of the first successful attempt. On failure the value is T's zero value and
 // the error is what Do would return.
 func DoValue[T any](ctx context.Context, fn func(ctx context.Context) (T, error), opts ...Option) (T, error) {
-	var zero T
+	var v T
 	if fn == nil {
-		return zero, errNilFunc
+		return v, errNilFunc
 	}
-	c := defaultConfig
-	if len(opts) > 0 {
+	err := Do(ctx, func(ctx context.Context) error {
 		var err error
-		if c, err = c.with(opts); err != nil {
-			return zero, err
-		}
+		v, err = fn(ctx)
+		return err
+	}, opts...)
+	if err != nil {
+		var zero T
+		return zero, err
 	}
-	if ctx.Err() != nil {
-		return zero, stopped(ctx, 0, nil)
-	}
-	var start time.Time
-	if c.maxElapsed > 0 {
-		start = time.Now()
-	}
-	v, timedOut, err := attempt(ctx, &c, fn)
-	if err == nil {
-		return v, nil
-	}
-	return retryLoop(ctx, &c, fn, start, timedOut, err)
+	return v, nil
 }
 
 // retryLoop takes over after the first attempt failed with err: only here is
 // the backoff state built, the clock read and a timer made.
-func retryLoop[T any](ctx context.Context, c *config, fn func(context.Context) (T, error),
-	start time.Time, timedOut bool, err error) (T, error) {
-	var zero T
+func retryLoop(ctx context.Context, opts []Option, fn func(context.Context) error,
+	start time.Time, timedOut bool, err error) error {
+	attemptTimeout, _, _ := check(opts)
+	c := newConfig(opts)
 	// ExponentialBackOff is not safe for concurrent use: this one belongs to
 	// this call alone. Its own MaxElapsedTime (15 minutes by default) is
 	// switched off, since the budget is ours to keep, and its clock is a stub,
@@ -99,18 +108,18 @@ func retryLoop[T any](ctx context.Context, c *config, fn func(context.Context) (
 		// Attempt n failed with err: retry it or not?
 		switch {
 		case isPanic(err):
-			return zero, failure(n, err, stopPanic)
+			return failure(n, err, stopPanic)
 		case ctx.Err() != nil:
-			return zero, stopped(ctx, n, err)
+			return stopped(ctx, n, err)
 		case isPermanent(err):
-			return zero, failure(n, err, stopPermanent)
+			return failure(n, err, stopPermanent)
 		case timedOut:
 			// Ended by its own WithAttemptTimeout while ctx lives: retried.
 		case c.retryIf != nil && !c.retryIf(err):
-			return zero, failure(n, err, stopNotRetried)
+			return failure(n, err, stopNotRetried)
 		}
 		if n >= c.maxAttempts {
-			return zero, failure(n, err, stopAttempts)
+			return failure(n, err, stopAttempts)
 		}
 		wait := b.NextBackOff()
 		if h, ok := hint(err); ok && h > wait {
@@ -120,10 +129,10 @@ func retryLoop[T any](ctx context.Context, c *config, fn func(context.Context) (
 		if c.maxElapsed > 0 || hasDeadline {
 			now := time.Now()
 			if c.maxElapsed > 0 && now.Sub(start)+wait > c.maxElapsed {
-				return zero, failure(n, err, stopBudget)
+				return failure(n, err, stopBudget)
 			}
 			if hasDeadline && !now.Add(wait).Before(deadline) {
-				return zero, failure(n, err, stopDeadline)
+				return failure(n, err, stopDeadline)
 			}
 		}
 		if c.onRetry != nil {
@@ -141,40 +150,43 @@ func retryLoop[T any](ctx context.Context, c *config, fn func(context.Context) (
 			}
 		}
 		if ctx.Err() != nil {
-			return zero, stopped(ctx, n, err)
+			return stopped(ctx, n, err)
 		}
-		var v T
-		v, timedOut, err = attempt(ctx, c, fn)
+		timedOut, err = attempt(ctx, attemptTimeout, fn)
 		if err == nil {
-			return v, nil
+			return nil
 		}
 	}
 }
 
-// attempt makes one call of fn, under its own deadline when c asks for one,
-// and reports whether it ended by that deadline while ctx lives.
-func attempt[T any](ctx context.Context, c *config, fn func(context.Context) (T, error)) (T, bool, error) {
-	if c.attemptTimeout <= 0 {
-		v, err := call(ctx, fn)
-		return v, false, err
+// attempt makes one call of fn, under its own deadline when timeout > 0, and
+// reports whether it ended by that deadline while ctx lives.
+func attempt(ctx context.Context, timeout time.Duration, fn func(context.Context) error) (timedOut bool, err error) {
+	if timeout > 0 {
+		return attemptWithTimeout(ctx, timeout, fn)
 	}
-	actx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
+	return false, call(ctx, fn)
+}
+
+// attemptWithTimeout is attempt with a timeout.
+func attemptWithTimeout(ctx context.Context, timeout time.Duration, fn func(context.Context) error) (timedOut bool, err error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel() // runs on a panic and on runtime.Goexit too
-	v, err := call(actx, fn)
-	return v, err != nil && actx.Err() != nil && ctx.Err() == nil, err
+	err = call(actx, fn)
+	return err != nil && actx.Err() != nil && ctx.Err() == nil, err
 }
 
 // call calls fn, turning a panic into a *PanicError.
-func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+func call(ctx context.Context, fn func(context.Context) error) (err error) {
 	returned := false
 	defer func() {
 		if !returned {
 			err = safe.Recovered(recover())
 		}
 	}()
-	v, err = fn(ctx)
+	err = fn(ctx)
 	returned = true
-	return v, err
+	return err
 }
 
 // zeroClock is the ExponentialBackOff clock: a fixed time, never read from
