@@ -1,0 +1,564 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/internal/task"
+)
+
+// PanicError is the error a task's panic (or runtime.Goexit) becomes: Value
+// is what was passed to panic, Stack the goroutine's stack. It is the same
+// type in every package of this module, so errors.As with any package's
+// *PanicError matches it.
+//
+// Why recover at all: a panic on a worker would otherwise crash the whole
+// process, and a Goexit would silently kill the worker and leave whoever
+// waits on the task hanging. Turning both into the task's error keeps the
+// failure visible, with its stack, and keeps the worker serving the queue.
+type PanicError = safe.PanicError
+
+var (
+	// ErrClosed is the error of work submitted after [Executor.Shutdown] or
+	// [Executor.ShutdownNow] was called, or while Submit was waiting for room
+	// when the executor shut down.
+	ErrClosed = errors.New("executor: executor is shut down")
+
+	// ErrFull is the error of [TrySubmit] when the queue has no room.
+	ErrFull = errors.New("executor: queue is full")
+)
+
+// errShutdownNow resolves the futures that ShutdownNow cancelled before
+// they started. It matches both ErrClosed and context.Canceled.
+var errShutdownNow error = shutdownNowError{}
+
+type shutdownNowError struct{}
+
+func (shutdownNowError) Error() string { return "executor: cancelled by ShutdownNow before it started" }
+
+func (shutdownNowError) Is(target error) bool {
+	return target == ErrClosed || target == context.Canceled
+}
+
+// Executor runs tasks on a fixed set of worker goroutines fed by a bounded
+// FIFO queue.
+//
+// Build one with [New]; the zero Executor is not usable. It is safe for
+// concurrent use, and tasks may submit more work to their own executor.
+//
+// The caller must call [Executor.Shutdown] or [Executor.ShutdownNow]: they
+// are what ends the worker goroutines. An executor that is dropped without
+// either keeps its workers blocked on the queue forever (they reference the
+// executor, so it is never garbage collected either).
+//
+// Cost: a task submitted with [Executor.Go] costs no allocation (about a
+// buffered channel send and receive); a [Submit] costs one allocation, the
+// Future, which also holds the task's ctx.
+type Executor struct {
+	queue   chan job
+	workers []*worker
+	onError func(error) // nil: failures of Go tasks are logged through slog
+
+	closeOnce sync.Once
+	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
+	closing   chan struct{} // closed just after closed is set; wakes blocked submitters and idle workers
+	now       atomic.Bool   // ShutdownNow was called: queued work is cancelled, not run
+	nowCtx    context.Context
+	nowCancel context.CancelFunc // cancels nowCtx, which every Go task's ctx watches
+
+	live    atomic.Int32  // worker goroutines that have not exited
+	stopped atomic.Bool   // every worker has exited; a late sender handles the queue itself
+	done    chan struct{} // closed once every worker has exited
+
+	shared counters // the work done off the workers: rejections, inline runs, cancellations
+}
+
+// Option configures an Executor built by [New].
+type Option func(*config)
+
+type config struct {
+	workers int
+	queue   int
+	onError func(error)
+}
+
+// WithWorkers sets the number of worker goroutines, and so how many tasks
+// run at once. The default is runtime.GOMAXPROCS(0), right for CPU-bound
+// work. n must be at least 1: New panics otherwise.
+func WithWorkers(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			panic(fmt.Sprintf("executor: WithWorkers(%d): workers must be at least 1", n))
+		}
+		c.workers = n
+	}
+}
+
+// WithQueueSize sets how many submitted tasks may wait for a worker before
+// [Submit] and [Executor.Go] block and [TrySubmit] fails with [ErrFull]. The
+// default is max(1024, 4*workers): deep enough that producers of tiny tasks
+// rarely wait, small enough to push back on a runaway producer. m must be at
+// least 1: New panics otherwise.
+func WithQueueSize(m int) Option {
+	return func(c *config) {
+		if m < 1 {
+			panic(fmt.Sprintf("executor: WithQueueSize(%d): queue size must be at least 1", m))
+		}
+		c.queue = m
+	}
+}
+
+// WithErrorHandler sets the function that receives the failures of tasks
+// started with [Executor.Go]: the errors they return (other than their own
+// cancellation) and their panics as [*PanicError]. It runs on the worker
+// that ran the task, outside any lock; it may submit work. A panic in it is
+// logged and does not stop the worker. Without a handler the failures are
+// logged through log/slog's default logger; either way they count in
+// [Stats].Failed. h must not be nil: New panics otherwise.
+func WithErrorHandler(h func(error)) Option {
+	return func(c *config) {
+		if h == nil {
+			panic("executor: WithErrorHandler(nil): handler must not be nil")
+		}
+		c.onError = h
+	}
+}
+
+// New starts an executor and its workers. It panics, with a message naming
+// the option, if an option is invalid. The caller must call
+// [Executor.Shutdown] or [Executor.ShutdownNow] to end the workers.
+func New(opts ...Option) *Executor {
+	c := config{workers: runtime.GOMAXPROCS(0)}
+	for i, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("executor: New called with a nil Option at opts[%d]", i))
+		}
+		o(&c)
+	}
+	if c.queue == 0 {
+		c.queue = max(1024, 4*c.workers)
+	}
+	ex := &Executor{
+		queue:   make(chan job, c.queue),
+		workers: make([]*worker, c.workers),
+		onError: c.onError,
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
+	ex.live.Store(int32(c.workers))
+	for i := range ex.workers {
+		w := &worker{ex: ex, ctx: &goCtx{ex: ex}}
+		ex.workers[i] = w
+	}
+	for _, w := range ex.workers {
+		go w.loop()
+	}
+	return ex
+}
+
+// Go submits fn to run on a worker and returns without waiting for it:
+// fire-and-forget, with no future and no allocation. It blocks while the
+// queue is full, until there is room or ctx ends. It returns nil once the
+// task is accepted; otherwise the task will never run and Go returns
+// [ErrClosed] after shutdown, context.Cause(ctx) when ctx ends first, or an
+// error naming a nil ctx or fn. A refused task counts in [Stats].Rejected.
+//
+// fn's ctx derives from ctx and ends on [Executor.ShutdownNow]. It is valid
+// while fn runs: the worker reuses it for its next task, so fn must not keep
+// it, or hand it to a goroutine, past its return (context.WithoutCancel
+// gives a ctx with the same values that may be kept). A Done channel is made
+// only when fn asks for one and ctx can end.
+//
+// The error fn returns goes to the handler set by [WithErrorHandler] (or to
+// log/slog's default logger), as does a panic, as a [*PanicError]; an error
+// that is fn's own cancellation is not a failure and is only counted. When a
+// task of this executor calls Go with its own ctx and the queue is full, it
+// runs fn itself before Go returns, instead of waiting for room that only
+// it could make.
+func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
+	ex.shared.submitted.Add(1)
+	err := ex.admit(ctx, fn == nil, "Go")
+	if err == nil {
+		var inline bool
+		inline, err = ex.enqueue(ctx, job{fn: fn, ctx: ctx})
+		if err == nil {
+			if inline {
+				ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared)
+			}
+			return nil
+		}
+	}
+	ex.shared.rejected.Add(1)
+	return err
+}
+
+// Shutdown stops the executor gracefully: it accepts no new work (submits
+// fail with [ErrClosed], blocked ones included), lets the workers run what
+// is queued, and waits for them to exit. It returns nil once they have, or
+// context.Cause(ctx) if ctx ends first; the workers then go on draining the
+// queue, and a later Shutdown or ShutdownNow waits again. Shutdown may be
+// called any number of times, also after ShutdownNow.
+func (ex *Executor) Shutdown(ctx context.Context) error {
+	ex.close()
+	select {
+	case <-ex.done:
+		return nil
+	default:
+	}
+	select {
+	case <-ex.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// ShutdownNow stops the executor at once: it accepts no new work, cancels
+// every queued task (a queued future resolves [Cancelled] with an error that
+// matches both [ErrClosed] and context.Canceled, and its function never
+// runs; a queued Go task is dropped and counted in [Stats].Cancelled), and
+// cancels the ctx of every running task. Then it waits, without a bound, for
+// the running tasks to return and the workers to exit. A future that a task
+// ran inline on its own goroutine (see [Submit]) is cancelled through the
+// ctx it was submitted with. ShutdownNow may be called any number of times,
+// also after Shutdown.
+func (ex *Executor) ShutdownNow() {
+	ex.now.Store(true)
+	ex.close()
+	ex.nowCancel()
+	for _, w := range ex.workers {
+		w.mu.Lock()
+		r := w.cur
+		w.mu.Unlock()
+		if r != nil && r.abort(errShutdownNow) {
+			ex.shared.dropped.Add(1)
+		}
+	}
+	ex.drain()
+	<-ex.done
+}
+
+// Stats is a snapshot of an executor's work.
+//
+// Once every submitted task has resolved (after Shutdown has returned, for
+// instance), Submitted = Completed + Failed + Cancelled + Rejected. Tasks
+// started by [Map] count one per chunk.
+type Stats struct {
+	Workers int // worker goroutines that have not exited
+	Running int // tasks running now, on workers or inline
+	Queued  int // tasks waiting in the queue (a cancelled future counts until a worker skips it)
+
+	Submitted uint64 // calls to Submit, TrySubmit and Go
+	Completed uint64 // tasks that returned a nil error
+	Failed    uint64 // tasks that returned an error of their own, or panicked
+	Cancelled uint64 // tasks cancelled before they ran, or that returned their own cancellation
+	Rejected  uint64 // submits refused: shut down, queue full, ctx ended, or bad input
+}
+
+// Stats returns a snapshot of the executor's counters. The fields are read
+// one after another while work goes on, so they agree with each other
+// exactly only when the executor is idle.
+func (ex *Executor) Stats() Stats {
+	var s Stats
+	var started uint64
+	add := func(c *counters) {
+		// Read the ends before the starts, so that Running is never negative.
+		ok, failed, cancelled := c.succeeded.Load(), c.failed.Load(), c.cancelled.Load()
+		s.Completed += ok
+		s.Failed += failed
+		s.Cancelled += cancelled + c.dropped.Load()
+		s.Rejected += c.rejected.Load()
+		started += c.started.Load() - ok - failed - cancelled
+	}
+	add(&ex.shared)
+	for _, w := range ex.workers {
+		add(&w.counters)
+	}
+	s.Submitted = ex.shared.submitted.Load()
+	s.Running = int(started)
+	s.Workers = int(ex.live.Load())
+	s.Queued = len(ex.queue)
+	return s
+}
+
+// job is one entry of the queue: a future (r), or a Go task (fn and ctx).
+// It is passed by value, so a Go task costs no allocation.
+type job struct {
+	r   runner
+	fn  func(context.Context) error
+	ctx context.Context
+}
+
+// runner is a queued future, seen without its type parameter.
+type runner interface {
+	runOn(w *worker)  // run on a worker (or skip it, if it was cancelled)
+	runInline()       // run on the calling goroutine
+	abort(error) bool // cancel; reports whether it resolved a pending task
+}
+
+// counters count tasks by outcome. Each worker has its own, so workers do
+// not contend on them; the executor's shared set counts the rest.
+type counters struct {
+	submitted atomic.Uint64 // shared set only
+	rejected  atomic.Uint64
+	started   atomic.Uint64
+	succeeded atomic.Uint64
+	failed    atomic.Uint64
+	cancelled atomic.Uint64 // ended by their own cancellation after starting
+	dropped   atomic.Uint64 // cancelled before starting
+	_         [64]byte      // keep the next worker's counters off this cache line
+}
+
+// count records the final state of a task that started.
+func (c *counters) count(st task.State) {
+	switch st {
+	case task.Succeeded:
+		c.succeeded.Add(1)
+	case task.Cancelled:
+		c.cancelled.Add(1)
+	default:
+		c.failed.Add(1)
+	}
+}
+
+// worker is one worker goroutine's state.
+type worker struct {
+	_        [64]byte
+	counters counters
+	ex       *Executor
+	ctx      *goCtx     // the ctx of this worker's Go tasks, reused from one to the next
+	mu       sync.Mutex // protects cur
+	cur      runner     // the future running on this worker, for ShutdownNow
+}
+
+// loop serves the queue until the executor is closed and the queue is
+// empty.
+func (w *worker) loop() {
+	ex := w.ex
+	clean := false
+	defer func() {
+		if !clean {
+			// A task called runtime.Goexit, which ends this goroutine
+			// whatever we do; the task's outcome is recorded. Put a fresh
+			// goroutine in this one's place.
+			go w.loop()
+			return
+		}
+		ex.workerExited()
+	}()
+	q := ex.queue
+	for {
+		var j job
+		select {
+		case j = <-q:
+		default:
+			select {
+			case j = <-q:
+			case <-ex.closing:
+				for {
+					select {
+					case j = <-q:
+						w.handle(j)
+					default:
+						clean = true
+						return
+					}
+				}
+			}
+		}
+		w.handle(j)
+	}
+}
+
+func (w *worker) handle(j job) {
+	if j.r != nil {
+		j.r.runOn(w)
+		return
+	}
+	if w.ex.now.Load() {
+		w.counters.dropped.Add(1)
+		return
+	}
+	if w.ctx.escaped.Load() {
+		w.ctx = &goCtx{ex: w.ex} // the last task's ctx may still be watched
+	}
+	w.ex.runGo(w.ctx, j.ctx, j.fn, &w.counters)
+}
+
+// claim records r as the future running on w. It reports false if
+// ShutdownNow has begun, in which case r must be cancelled, not run.
+func (w *worker) claim(r runner) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ex.now.Load() {
+		return false
+	}
+	w.cur = r
+	return true
+}
+
+func (w *worker) release() {
+	w.mu.Lock()
+	w.cur = nil
+	w.mu.Unlock()
+}
+
+// workerExited runs as each worker exits; the last one marks the executor
+// stopped and handles what a late sender queued meanwhile.
+func (ex *Executor) workerExited() {
+	if ex.live.Add(-1) != 0 {
+		return
+	}
+	defer close(ex.done)
+	ex.stopped.Store(true)
+	ex.drain()
+}
+
+// close stops accepting work.
+func (ex *Executor) close() {
+	ex.closeOnce.Do(func() {
+		ex.closed.Store(true)
+		close(ex.closing)
+	})
+}
+
+// admit checks a submit before anything is queued.
+func (ex *Executor) admit(ctx context.Context, nilFn bool, call string) error {
+	switch {
+	case nilFn:
+		return errors.New("executor: " + call + " called with a nil fn")
+	case ctx == nil:
+		return errors.New("executor: " + call + " called with a nil ctx")
+	case ex.closed.Load():
+		return ErrClosed
+	}
+	if ctx.Done() != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// enqueue puts j on the queue, waiting for room until ctx ends or the
+// executor shuts down. When the queue is full and ctx belongs to one of this
+// executor's tasks, it returns inline = true without queueing: the caller
+// must run the task itself, since waiting could deadlock.
+func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error) {
+	select {
+	case ex.queue <- j:
+		ex.afterSend()
+		return false, nil
+	default:
+	}
+	if ex.owns(ctx) {
+		return true, nil
+	}
+	select {
+	case ex.queue <- j:
+		ex.afterSend()
+		return false, nil
+	case <-ctx.Done():
+		return false, context.Cause(ctx)
+	case <-ex.closing:
+		return false, ErrClosed
+	}
+}
+
+// afterSend runs after every successful send. A sender that checked closed
+// before Shutdown but sent after the last worker exited would leave its job
+// in a queue nobody reads; such a sender sees stopped and drains the queue
+// itself. (The last worker sets stopped and then drains, so a job sent
+// before stopped was set is drained by that worker.)
+func (ex *Executor) afterSend() {
+	if ex.stopped.Load() {
+		ex.drain()
+	}
+}
+
+// drain empties the queue without blocking: after ShutdownNow it cancels
+// what it takes; otherwise (it is called only once the workers are gone) it
+// runs it on this goroutine.
+func (ex *Executor) drain() {
+	for {
+		select {
+		case j := <-ex.queue:
+			switch {
+			case ex.now.Load():
+				if j.r == nil {
+					ex.shared.dropped.Add(1)
+				} else if j.r.abort(errShutdownNow) {
+					ex.shared.dropped.Add(1)
+				}
+			case j.r != nil:
+				j.r.runInline()
+			default:
+				ex.runGo(&goCtx{ex: ex}, j.ctx, j.fn, &ex.shared)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// owns reports whether ctx is (or derives from) the ctx of one of ex's
+// tasks.
+func (ex *Executor) owns(ctx context.Context) bool {
+	if task.OwnerOf(ctx) == ex {
+		return true
+	}
+	o, _ := ctx.Value(goOwnerKey{}).(*Executor)
+	return o == ex
+}
+
+// runGo runs a Go task on the calling goroutine with gc as its ctx and
+// records its outcome in c.
+func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Context) error, c *counters) {
+	c.started.Add(1)
+	gc.start(parent)
+	var err error
+	returned := false
+	defer func() {
+		st := task.Succeeded
+		switch {
+		case !returned:
+			err = safe.Recovered(recover())
+			st = task.Failed
+		case err == nil:
+		case task.IsCancellation(gc, err):
+			st = task.Cancelled
+		default:
+			st = task.Failed
+		}
+		gc.finish()
+		c.count(st)
+		if st == task.Failed {
+			ex.report(err)
+		}
+	}()
+	err = fn(gc)
+	returned = true
+}
+
+// report hands a Go task's failure to the error handler, or logs it.
+func (ex *Executor) report(err error) {
+	if ex.onError == nil {
+		slog.Default().Error("executor: task failed", "err", err)
+		return
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			slog.Default().Error("executor: error handler panicked", "err", safe.Recovered(recover()), "task_err", err)
+		}
+	}()
+	ex.onError(err)
+	returned = true
+}

@@ -1,0 +1,198 @@
+package executor
+
+import (
+	"context"
+	"errors"
+
+	"github.com/async-patterns/async/internal/task"
+)
+
+// State is where a [Future] is in its life: [Pending], [Running], then
+// exactly one of [Succeeded], [Failed] or [Cancelled].
+type State = task.State
+
+// The states of a Future.
+const (
+	Pending   = task.Pending   // queued, its function not started yet
+	Running   = task.Running   // its function is running
+	Succeeded = task.Succeeded // its function returned a nil error
+	Failed    = task.Failed    // its function returned an error of its own or panicked, or the submit was rejected
+	Cancelled = task.Cancelled // cancelled before it started, or it returned its own cancellation
+)
+
+// Future is a handle on the result of a task submitted with [Submit] or
+// [TrySubmit]. It is the same handle as taskgroup.Task: Wait has the
+// signature of a gather function, so f.Wait plugs straight into gather.All.
+//
+// Its methods are safe for concurrent use. Every future resolves: its
+// function returns (Succeeded, Failed or Cancelled), it is cancelled before
+// it starts (Cancelled, its function never runs), or its submit is rejected
+// (Failed, with the reason as its error).
+//
+// Cost: one allocation, which holds the task's ctx too; a ctx that nobody
+// selects on never makes a channel.
+type Future[T any] struct {
+	h  task.Handle[T]
+	ex *Executor // nil only for a Submit with a nil executor
+}
+
+// Submit queues fn to run on one of ex's workers and returns a future of its
+// result. It blocks while the queue is full, until there is room or ctx
+// ends.
+//
+// fn receives a ctx that derives from ctx and also ends when the future is
+// cancelled ([Future.Cancel]) or on [Executor.ShutdownNow]; it ends when fn
+// returns, too.
+//
+// Submit never panics. When it cannot accept the task, fn never runs and the
+// returned future has already Failed: with [ErrClosed] after shutdown (also
+// when the executor shuts down while Submit waits), with context.Cause(ctx)
+// when ctx ended first, or with an error naming a nil ex, ctx or fn. Such a
+// submit counts in [Stats].Rejected.
+//
+// When a task of ex calls Submit with its own ctx (or one derived from it)
+// and the queue is full, Submit runs fn itself, on the calling goroutine,
+// before it returns, instead of waiting for room that only the caller might
+// make: nested submits never deadlock. For the same reason a task of ex that
+// waits on a future still queued (see [Future.Wait]) runs it itself.
+func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Context) (T, error)) *Future[T] {
+	f := &Future[T]{ex: ex}
+	parent := ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	f.h.Init(parent, ex, fn)
+	if ex == nil {
+		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
+		return f
+	}
+	ex.shared.submitted.Add(1)
+	err := ex.admit(ctx, fn == nil, "Submit")
+	if err == nil {
+		var inline bool
+		inline, err = ex.enqueue(ctx, job{r: f})
+		if err == nil {
+			if inline {
+				f.runInline()
+			}
+			return f
+		}
+	}
+	ex.shared.rejected.Add(1)
+	f.h.Reject(Failed, err)
+	return f
+}
+
+// TrySubmit queues fn like [Submit] but never blocks. It returns (nil,
+// [ErrFull]) when the queue has no room, (nil, [ErrClosed]) after shutdown,
+// and (nil, an error naming it) for a nil ex or fn; fn then never runs, and
+// the refusal counts in [Stats].Rejected. fn's ctx derives from
+// context.Background() and ends on [Future.Cancel] and
+// [Executor.ShutdownNow].
+func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*Future[T], error) {
+	if ex == nil {
+		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
+	}
+	ex.shared.submitted.Add(1)
+	err := ex.admit(context.Background(), fn == nil, "TrySubmit")
+	if err == nil {
+		f := &Future[T]{ex: ex}
+		f.h.Init(context.Background(), ex, fn)
+		select {
+		case ex.queue <- job{r: f}:
+			ex.afterSend()
+			return f, nil
+		default:
+			err = ErrFull
+		}
+	}
+	ex.shared.rejected.Add(1)
+	return nil, err
+}
+
+// Wait blocks until the future resolves or ctx ends. When it has resolved it
+// returns the function's value and error (a panic as a [*PanicError]; a
+// future cancelled or rejected before it ran returns the zero value and the
+// reason). When ctx ends first it returns the zero value and
+// context.Cause(ctx) and leaves the future untouched: ctx bounds only the
+// waiting. Wait may be called any number of times, from any goroutine.
+//
+// When ctx belongs to a task of the same executor (it is, or derives from,
+// that task's ctx) and the future is still queued, Wait runs its function
+// on the calling goroutine instead of waiting for a worker: a task waiting on
+// work it submitted never deadlocks the pool, however many do it at once.
+func (f *Future[T]) Wait(ctx context.Context) (T, error) {
+	if f.h.State() == Pending && f.ex != nil && ctx != nil && f.ex.owns(ctx) {
+		f.runInline()
+	}
+	return f.h.Wait(ctx)
+}
+
+// Done returns a channel that is closed when the future resolves.
+func (f *Future[T]) Done() <-chan struct{} { return f.h.Done() }
+
+// Cancel cancels the task. A queued task resolves at once as [Cancelled]
+// with context.Canceled, and its function never runs. A running task has its
+// ctx cancelled (its Err is context.Canceled) and resolves when its function
+// returns: Cancelled if it returns that cancellation. Cancel does not wait,
+// and does nothing on a resolved future.
+func (f *Future[T]) Cancel() {
+	if f.h.Cancel(context.Canceled) && f.ex != nil {
+		f.ex.shared.dropped.Add(1)
+	}
+}
+
+// State returns the future's current state.
+func (f *Future[T]) State() State { return f.h.State() }
+
+// Err returns the error of a resolved future, and nil before it resolves.
+func (f *Future[T]) Err() error { return f.h.Err() }
+
+// runOn runs the future on worker w, unless it was cancelled while queued.
+func (f *Future[T]) runOn(w *worker) {
+	if f.h.State() != Pending {
+		return // cancelled while queued, or run by a waiter; counted there
+	}
+	if !w.claim(f) {
+		if f.h.Cancel(errShutdownNow) {
+			w.counters.dropped.Add(1)
+		}
+		return
+	}
+	if !f.h.Start() {
+		w.release()
+		return
+	}
+	w.counters.started.Add(1)
+	defer f.ended(w, &w.counters)
+	f.h.Run()
+}
+
+// runInline runs the future on the calling goroutine, unless it has been
+// claimed already.
+func (f *Future[T]) runInline() {
+	ex := f.ex
+	if ex.now.Load() {
+		if f.h.Cancel(errShutdownNow) {
+			ex.shared.dropped.Add(1)
+		}
+		return
+	}
+	if !f.h.Start() {
+		return
+	}
+	ex.shared.started.Add(1)
+	defer f.ended(nil, &ex.shared)
+	f.h.Run()
+}
+
+// ended records the outcome; it is deferred so that it runs even while a
+// runtime.Goexit unwinds the goroutine (Run has resolved the future by then).
+func (f *Future[T]) ended(w *worker, c *counters) {
+	if w != nil {
+		w.release()
+	}
+	c.count(f.h.State())
+}
+
+func (f *Future[T]) abort(err error) bool { return f.h.Cancel(err) }
