@@ -124,14 +124,16 @@ func (e *RejectedError) RetryAfter() time.Duration { return e.retryAfter }
 // and allocates nothing unless it is rejected.
 //
 // The [WithOnStateChange] hook runs synchronously, outside the breaker's
-// locks, before the call that caused the change returns, on that call's
-// goroutine: Do, State or Counts noticing that the open timeout has passed,
-// Trip, Reset. Hooks never run concurrently with each other and see the
-// changes in the order they happened; to keep that promise, a change made
-// while another goroutine is running the hook is handed to that goroutine,
-// which runs the hook for it next. A hook may call any method of the breaker.
-// A panicking hook propagates to the caller; the changes after it are still
-// delivered, by the next call.
+// locks, on the goroutine of the call that caused the change, before that
+// call returns: Do (for the open -> half-open change that admits a probe,
+// before the probe runs), State or Counts noticing that the open timeout has
+// passed, Trip, Reset. A hook may call any method of the breaker. Hooks never
+// run concurrently with each other and see the changes in the order they
+// happened; to keep that promise, a change made while another goroutine is
+// running the hook is handed to that goroutine, which runs the hook for it
+// next (the call that made the change may then return first). A panicking
+// hook propagates to the caller; the changes after it are still delivered,
+// by the next call.
 type Breaker struct {
 	cfg config
 
@@ -174,6 +176,13 @@ func New(opts ...Option) *Breaker {
 // breaker is for. If fn calls runtime.Goexit, the call counts as a failure
 // and the goroutine goes on exiting: Goexit cannot be stopped on the
 // caller's goroutine.
+//
+// Why recover a panic on the caller's own goroutine instead of letting it
+// unwind: the breaker must count the call (a panicking dependency client is
+// failing, and a half-open probe that never reports would block the probe
+// slot for good), and the module's rule is that a panic in user code comes
+// back as an error where that code's error would, with its stack, never as a
+// crash. gobreaker itself re-panics after counting; Do does not.
 //
 // A nil fn returns an error and counts nothing.
 func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (err error) {
