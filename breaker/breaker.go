@@ -178,11 +178,12 @@ func New(opts ...Option) *Breaker {
 // caller's goroutine.
 //
 // Why recover a panic on the caller's own goroutine instead of letting it
-// unwind: the breaker must count the call (a panicking dependency client is
-// failing, and a half-open probe that never reports would block the probe
-// slot for good), and the module's rule is that a panic in user code comes
-// back as an error where that code's error would, with its stack, never as a
-// crash. gobreaker itself re-panics after counting; Do does not.
+// unwind, as gobreaker does after counting it: the module's rule is that a
+// panic in user code comes back as an error where that code's error would,
+// with its stack, never as a crash, and a panicking client is a failing
+// dependency that the caller may want to handle like any other failure.
+// (gobreaker does not count a Goexit at all, which would block a half-open
+// probe slot for good; Do makes sure it is counted.)
 //
 // A nil fn returns an error and counts nothing.
 func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (err error) {
