@@ -1,0 +1,370 @@
+// Chat is a real-time chat server, the Go twin of the FastAPI WebSocket chat
+// that asyncio tutorials build: open http://localhost:8080 in a few browser
+// tabs and talk.
+//
+//	go run ./examples/chat                 # listens on localhost:8080
+//	go run ./examples/chat -addr :9000     # or anywhere else
+//
+// It uses the standard library and two packages of this module only:
+//   - The page (index.html, embedded) sends a message with a POST to /send
+//     and receives every message over Server-Sent Events from /events.
+//   - Every connected client has its own bounded [queue.Queue] with the
+//     [queue.DropOldest] policy. Broadcasting a message is a TryPut into each
+//     queue, which never waits: a client too slow to keep up loses its
+//     oldest messages, and the room never waits for it.
+//   - Every connection is a [taskgroup.Group] of two tasks: one streams the
+//     client's queue to the response, one watches for the client leaving and
+//     unregisters it at once, even while the streamer is stuck in a write.
+//
+// Ctrl-C shuts the server down gracefully: every stream sends what its queue
+// still holds and ends, then the server waits for its connections to close.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/async-patterns/async/queue"
+	"github.com/async-patterns/async/taskgroup"
+)
+
+//go:embed index.html
+var indexHTML []byte
+
+// Limits on what a client may post.
+const (
+	maxName = 32   // bytes; longer names are cut
+	maxText = 2000 // bytes; a longer text is refused
+)
+
+func main() {
+	addr := flag.String("addr", "localhost:8080", "address to listen on")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves the chat on addr until ctx ends, then shuts down gracefully and
+// returns nil. It prints the address it listens on (useful with port 0) and
+// one line per client that leaves to out.
+func run(ctx context.Context, addr string, out io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	logger := log.New(out, "chat: ", 0)
+	s := newServer(config{}, logger)
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	logger.Printf("listening on http://%s", ln.Addr())
+
+	g := taskgroup.New(ctx)
+	g.Go(func(context.Context) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func(ctx context.Context) error {
+		<-ctx.Done() // Ctrl-C, or Serve failed
+		// End every stream first: Shutdown waits for connections to go idle,
+		// and a stream never would.
+		s.Close()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		if err != nil {
+			// A client that stopped reading keeps its stream stuck in a
+			// write; closing the connections ends those writes.
+			err = srv.Close()
+		}
+		s.Wait()
+		return err
+	})
+	err = g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
+		err = nil // the parent ended: that is the normal way to stop
+	}
+	logger.Printf("stopped")
+	return err
+}
+
+// shutdownGrace bounds how long run waits for streams to finish sending
+// before it closes their connections.
+const shutdownGrace = 5 * time.Second
+
+// config tunes a server; the zero value gives the defaults.
+type config struct {
+	queueSize    int           // messages buffered per client; default 64
+	writeTimeout time.Duration // to send one batch to a client before dropping it; default 30s
+}
+
+// message is one chat message, sent to clients as the JSON data of an SSE
+// event.
+type message struct {
+	ID   uint64 `json:"id"` // 1, 2, 3... in the order the room broadcast them
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+// server is the chat: an http.Handler serving the page, /send and /events,
+// and the room of connected clients. Close ends every stream; Wait waits for
+// their handlers to return.
+type server struct {
+	cfg config
+	log *log.Logger
+	mux *http.ServeMux
+
+	mu      sync.Mutex // protects the fields below
+	clients map[*client]struct{}
+	nextID  uint64        // ID of the last message broadcast
+	nextCID uint64        // ID of the last client that joined
+	closed  bool          // set by Close; no client joins after it
+	changed chan struct{} // closed and replaced when a client joins or leaves
+
+	streams sync.WaitGroup // one per client that joined, done when its handler returns
+}
+
+// client is one connected /events stream.
+type client struct {
+	id uint64
+	q  *queue.Queue[message]
+}
+
+// newServer returns a chat server with the given configuration, logging to
+// logger (nil: discard).
+func newServer(cfg config, logger *log.Logger) *server {
+	if cfg.queueSize == 0 {
+		cfg.queueSize = 64
+	}
+	if cfg.writeTimeout == 0 {
+		cfg.writeTimeout = 30 * time.Second
+	}
+	if logger == nil {
+		logger = log.New(io.Discard, "", 0)
+	}
+	s := &server{
+		cfg:     cfg,
+		log:     logger,
+		mux:     http.NewServeMux(),
+		clients: make(map[*client]struct{}),
+		changed: make(chan struct{}),
+	}
+	s.mux.HandleFunc("GET /{$}", s.servePage)
+	s.mux.HandleFunc("POST /send", s.serveSend)
+	s.mux.HandleFunc("GET /events", s.serveEvents)
+	return s
+}
+
+// ServeHTTP serves the page at /, takes messages posted to /send and streams
+// them from /events.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close stops the room: no client joins any more, and every stream sends
+// what its queue holds, then ends. It does not wait; see Wait.
+func (s *server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for c := range s.clients {
+		c.q.Close() // graceful: the streamer drains it, then ends
+	}
+}
+
+// Wait waits until the handler of every stream has returned. Call it after
+// Close, and after closing the connections of clients that stopped reading.
+func (s *server) Wait() {
+	s.streams.Wait()
+}
+
+func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(indexHTML)
+}
+
+// serveSend takes a form with a name and a text and broadcasts them.
+func (s *server) serveSend(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4*maxText)
+	if err := r.ParseForm(); err != nil {
+		code := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			code = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, "chat: "+err.Error(), code)
+		return
+	}
+	name := strings.TrimSpace(r.FormValue("name"))
+	text := strings.TrimSpace(r.FormValue("text"))
+	switch {
+	case text == "":
+		http.Error(w, "chat: empty text", http.StatusBadRequest)
+		return
+	case len(text) > maxText || !utf8.ValidString(text) || !utf8.ValidString(name):
+		http.Error(w, "chat: text too long or not UTF-8", http.StatusBadRequest)
+		return
+	}
+	if name == "" {
+		name = "anonymous"
+	}
+	if len(name) > maxName {
+		name = strings.ToValidUTF8(name[:maxName], "")
+	}
+	s.broadcast(name, text)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// broadcast gives the message an ID and puts it in every client's queue.
+// TryPut never waits under DropOldest, so the room's lock is held for a few
+// microseconds however slow a client is; holding it while putting makes
+// every client receive the messages in the same order.
+func (s *server) broadcast(name, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	m := message{ID: s.nextID, Name: name, Text: text}
+	for c := range s.clients {
+		c.q.TryPut(m) // nil, or ErrClosed for a client that is leaving
+	}
+}
+
+// serveEvents streams the room's messages to one client as Server-Sent
+// Events until the client leaves, a write fails, or the server closes.
+func (s *server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	c, err := s.join()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer s.streams.Done()
+
+	// The client is in the room before it sees a response, so whatever is
+	// posted after that reaches it.
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
+	rc := http.NewResponseController(w)
+	io.WriteString(w, "retry: 2000\n\n") // browsers reconnect after 2 s
+	if err := rc.Flush(); err != nil {
+		s.leave(c)
+		return
+	}
+
+	g := taskgroup.New(r.Context())
+	g.Go(func(ctx context.Context) error {
+		defer g.Cancel() // the stream is over: stop the watcher too
+		return s.stream(ctx, w, rc, c)
+	})
+	g.Go(func(ctx context.Context) error {
+		// The client went away, the stream ended, or a write failed.
+		// Unregister now: a streamer stuck writing to a dead client may
+		// take until its write deadline to notice.
+		<-ctx.Done()
+		s.leave(c)
+		return nil
+	})
+	err = g.Wait()
+	if ctx := r.Context(); ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
+		err = nil // the client left: the normal end
+	}
+	if err != nil {
+		s.log.Printf("client %d: %v", c.id, err)
+	}
+	s.log.Printf("client %d left (%d messages dropped because it was slow)", c.id, c.q.Dropped())
+}
+
+// stream sends the client's messages until its queue is closed (and
+// drained) or ctx ends. It sends whatever has piled up in one write with
+// one deadline, so a client that fell behind catches up in one go.
+func (s *server) stream(ctx context.Context, w io.Writer, rc *http.ResponseController, c *client) error {
+	var buf []byte
+	for {
+		batch, err := c.q.GetBatch(ctx, c.q.Cap())
+		if err != nil {
+			if errors.Is(err, queue.ErrClosed) {
+				return nil // Close (drained) or leave
+			}
+			return err // ctx: the client left; not a failure of the group
+		}
+		buf = buf[:0]
+		for _, m := range batch {
+			data, _ := json.Marshal(m) // cannot fail: strings and a number
+			buf = fmt.Appendf(buf, "id: %d\ndata: %s\n\n", m.ID, data)
+		}
+		if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout)); err != nil {
+			return err
+		}
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("too slow or gone: %w", err)
+		}
+		if err := rc.Flush(); err != nil {
+			return fmt.Errorf("too slow or gone: %w", err)
+		}
+	}
+}
+
+// join adds a client to the room, or fails if the server is closed.
+func (s *server) join() (*client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("chat: server is shutting down")
+	}
+	s.nextCID++
+	c := &client{id: s.nextCID, q: queue.New[message](s.cfg.queueSize, queue.WithOverflow(queue.DropOldest))}
+	s.clients[c] = struct{}{}
+	s.streams.Add(1)
+	s.notifyLocked()
+	return c, nil
+}
+
+// leave removes a client from the room and closes its queue, at once: what
+// the queue still held is discarded. Leaving twice does nothing.
+func (s *server) leave(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[c]; !ok {
+		return
+	}
+	delete(s.clients, c)
+	c.q.CloseNow()
+	s.notifyLocked()
+}
+
+func (s *server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// room returns the clients in the room and a channel closed at the next
+// join or leave: tests wait on it instead of polling.
+func (s *server) room() (clients []*client, changed <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.clients {
+		clients = append(clients, c)
+	}
+	return clients, s.changed
+}

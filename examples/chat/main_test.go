@@ -1,0 +1,641 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("CHAT_TEST_RUN_MAIN") == "1" {
+		// TestMainStopsOnInterrupt runs this binary as the chat program.
+		os.Args = []string{"chat", "-addr", "127.0.0.1:0"}
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// testTimeout bounds every wait in these tests. Nothing waits for time to
+// pass: a test waits for an event (a message, a client joining or leaving)
+// and only fails if that event has not come after this long.
+const testTimeout = 60 * time.Second
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// startServer serves a chat server from an httptest server. The cleanup
+// closes the room, so that every stream ends, then the HTTP server.
+// Connections accepted get a small send buffer, so that a client that stops
+// reading makes the server's writes block after a few kilobytes.
+func startServer(t *testing.T, cfg config) (*server, *httptest.Server) {
+	t.Helper()
+	s := newServer(cfg, nil)
+	ts := httptest.NewUnstartedServer(s)
+	ts.Listener = smallSendBuffers{ts.Listener}
+	ts.Start()
+	t.Cleanup(func() {
+		s.Close()
+		ts.Close()
+		s.Wait()
+	})
+	return s, ts
+}
+
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// sseClient is one browser-like client reading /events.
+type sseClient struct {
+	msgs chan message
+	err  error         // why the stream ended; read after done is closed
+	done chan struct{} // closed when the stream has ended
+}
+
+// connect opens /events on base and returns once the server has answered,
+// that is, once the client is in the room. The cleanup disconnects it.
+func connect(t *testing.T, ctx context.Context, hc *http.Client, base string) *sseClient {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET /events: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		resp.Body.Close()
+		t.Fatalf("GET /events = %s, %q; want 200 OK, text/event-stream", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	c := &sseClient{msgs: make(chan message), done: make(chan struct{})}
+	stop := make(chan struct{})
+	go func() {
+		defer close(c.done)
+		c.err = readEvents(resp.Body, func(m message) bool {
+			select {
+			case c.msgs <- m:
+				return true
+			case <-stop:
+				return false
+			}
+		})
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		resp.Body.Close()
+		<-c.done
+	})
+	return c
+}
+
+// readEvents parses a Server-Sent Events stream, calling got with every
+// message until got returns false or the stream ends (nil at EOF).
+func readEvents(r io.Reader, got func(message) bool) error {
+	sc := bufio.NewScanner(r)
+	var data strings.Builder
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "data:"):
+			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+		case line == "" && data.Len() > 0:
+			var m message
+			if err := json.Unmarshal([]byte(data.String()), &m); err != nil {
+				return fmt.Errorf("event data %q: %v", data.String(), err)
+			}
+			data.Reset()
+			if !got(m) {
+				return nil
+			}
+		}
+	}
+	return sc.Err()
+}
+
+// next returns the client's next message.
+func (c *sseClient) next(ctx context.Context) (message, error) {
+	select {
+	case m := <-c.msgs:
+		return m, nil
+	case <-c.done:
+		return message{}, fmt.Errorf("stream ended: %v", c.err)
+	case <-ctx.Done():
+		return message{}, fmt.Errorf("no message: %w", ctx.Err())
+	}
+}
+
+// post sends a message as the page's form does and checks the answer.
+func post(t *testing.T, ctx context.Context, hc *http.Client, base, name, text string) {
+	t.Helper()
+	if code, body := postForm(ctx, hc, base, url.Values{"name": {name}, "text": {text}}); code != http.StatusNoContent {
+		t.Fatalf("POST /send = %d %q; want 204", code, body)
+	}
+}
+
+func postForm(ctx context.Context, hc *http.Client, base string, form url.Values) (int, string) {
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/send", strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// waitRoom waits until the room's clients satisfy cond, woken by every join
+// and leave, and returns them.
+func waitRoom(ctx context.Context, s *server, cond func([]*client) bool) ([]*client, error) {
+	for {
+		clients, changed := s.room()
+		if cond(clients) {
+			return clients, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return clients, fmt.Errorf("room has %d clients: %w", len(clients), ctx.Err())
+		}
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	t.Run("every message reaches every client, in the same order", func(t *testing.T) {
+		ctx := testContext(t)
+		_, ts := startServer(t, config{})
+		hc := ts.Client()
+		const nClients, nPosters, perPoster = 20, 3, 20
+		clients := make([]*sseClient, nClients)
+		for i := range clients {
+			clients[i] = connect(t, ctx, hc, ts.URL)
+		}
+
+		// Posters post at the same time, each waiting for its previous
+		// message to be accepted before the next.
+		var wg sync.WaitGroup
+		errs := make(chan string, nPosters)
+		for p := range nPosters {
+			wg.Go(func() {
+				for k := range perPoster {
+					form := url.Values{"name": {fmt.Sprint("poster", p)}, "text": {fmt.Sprint(k)}}
+					if code, body := postForm(ctx, hc, ts.URL, form); code != http.StatusNoContent {
+						errs <- fmt.Sprintf("POST /send = %d %q; want 204", code, body)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+
+		var first []message
+		for i, c := range clients {
+			var got []message
+			next := make(map[string]int) // poster -> next k expected
+			for len(got) < nPosters*perPoster {
+				m, err := c.next(ctx)
+				if err != nil {
+					t.Fatalf("client %d after %d messages: %v", i, len(got), err)
+				}
+				if m.ID != uint64(len(got)+1) {
+					t.Fatalf("client %d: message %d has ID %d; want %d", i, len(got)+1, m.ID, len(got)+1)
+				}
+				if m.Text != fmt.Sprint(next[m.Name]) {
+					t.Fatalf("client %d: got %s's message %q; want %d (its messages in the order posted)", i, m.Name, m.Text, next[m.Name])
+				}
+				next[m.Name]++
+				got = append(got, m)
+			}
+			if i == 0 {
+				first = got
+			} else if !slices.Equal(got, first) {
+				t.Fatalf("client %d received %v;\nclient 0 received %v", i, got, first)
+			}
+		}
+	})
+
+	t.Run("a message keeps what the sender wrote", func(t *testing.T) {
+		ctx := testContext(t)
+		_, ts := startServer(t, config{})
+		c := connect(t, ctx, ts.Client(), ts.URL)
+		text := "<b>bold</b> \"quotes\" & a\nsecond line: ok ✓"
+		post(t, ctx, ts.Client(), ts.URL, "  ann  ", text)
+		m, err := c.next(ctx)
+		want := message{ID: 1, Name: "ann", Text: text}
+		if err != nil || m != want {
+			t.Fatalf("next() = %+v, %v; want %+v", m, err, want)
+		}
+	})
+}
+
+func TestStalledClient(t *testing.T) {
+	t.Run("a stalled client drops its oldest messages, the room goes on", func(t *testing.T) {
+		ctx := testContext(t)
+		const queueSize = 4
+		s, ts := startServer(t, config{queueSize: queueSize, writeTimeout: 10 * testTimeout})
+		hc := ts.Client()
+		live := make([]*sseClient, 5)
+		for i := range live {
+			live[i] = connect(t, ctx, hc, ts.URL)
+		}
+		liveClients, _ := s.room()
+
+		stalled := dialStalled(t, ts)
+		clients, err := waitRoom(ctx, s, func(cs []*client) bool { return len(cs) == len(live)+1 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var slow *client
+		for _, c := range clients {
+			if !slices.Contains(liveClients, c) {
+				slow = c
+			}
+		}
+
+		// Post in lock step: every live client must receive each message
+		// before the next is posted, while the stalled client's stream
+		// fills the socket buffers and then its queue, which drops.
+		text := strings.Repeat("x", 1000)
+		var n uint64
+		for n < 2*queueSize || slow.q.Dropped() < 2*queueSize {
+			if n == 10000 {
+				t.Fatalf("after %d messages the stalled client has dropped %d; want the server to drop its oldest ones", n, slow.q.Dropped())
+			}
+			n++
+			post(t, ctx, hc, ts.URL, "poster", text)
+			for i, c := range live {
+				m, err := c.next(ctx)
+				if err != nil || m.ID != n {
+					t.Fatalf("live client %d: next() = message %d, %v; want message %d", i, m.ID, err, n)
+				}
+			}
+		}
+		for _, c := range liveClients {
+			if d := c.q.Dropped(); d != 0 {
+				t.Errorf("live client %d: Dropped() = %d; want 0", c.id, d)
+			}
+		}
+		if got, _ := s.room(); len(got) != len(live)+1 {
+			t.Errorf("room has %d clients; want %d (the stalled one stays until its write deadline)", len(got), len(live)+1)
+		}
+		if l := slow.q.Len(); l != queueSize {
+			t.Errorf("stalled client's queue holds %d messages; want %d (the newest)", l, queueSize)
+		}
+		t.Logf("%d messages posted; the stalled client dropped %d", n, slow.q.Dropped())
+		stalled.Close()
+	})
+
+	t.Run("a client stalled past the write timeout is disconnected", func(t *testing.T) {
+		ctx := testContext(t)
+		s, ts := startServer(t, config{queueSize: 4, writeTimeout: 50 * time.Millisecond})
+		hc := ts.Client()
+		live := connect(t, ctx, hc, ts.URL)
+		liveClients, _ := s.room()
+		stalled := dialStalled(t, ts)
+		if _, err := waitRoom(ctx, s, func(cs []*client) bool { return len(cs) == 2 }); err != nil {
+			t.Fatal(err)
+		}
+
+		// Post until the stalled client's write times out and it leaves.
+		text := strings.Repeat("y", 1000)
+		var n uint64
+		for {
+			if cs, _ := s.room(); len(cs) == 1 {
+				if cs[0] != liveClients[0] {
+					t.Fatalf("the live client left the room; want the stalled one to")
+				}
+				break
+			}
+			if n == 100000 {
+				t.Fatalf("after %d messages the stalled client is still in the room", n)
+			}
+			n++
+			post(t, ctx, hc, ts.URL, "poster", text)
+			if m, err := live.next(ctx); err != nil || m.ID != n {
+				t.Fatalf("live client: next() = message %d, %v; want message %d", m.ID, err, n)
+			}
+		}
+		stalled.Close()
+	})
+}
+
+// dialStalled connects a client that asks for /events, reads the response
+// header, and then never reads again. Its receive buffer is small, so the
+// server's writes to it block soon. The cleanup closes it.
+func dialStalled(t *testing.T, ts *httptest.Server) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: chat\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stalled client: GET /events = %v, %v; want 200 OK", resp, err)
+	}
+	return conn
+}
+
+func TestLeaving(t *testing.T) {
+	t.Run("a client that disconnects leaves the room", func(t *testing.T) {
+		ctx := testContext(t)
+		s, ts := startServer(t, config{})
+		hc := ts.Client()
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := connect(t, ctx, hc, ts.URL)
+		if cs, _ := s.room(); len(cs) != 2 {
+			t.Fatalf("room has %d clients; want 2", len(cs))
+		}
+		resp.Body.Close()
+		if _, err := waitRoom(ctx, s, func(cs []*client) bool { return len(cs) == 1 }); err != nil {
+			t.Fatal(err)
+		}
+		post(t, ctx, hc, ts.URL, "ann", "still here?")
+		if m, err := other.next(ctx); err != nil || m.Text != "still here?" {
+			t.Fatalf("next() = %+v, %v; want the message", m, err)
+		}
+	})
+
+	t.Run("Close ends every stream and turns new clients away", func(t *testing.T) {
+		ctx := testContext(t)
+		s, ts := startServer(t, config{})
+		hc := ts.Client()
+		clients := []*sseClient{connect(t, ctx, hc, ts.URL), connect(t, ctx, hc, ts.URL)}
+		post(t, ctx, hc, ts.URL, "ann", "last words")
+		s.Close()
+		for i, c := range clients {
+			// What was queued is still delivered, then the stream ends.
+			if m, err := c.next(ctx); err != nil || m.Text != "last words" {
+				t.Fatalf("client %d: next() = %+v, %v; want the last message", i, m, err)
+			}
+			if m, err := c.next(ctx); err == nil || c.err != nil {
+				t.Fatalf("client %d: next() = %+v, %v (stream error %v); want the stream to end cleanly", i, m, err, c.err)
+			}
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("GET /events after Close = %s; want 503", resp.Status)
+		}
+		if _, err := waitRoom(ctx, s, func(cs []*client) bool { return len(cs) == 0 }); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestRequests(t *testing.T) {
+	ctx := testContext(t)
+	_, ts := startServer(t, config{})
+	hc := ts.Client()
+
+	t.Run("the page is served at the root", func(t *testing.T) {
+		resp, err := hc.Get(ts.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(body), `new EventSource("events")`) {
+			t.Fatalf("GET / = %s, %q, %d bytes; want 200 and the page", resp.Status, resp.Header.Get("Content-Type"), len(body))
+		}
+	})
+
+	t.Run("bad posts are refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			form url.Values
+			want int
+		}{
+			{url.Values{"name": {"ann"}}, http.StatusBadRequest},
+			{url.Values{"name": {"ann"}, "text": {"   "}}, http.StatusBadRequest},
+			{url.Values{"text": {strings.Repeat("z", maxText+1)}}, http.StatusBadRequest},
+			{url.Values{"text": {"\xff"}}, http.StatusBadRequest},
+			{url.Values{"text": {strings.Repeat("z", 10*maxText)}}, http.StatusRequestEntityTooLarge},
+			{url.Values{"text": {strings.Repeat("z", maxText)}}, http.StatusNoContent},
+		} {
+			if code, body := postForm(ctx, hc, ts.URL, tc.form); code != tc.want {
+				t.Errorf("POST /send with %.40q = %d %q; want %d", tc.form.Encode(), code, body, tc.want)
+			}
+		}
+	})
+
+	t.Run("names get a default and a length limit", func(t *testing.T) {
+		c := connect(t, ctx, hc, ts.URL)
+		long := strings.Repeat("é", maxName) // 2 bytes each: the cut falls inside one
+		for _, tc := range []struct{ name, want string }{
+			{"", "anonymous"},
+			{long, strings.Repeat("é", maxName/2)},
+		} {
+			post(t, ctx, hc, ts.URL, tc.name, "hi")
+			if m, err := c.next(ctx); err != nil || m.Name != tc.want {
+				t.Errorf("name %q: next() = %+v, %v; want name %q", tc.name, m, err, tc.want)
+			}
+		}
+	})
+
+	t.Run("other methods and paths are refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			want         int
+		}{
+			{"GET", "/send", http.StatusMethodNotAllowed},
+			{"POST", "/events", http.StatusMethodNotAllowed},
+			{"GET", "/nothing", http.StatusNotFound},
+		} {
+			req, _ := http.NewRequestWithContext(ctx, tc.method, ts.URL+tc.path, nil)
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s %s = %s; want %d", tc.method, tc.path, resp.Status, tc.want)
+			}
+		}
+	})
+}
+
+// lines collects what run prints, line by line.
+func lines(t *testing.T) (io.Writer, <-chan string) {
+	pr, pw := io.Pipe()
+	ch := make(chan string, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		pw.Close()
+		pr.Close()
+		<-done
+	})
+	return pw, ch
+}
+
+// nextLine returns the next line printed, or fails.
+func nextLine(t *testing.T, ctx context.Context, ch <-chan string) string {
+	t.Helper()
+	select {
+	case l, ok := <-ch:
+		if !ok {
+			t.Fatal("output ended")
+		}
+		return l
+	case <-ctx.Done():
+		t.Fatal("nothing printed:", ctx.Err())
+	}
+	return ""
+}
+
+func TestRun(t *testing.T) {
+	t.Run("it serves until ctx ends, then ends every stream and returns nil", func(t *testing.T) {
+		ctx := testContext(t)
+		out, printed := lines(t)
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		runErr := make(chan error, 1)
+		go func() { runErr <- run(runCtx, "127.0.0.1:0", out) }()
+
+		first := nextLine(t, ctx, printed)
+		base, ok := strings.CutPrefix(first, "chat: listening on ")
+		if !ok {
+			t.Fatalf("run printed %q; want the address it listens on", first)
+		}
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		hc := &http.Client{Transport: tr}
+		c := connect(t, ctx, hc, base)
+		post(t, ctx, hc, base, "ann", "hello")
+		if m, err := c.next(ctx); err != nil || m.Text != "hello" {
+			t.Fatalf("next() = %+v, %v; want hello", m, err)
+		}
+
+		stop() // Ctrl-C
+		select {
+		case err := <-runErr:
+			if err != nil {
+				t.Fatalf("run() = %v; want nil", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("run did not return after ctx ended")
+		}
+		if m, err := c.next(ctx); err == nil || c.err != nil {
+			t.Fatalf("after shutdown: next() = %+v, %v (stream error %v); want the stream to have ended cleanly", m, err, c.err)
+		}
+		var rest []string
+		for range 2 {
+			rest = append(rest, nextLine(t, ctx, printed))
+		}
+		want := []string{"chat: client 1 left (0 messages dropped because it was slow)", "chat: stopped"}
+		if !slices.Equal(rest, want) {
+			t.Fatalf("run printed %q; want %q", rest, want)
+		}
+		if _, err := hc.Get(base + "/"); err == nil {
+			t.Fatalf("GET / after run returned: nil error; want the connection refused")
+		}
+	})
+
+	t.Run("a bad address is an error", func(t *testing.T) {
+		if err := run(t.Context(), "127.0.0.1:-1", io.Discard); err == nil {
+			t.Fatal("run(127.0.0.1:-1) = nil; want an error")
+		}
+	})
+}
+
+func TestMainStopsOnInterrupt(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("os.Interrupt cannot be sent to a process on Windows")
+	}
+	ctx := testContext(t)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CHAT_TEST_RUN_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var got []string
+	for sc.Scan() {
+		got = append(got, sc.Text())
+		if len(got) == 1 {
+			base, ok := strings.CutPrefix(got[0], "chat: listening on ")
+			if !ok {
+				break
+			}
+			// The program serves, then stops on Ctrl-C.
+			tr := &http.Transport{}
+			resp, err := (&http.Client{Transport: tr}).Get(base + "/")
+			if err != nil {
+				t.Errorf("GET /: %v", err)
+			} else {
+				resp.Body.Close()
+			}
+			tr.CloseIdleConnections()
+			cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	err = cmd.Wait()
+	want := []string{"chat: stopped"}
+	if len(got) > 0 {
+		want = append([]string{got[0]}, want...)
+	}
+	if err != nil || !slices.Equal(got, want) || !strings.HasPrefix(got[0], "chat: listening on http://127.0.0.1:") {
+		t.Fatalf("chat printed %q, stderr %q, exit %v; want %q and exit 0", got, stderr.String(), err, want)
+	}
+}
