@@ -61,20 +61,27 @@ func (shutdownNowError) Is(target error) bool {
 // buffered channel send and receive); a [Submit] costs one allocation, the
 // Future, which also holds the task's ctx.
 type Executor struct {
-	queue   chan job
-	workers []*worker
-	onError func(error) // nil: failures of Go tasks are logged through slog
-
-	closeOnce sync.Once
+	// Read on every task, written once: kept apart from the counters.
+	queue     chan job // closed once shut down and no submit is in flight
+	workers   []*worker
+	onError   func(error)   // nil: failures of Go tasks are logged through slog
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
-	closing   chan struct{} // closed just after closed is set; wakes blocked submitters and idle workers
 	now       atomic.Bool   // ShutdownNow was called: queued work is cancelled, not run
+	closing   chan struct{} // closed just after closed is set; wakes blocked submitters
+	done      chan struct{} // closed once every worker has exited
 	nowCtx    context.Context
 	nowCancel context.CancelFunc // cancels nowCtx, which every Go task's ctx watches
+	closeOnce sync.Once
+	queueOnce sync.Once
+	live      atomic.Int32 // worker goroutines that have not exited
+	_         [64]byte
 
-	live    atomic.Int32  // worker goroutines that have not exited
-	stopped atomic.Bool   // every worker has exited; a late sender handles the queue itself
-	done    chan struct{} // closed once every worker has exited
+	// Every submit call adds to begun as it starts and to ended as it stops
+	// touching the queue, so begun is Submitted and the queue can be closed
+	// once closed is set and ended has caught up with begun.
+	begun atomic.Uint64
+	ended atomic.Uint64
+	_     [64]byte
 
 	shared counters // the work done off the workers: rejections, inline runs, cancellations
 }
@@ -183,20 +190,21 @@ func New(opts ...Option) *Executor {
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
-	ex.shared.submitted.Add(1)
-	err := ex.admit(ctx, fn == nil, "Go")
+	open := ex.enter()
+	err := ex.admit(ctx, fn == nil, "Go", open)
+	inline := false
 	if err == nil {
-		var inline bool
 		inline, err = ex.enqueue(ctx, job{fn: fn, ctx: ctx})
-		if err == nil {
-			if inline {
-				ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared)
-			}
-			return nil
-		}
 	}
-	ex.shared.rejected.Add(1)
-	return err
+	ex.leave()
+	if err != nil {
+		ex.shared.rejected.Add(1)
+		return err
+	}
+	if inline {
+		ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared)
+	}
+	return nil
 }
 
 // Shutdown stops the executor gracefully: it accepts no new work (submits
@@ -281,7 +289,7 @@ func (ex *Executor) Stats() Stats {
 	for _, w := range ex.workers {
 		add(&w.counters)
 	}
-	s.Submitted = ex.shared.submitted.Load()
+	s.Submitted = ex.begun.Load()
 	s.Running = int(started)
 	s.Workers = int(ex.live.Load())
 	s.Queued = len(ex.queue)
@@ -306,7 +314,6 @@ type runner interface {
 // counters count tasks by outcome. Each worker has its own, so workers do
 // not contend on them; the executor's shared set counts the rest.
 type counters struct {
-	submitted atomic.Uint64 // shared set only
 	rejected  atomic.Uint64
 	started   atomic.Uint64
 	succeeded atomic.Uint64
@@ -353,28 +360,10 @@ func (w *worker) loop() {
 		}
 		ex.workerExited()
 	}()
-	q := ex.queue
-	for {
-		var j job
-		select {
-		case j = <-q:
-		default:
-			select {
-			case j = <-q:
-			case <-ex.closing:
-				for {
-					select {
-					case j = <-q:
-						w.handle(j)
-					default:
-						clean = true
-						return
-					}
-				}
-			}
-		}
+	for j := range ex.queue {
 		w.handle(j)
 	}
+	clean = true
 }
 
 func (w *worker) handle(j job) {
@@ -410,15 +399,11 @@ func (w *worker) release() {
 	w.mu.Unlock()
 }
 
-// workerExited runs as each worker exits; the last one marks the executor
-// stopped and handles what a late sender queued meanwhile.
+// workerExited runs as each worker exits; the last one closes done.
 func (ex *Executor) workerExited() {
-	if ex.live.Add(-1) != 0 {
-		return
+	if ex.live.Add(-1) == 0 {
+		close(ex.done)
 	}
-	defer close(ex.done)
-	ex.stopped.Store(true)
-	ex.drain()
 }
 
 // close stops accepting work.
@@ -427,16 +412,45 @@ func (ex *Executor) close() {
 		ex.closed.Store(true)
 		close(ex.closing)
 	})
+	ex.tryCloseQueue()
+}
+
+// enter marks the start of a submit; it reports whether the executor is
+// still open. Every enter must be followed by a leave.
+func (ex *Executor) enter() bool {
+	ex.begun.Add(1)
+	return !ex.closed.Load()
+}
+
+// leave marks the end of a submit's use of the queue.
+func (ex *Executor) leave() {
+	ex.ended.Add(1)
+	if ex.closed.Load() {
+		ex.tryCloseQueue()
+	}
+}
+
+// tryCloseQueue closes the queue once the executor is closed and no submit
+// is between enter and leave. Reading ended before begun makes equal values
+// prove that none was at the moment ended was read; any submit entering
+// after that sees closed (set before this call) and does not send. Each
+// submit that leaves after closed was set calls this, so the last one to
+// leave closes the queue.
+func (ex *Executor) tryCloseQueue() {
+	e := ex.ended.Load()
+	if b := ex.begun.Load(); e == b {
+		ex.queueOnce.Do(func() { close(ex.queue) })
+	}
 }
 
 // admit checks a submit before anything is queued.
-func (ex *Executor) admit(ctx context.Context, nilFn bool, call string) error {
+func (ex *Executor) admit(ctx context.Context, nilFn bool, call string, open bool) error {
 	switch {
 	case nilFn:
 		return errors.New("executor: " + call + " called with a nil fn")
 	case ctx == nil:
 		return errors.New("executor: " + call + " called with a nil ctx")
-	case ex.closed.Load():
+	case !open:
 		return ErrClosed
 	}
 	if ctx.Done() != nil {
@@ -454,7 +468,6 @@ func (ex *Executor) admit(ctx context.Context, nilFn bool, call string) error {
 func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error) {
 	select {
 	case ex.queue <- j:
-		ex.afterSend()
 		return false, nil
 	default:
 	}
@@ -463,7 +476,6 @@ func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error)
 	}
 	select {
 	case ex.queue <- j:
-		ex.afterSend()
 		return false, nil
 	case <-ctx.Done():
 		return false, context.Cause(ctx)
@@ -472,35 +484,17 @@ func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error)
 	}
 }
 
-// afterSend runs after every successful send. A sender that checked closed
-// before Shutdown but sent after the last worker exited would leave its job
-// in a queue nobody reads; such a sender sees stopped and drains the queue
-// itself. (The last worker sets stopped and then drains, so a job sent
-// before stopped was set is drained by that worker.)
-func (ex *Executor) afterSend() {
-	if ex.stopped.Load() {
-		ex.drain()
-	}
-}
-
-// drain empties the queue without blocking: after ShutdownNow it cancels
-// what it takes; otherwise (it is called only once the workers are gone) it
-// runs it on this goroutine.
+// drain empties the queue without blocking, for ShutdownNow: it cancels
+// what it takes.
 func (ex *Executor) drain() {
 	for {
 		select {
-		case j := <-ex.queue:
-			switch {
-			case ex.now.Load():
-				if j.r == nil {
-					ex.shared.dropped.Add(1)
-				} else if j.r.abort(errShutdownNow) {
-					ex.shared.dropped.Add(1)
-				}
-			case j.r != nil:
-				j.r.runInline()
-			default:
-				ex.runGo(&goCtx{ex: ex}, j.ctx, j.fn, &ex.shared)
+		case j, ok := <-ex.queue:
+			if !ok {
+				return
+			}
+			if j.r == nil || j.r.abort(errShutdownNow) {
+				ex.shared.dropped.Add(1)
 			}
 		default:
 			return

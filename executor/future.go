@@ -66,20 +66,21 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
 		return f
 	}
-	ex.shared.submitted.Add(1)
-	err := ex.admit(ctx, fn == nil, "Submit")
+	open := ex.enter()
+	err := ex.admit(ctx, fn == nil, "Submit", open)
+	inline := false
 	if err == nil {
-		var inline bool
 		inline, err = ex.enqueue(ctx, job{r: f})
-		if err == nil {
-			if inline {
-				f.runInline()
-			}
-			return f
-		}
 	}
-	ex.shared.rejected.Add(1)
-	f.h.Reject(Failed, err)
+	ex.leave()
+	if err != nil {
+		ex.shared.rejected.Add(1)
+		f.h.Reject(Failed, err)
+		return f
+	}
+	if inline {
+		f.runInline()
+	}
 	return f
 }
 
@@ -93,21 +94,24 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
-	ex.shared.submitted.Add(1)
-	err := ex.admit(context.Background(), fn == nil, "TrySubmit")
+	open := ex.enter()
+	err := ex.admit(context.Background(), fn == nil, "TrySubmit", open)
+	var f *Future[T]
 	if err == nil {
-		f := &Future[T]{ex: ex}
+		f = &Future[T]{ex: ex}
 		f.h.Init(context.Background(), ex, fn)
 		select {
 		case ex.queue <- job{r: f}:
-			ex.afterSend()
-			return f, nil
 		default:
 			err = ErrFull
 		}
 	}
-	ex.shared.rejected.Add(1)
-	return nil, err
+	ex.leave()
+	if err != nil {
+		ex.shared.rejected.Add(1)
+		return nil, err
+	}
+	return f, nil
 }
 
 // Wait blocks until the future resolves or ctx ends. When it has resolved it
