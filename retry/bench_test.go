@@ -82,3 +82,56 @@ func BenchmarkFirstTrySuccess(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOverhead measures what retry.Do adds to a first-try success in a
+// way that survives a busy machine: it alternates blocks of direct calls and
+// blocks of retry.Do calls, so that both see the same load, and reports the
+// per-call cost of each and their difference (added-ns/call).
+func BenchmarkOverhead(b *testing.B) {
+	ctx := context.Background()
+	contenders := map[string]func(){
+		"no-options":     func() { sink = retry.Do(ctx, op) },
+		"shared-options": func() { sink = retry.Do(ctx, op, sharedOpts...) },
+		"inline-options": func() {
+			sink = retry.Do(ctx, op,
+				retry.WithMaxAttempts(3),
+				retry.WithBackoff(10*time.Millisecond, time.Second),
+				retry.WithJitter(0.2),
+				retry.WithOnRetry(func(int, error, time.Duration) {}))
+		},
+		"DoValue": func() {
+			_, sink = retry.DoValue(ctx, func(ctx context.Context) (int, error) { return 1, op(ctx) })
+		},
+		"backoff.v4.Retry": func() {
+			sink = backoff.Retry(func() error { return op(ctx) }, backoff.NewExponentialBackOff())
+		},
+	}
+	for _, name := range []string{"no-options", "shared-options", "inline-options", "DoValue", "backoff.v4.Retry"} {
+		contender := contenders[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			const block = 256
+			var direct, with time.Duration
+			calls := 0
+			for b.Loop() {
+				t0 := time.Now()
+				for range block {
+					sink = op(ctx)
+				}
+				t1 := time.Now()
+				for range block {
+					contender()
+				}
+				t2 := time.Now()
+				direct += t1.Sub(t0)
+				with += t2.Sub(t1)
+				calls += block
+			}
+			d := float64(direct.Nanoseconds()) / float64(calls)
+			w := float64(with.Nanoseconds()) / float64(calls)
+			b.ReportMetric(d, "direct-ns/call")
+			b.ReportMetric(w, "ns/call")
+			b.ReportMetric(w-d, "added-ns/call")
+		})
+	}
+}

@@ -31,13 +31,15 @@ var errNilFunc = errors.New("retry: nil function")
 // [WithMaxElapsed] or [WithAttemptTimeout] is given, which read the clock and
 // allocate a context respectively). Do is safe to call from many goroutines
 // at once, with the same options.
-func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option) error {
+func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option) (err error) {
 	if fn == nil {
 		return errNilFunc
 	}
-	attemptTimeout, maxElapsed, err := check(opts)
-	if err != nil {
-		return err
+	var attemptTimeout, maxElapsed time.Duration
+	if len(opts) > 0 {
+		if attemptTimeout, maxElapsed, err = check(opts); err != nil {
+			return err
+		}
 	}
 	if ctx.Err() != nil {
 		return stopped(ctx, 0, nil)
@@ -46,16 +48,28 @@ func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option)
 	if maxElapsed > 0 {
 		start = time.Now()
 	}
-	timedOut := false
 	if attemptTimeout > 0 {
-		timedOut, err = attemptWithTimeout(ctx, attemptTimeout, fn)
-	} else {
-		err = call(ctx, fn)
+		timedOut, err := attemptWithTimeout(ctx, attemptTimeout, fn)
+		if err == nil {
+			return nil
+		}
+		return retryLoop(ctx, opts, fn, start, timedOut, err)
 	}
+	// The first attempt without a timeout is made here rather than through
+	// call, to save a call level on the path that matters most; the deferred
+	// recover below covers that attempt only.
+	first := true
+	defer func() {
+		if first {
+			err = failure(1, safe.Recovered(recover()), stopPanic)
+		}
+	}()
+	err = fn(ctx)
+	first = false
 	if err == nil {
 		return nil
 	}
-	return retryLoop(ctx, opts, fn, start, timedOut, err)
+	return retryLoop(ctx, opts, fn, start, false, err)
 }
 
 // DoValue is [Do] for a function that returns a value: it returns the value

@@ -95,7 +95,12 @@ func TestFirstTrySuccess(t *testing.T) {
 					retry.WithOnRetry(func(int, error, time.Duration) {}))
 			},
 			"shared options": func() { _ = retry.Do(ctx, op, opts...) },
-			"DoValue":        func() { _, _ = retry.DoValue(ctx, func(context.Context) (int, error) { return 1, nil }, opts...) },
+			"inline options with capturing closures": func() {
+				calls := 0
+				_ = retry.Do(ctx, op, retry.WithRetryIf(func(error) bool { calls++; return true }),
+					retry.WithOnRetry(func(int, error, time.Duration) { calls++ }))
+			},
+			"DoValue": func() { _, _ = retry.DoValue(ctx, func(context.Context) (int, error) { return 1, nil }, opts...) },
 		}
 		for name, f := range cases {
 			if n := testing.AllocsPerRun(100, f); n != 0 {
