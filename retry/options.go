@@ -96,7 +96,9 @@ func WithJitter(f float64) Option {
 // called with the failed attempt's error and must be safe to call from the
 // goroutines that call Do. A [Permanent] error or a panic is never retried,
 // whatever it says; an attempt that ended by its own [WithAttemptTimeout]
-// is always retried while the parent ctx lives. A nil function is an error.
+// is always retried while the parent ctx lives. A panic in it is not
+// recovered (it is the caller's code, run on the caller's goroutine, like a
+// sort.Slice less function). A nil function is an error.
 func WithRetryIf(retryable func(err error) bool) Option {
 	return Option{kind: optRetryIf, fn: retryable, bad: retryable == nil}
 }

@@ -142,10 +142,12 @@ func retryLoop(ctx context.Context, opts []Option, fn func(context.Context) erro
 		deadline, hasDeadline := ctx.Deadline()
 		if c.maxElapsed > 0 || hasDeadline {
 			now := time.Now()
-			if c.maxElapsed > 0 && now.Sub(start)+wait > c.maxElapsed {
+			// Written to stay correct for any wait a hint may ask for, up to
+			// the largest Duration (Sub saturates, the additions would not).
+			if c.maxElapsed > 0 && wait > c.maxElapsed-now.Sub(start) {
 				return failure(n, err, stopBudget)
 			}
-			if hasDeadline && !now.Add(wait).Before(deadline) {
+			if hasDeadline && wait >= deadline.Sub(now) {
 				return failure(n, err, stopDeadline)
 			}
 		}

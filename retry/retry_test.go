@@ -494,6 +494,22 @@ func TestRetryAfter(t *testing.T) {
 			}
 		})
 	})
+	t.Run("the largest possible hint gives up at once under a budget or a deadline", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			huge := time.Duration(math.MaxInt64)
+			fn := func(context.Context) error { return retry.After(huge, errFlaky) }
+			ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+			defer cancel()
+			for name, err := range map[string]error{
+				"budget":   retry.Do(t.Context(), fn, retry.WithMaxElapsed(time.Hour)),
+				"deadline": retry.Do(ctx, fn),
+			} {
+				if !errors.Is(err, retry.ErrExhausted) || !strings.Contains(err.Error(), name) {
+					t.Errorf("Do() = %v; want ErrExhausted for the %s", err, name)
+				}
+			}
+		})
+	})
 	t.Run("After of nil is nil and a negative hint counts as zero", func(t *testing.T) {
 		if err := retry.After(time.Second, nil); err != nil {
 			t.Errorf("After(1s, nil) = %v; want nil", err)
