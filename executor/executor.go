@@ -212,7 +212,8 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 // is queued, and waits for them to exit. It returns nil once they have, or
 // context.Cause(ctx) if ctx ends first; the workers then go on draining the
 // queue, and a later Shutdown or ShutdownNow waits again. Shutdown may be
-// called any number of times, also after ShutdownNow.
+// called any number of times, also after ShutdownNow. A task of the
+// executor that calls Shutdown waits for itself: give it a ctx that ends.
 func (ex *Executor) Shutdown(ctx context.Context) error {
 	ex.close()
 	select {
@@ -236,7 +237,8 @@ func (ex *Executor) Shutdown(ctx context.Context) error {
 // the running tasks to return and the workers to exit. A future that a task
 // ran inline on its own goroutine (see [Submit]) is cancelled through the
 // ctx it was submitted with. ShutdownNow may be called any number of times,
-// also after Shutdown.
+// also after Shutdown, but not from one of the executor's own tasks: it
+// would wait for that task forever.
 func (ex *Executor) ShutdownNow() {
 	ex.now.Store(true)
 	ex.close()
@@ -272,7 +274,10 @@ type Stats struct {
 
 // Stats returns a snapshot of the executor's counters. The fields are read
 // one after another while work goes on, so they agree with each other
-// exactly only when the executor is idle.
+// exactly only when the executor is idle. A task's outcome is counted just
+// after its future resolves, so a Stats call right after [Future.Wait] may
+// not show it yet; after Shutdown has returned, every task run by a worker
+// is counted.
 func (ex *Executor) Stats() Stats {
 	var s Stats
 	var started uint64

@@ -983,3 +983,100 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
+
+func TestTrySubmit(t *testing.T) {
+	t.Run("an accepted TrySubmit returns a working future", func(t *testing.T) {
+		ex := executor.New()
+		defer shutdown(t, ex)
+		f, err := executor.TrySubmit(ex, value(9))
+		if err != nil {
+			t.Fatalf("TrySubmit() error = %v; want nil", err)
+		}
+		if v, err := f.Wait(context.Background()); v != 9 || err != nil {
+			t.Errorf("Wait() = %v, %v; want 9, nil", v, err)
+		}
+		if err := f.Err(); err != nil {
+			t.Errorf("Err() = %v; want nil", err)
+		}
+	})
+}
+
+func TestGoContextReuse(t *testing.T) {
+	t.Run("a ctx derived from a Go task's ctx ends on ShutdownNow", func(t *testing.T) {
+		ex := executor.New(executor.WithWorkers(1))
+		started := make(chan struct{})
+		errc := make(chan error, 1)
+		ex.Go(context.Background(), func(ctx context.Context) error {
+			child, cancel := context.WithTimeout(ctx, time.Hour)
+			defer cancel()
+			close(started)
+			<-child.Done()
+			errc <- child.Err()
+			return nil
+		})
+		<-started
+		ex.ShutdownNow()
+		if err := <-errc; err != context.Canceled {
+			t.Errorf("child.Err() = %v; want context.Canceled", err)
+		}
+	})
+
+	t.Run("each Go task on a worker sees its own ctx", func(t *testing.T) {
+		ex := executor.New(executor.WithWorkers(1))
+		defer shutdown(t, ex)
+		for i := range 5 {
+			ctx, cancel := context.WithCancel(context.Background())
+			kept := make(chan context.Context, 1)
+			done := make(chan struct{})
+			ex.Go(ctx, func(ctx context.Context) error {
+				defer close(done)
+				if ctx.Err() != nil {
+					t.Errorf("task %d: ctx.Err() = %v at start; want nil", i, ctx.Err())
+				}
+				if i%2 == 0 {
+					_ = ctx.Done() // makes a merged channel; the ctx is then not reused
+					kept <- ctx
+				}
+				return nil
+			})
+			<-done
+			cancel()
+			if i%2 == 0 {
+				c := <-kept
+				<-c.Done()
+				if c.Err() != context.Canceled {
+					t.Errorf("task %d: kept ctx Err() = %v after its parent ended; want context.Canceled", i, c.Err())
+				}
+			}
+		}
+	})
+}
+
+// FuzzMap checks that Map equals the sequential loop for any size, worker
+// count and queue size.
+func FuzzMap(f *testing.F) {
+	f.Add(uint16(0), uint8(1), uint8(1))
+	f.Add(uint16(1), uint8(3), uint8(1))
+	f.Add(uint16(17), uint8(2), uint8(2))
+	f.Add(uint16(1000), uint8(4), uint8(3))
+	f.Add(uint16(4097), uint8(7), uint8(64))
+	f.Fuzz(func(t *testing.T, n uint16, workers, queue uint8) {
+		ex := executor.New(executor.WithWorkers(int(workers%16)+1), executor.WithQueueSize(int(queue)+1))
+		defer shutdown(t, ex)
+		items := make([]int, n)
+		for i := range items {
+			items[i] = i * 31
+		}
+		got, err := executor.Map(context.Background(), ex, items, func(_ context.Context, v int) (string, error) {
+			return fmt.Sprint(v), nil
+		})
+		if err != nil || len(got) != len(items) {
+			t.Fatalf("Map() = len %d, %v; want len %d, nil", len(got), err, len(items))
+		}
+		for i, v := range items {
+			if got[i] != fmt.Sprint(v) {
+				t.Fatalf("Map()[%d] = %q; want %q", i, got[i], fmt.Sprint(v))
+			}
+		}
+	})
+}
