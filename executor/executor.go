@@ -179,9 +179,9 @@ func New(opts ...Option) *Executor {
 //
 // fn's ctx derives from ctx and ends on [Executor.ShutdownNow]. It is valid
 // while fn runs: the worker reuses it for its next task, so fn must not keep
-// it, or hand it to a goroutine, past its return (context.WithoutCancel
-// gives a ctx with the same values that may be kept). A Done channel is made
-// only when fn asks for one and ctx can end.
+// it, or a ctx derived from it, past its return; work that outlives fn should
+// use the ctx that was passed to Go. A Done channel is made only when fn asks
+// for one and ctx can end.
 //
 // The error fn returns goes to the handler set by [WithErrorHandler] (or to
 // log/slog's default logger), as does a panic, as a [*PanicError]; an error
@@ -216,6 +216,9 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 // executor that calls Shutdown waits for itself: give it a ctx that ends.
 func (ex *Executor) Shutdown(ctx context.Context) error {
 	ex.close()
+	if ctx == nil {
+		return errors.New("executor: Shutdown called with a nil ctx (the shutdown has begun; call it again to wait)")
+	}
 	select {
 	case <-ex.done:
 		return nil

@@ -964,6 +964,18 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("Shutdown with a nil ctx begins the shutdown and says so", func(t *testing.T) {
+		ex := executor.New()
+		//lint:ignore SA1012 testing a nil ctx on purpose
+		if err := ex.Shutdown(nil); err == nil || !strings.Contains(err.Error(), "nil ctx") { //nolint:staticcheck
+			t.Errorf("Shutdown(nil) = %v; want an error naming ctx", err)
+		}
+		if _, err := executor.TrySubmit(ex, value(1)); err != executor.ErrClosed {
+			t.Errorf("TrySubmit() after Shutdown(nil) = %v; want ErrClosed", err)
+		}
+		shutdown(t, ex)
+	})
+
 	t.Run("the zero-config executor has GOMAXPROCS workers", func(t *testing.T) {
 		ex := executor.New()
 		if s := ex.Stats(); s.Workers != runtime.GOMAXPROCS(0) {
