@@ -17,9 +17,9 @@
 //
 // Without options a call makes at most [DefaultMaxAttempts] (5) attempts,
 // waiting about 100ms, 200ms, 400ms and 800ms between them (initial interval
-// [DefaultInitial], multiplier [DefaultMultiplier], each wait randomized by
-// ±[DefaultJitter] and capped at [DefaultMaxInterval]), so the waits of a
-// default call add up to at most 2.25s. There is no time budget by default:
+// [DefaultInitial], multiplier [DefaultMultiplier], each wait capped at
+// [DefaultMaxInterval] and then randomized by up to [DefaultJitter] of itself
+// either way), so the waits of a default call add up to at most 2.25s. There is no time budget by default:
 // the attempt limit is the bound, and ctx's deadline is honoured as always.
 // Every error is retried except a [Permanent] one or a panic.
 //
