@@ -2,6 +2,7 @@ package bench
 
 import (
 	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -10,15 +11,22 @@ import (
 var procs = runtime.GOMAXPROCS(0)
 
 // tiny is the work of a tiny task: a few nanoseconds of arithmetic. It is not
-// inlined, so that no contender can have it optimised away.
+// inlined, and it has a (never taken) side effect, so that no contender can
+// have it optimised away whether or not its value is used.
 //
 //go:noinline
 func tiny(i int) int {
 	x := uint64(i) + 0x9e3779b97f4a7c15
 	x ^= x >> 31
 	x *= 0xbf58476d1ce4e5b9
-	return int(x ^ x>>29)
+	x ^= x >> 29
+	if x == 0 {
+		tinyZeros.Add(1)
+	}
+	return int(x)
 }
+
+var tinyZeros atomic.Int64
 
 // perItem reports ns/item for an op that covered n items. Call it after the
 // timed loop.
