@@ -3,7 +3,8 @@
 // ratios to the floor and to the best library peer, and whether each
 // performance target of DESIGN.md is met.
 //
-// Run it from the bench directory:
+// Run it from the bench directory (or below it; it runs go test at the root of
+// the module it is in):
 //
 //	go run ./cmd/report [-count 5] [-benchtime 1s] [-bench .] [-raw out.txt]
 //	go run ./cmd/report -in out.txt   # report on saved `go test -bench` output
@@ -21,7 +22,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
+	"time"
 )
 
 func main() {
@@ -41,8 +46,9 @@ func main() {
 
 func run(in, raw, bench, benchtime string, count int, quiet bool) error {
 	var (
-		data   []byte
-		runErr error
+		data    []byte
+		runErr  error
+		cmdArgs []string
 	)
 	if in != "" {
 		var err error
@@ -53,20 +59,27 @@ func run(in, raw, bench, benchtime string, count int, quiet bool) error {
 		if count < 1 {
 			return fmt.Errorf("report: -count must be at least 1, got %d", count)
 		}
-		args := []string{"test", "-run", "^$", "-bench", bench, "-benchmem", "-count", strconv.Itoa(count)}
+		cmdArgs = []string{"test", "-run", "^$", "-bench", bench, "-benchmem", "-count", strconv.Itoa(count)}
 		if benchtime != "" {
-			args = append(args, "-benchtime", benchtime)
+			cmdArgs = append(cmdArgs, "-benchtime", benchtime)
 		}
-		args = append(args, "./...")
-		var buf bytes.Buffer
-		cmd := exec.Command("go", args...)
+		cmdArgs = append(cmdArgs, "./...")
+		var (
+			buf bytes.Buffer
+			err error
+		)
+		cmd := exec.Command("go", cmdArgs...)
+		cmd.Dir, err = moduleDir()
+		if err != nil {
+			return err
+		}
 		cmd.Stdout = &buf
 		if !quiet {
 			cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
 		}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
-			runErr = fmt.Errorf("report: go %v: %w", args, err)
+			runErr = fmt.Errorf("report: go %v: %w", cmdArgs, err)
 		}
 		data = buf.Bytes()
 	}
@@ -85,6 +98,36 @@ func run(in, raw, bench, benchtime string, count int, quiet bool) error {
 		}
 		return fmt.Errorf("report: no benchmark results in the output")
 	}
+	if in == "" {
+		fmt.Printf("Ran `go %s` on %s, %d cores, %s.\n\n",
+			strings.Join(quoteArgs(cmdArgs), " "), runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	}
 	Write(os.Stdout, out)
 	return runErr
+}
+
+// quoteArgs quotes the arguments a shell would split or expand.
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if strings.ContainsAny(a, "^$*?[] ") {
+			out[i] = "'" + a + "'"
+		}
+	}
+	return out
+}
+
+// moduleDir is the root of the module the current directory is in: the bench
+// module when run as documented, so that ./... means every benchmark.
+func moduleDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("report: go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("report: not inside a module; run from the bench directory")
+	}
+	return filepath.Dir(gomod), nil
 }
