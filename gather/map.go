@@ -1,0 +1,96 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/async-patterns/async/taskgroup"
+)
+
+// Option configures a call that takes options ([Map]). Options are checked
+// when the call starts: a bad one makes the call return an error naming it
+// before anything runs.
+type Option func(*config)
+
+type config struct {
+	limit int // 0: no limit; below 0: a bad WithLimit, reported by the call
+	err   error
+}
+
+// WithLimit bounds the number of functions running at once to n: a new one
+// starts only when a running one has returned. n must be at least 1; [Map]
+// returns an error naming the option otherwise. Without it there is no
+// limit.
+func WithLimit(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			c.err = errors.New("gather: WithLimit(" + strconv.Itoa(n) + "): limit must be at least 1 (omit the option for no limit)")
+			return
+		}
+		c.limit = n
+	}
+}
+
+// Map calls fn concurrently on every item and returns the outputs in input
+// order: out[i] is fn's value for items[i].
+//
+// With [WithLimit](n) no more than n calls run at once, ever; Map starts the
+// calls in input order as slots free up, blocking until then. The first
+// call to fail cancels the ctx of the others with its error as the cause,
+// and no new call starts after it. Map waits for every started call to
+// return, then returns a nil slice and the failures, as [All] does
+// (cancellation echoes left out, so errors.Is(err, firstFailure) holds; a
+// panic is a [*PanicError]). If ctx ends, no new call starts and Map returns
+// context.Cause(ctx) unless a call failed.
+//
+// With no items Map returns an empty slice and nil. A nil fn, a nil option
+// or a limit below 1 makes Map return an error naming it before anything
+// starts.
+func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, In) (Out, error), opts ...Option) ([]Out, error) {
+	if fn == nil {
+		return nil, mapNilFuncError{}
+	}
+	var c config
+	for i, o := range opts {
+		if o == nil {
+			return nil, errors.New("gather: Map called with a nil Option at opts[" + strconv.Itoa(i) + "]")
+		}
+		o(&c)
+		if c.err != nil {
+			return nil, c.err
+		}
+	}
+	out := make([]Out, len(items))
+	if len(items) == 0 {
+		return out, nil
+	}
+	var g *taskgroup.Group
+	if c.limit > 0 {
+		g = taskgroup.New(ctx, taskgroup.WithLimit(c.limit))
+	} else {
+		g = taskgroup.New(ctx)
+	}
+	for i := range items {
+		if g.Context().Err() != nil {
+			break // Go would start nothing more
+		}
+		in, p := &items[i], &out[i]
+		g.Go(func(ctx context.Context) error {
+			v, err := fn(ctx, *in)
+			*p = v
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mapNilFuncError reports Map's nil fn.
+type mapNilFuncError struct{}
+
+func (mapNilFuncError) Error() string { return "gather: Map called with a nil fn" }
+
+func (mapNilFuncError) Is(target error) bool { return target == ErrNilFunc }
