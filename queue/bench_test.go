@@ -19,7 +19,7 @@ import (
 // with a select on ctx.Done() on both sides, the usual way to make channel
 // operations cancellable.
 
-const benchCap = 128
+var benchCap = envInt("QCAP", 128)
 
 // pipe is one way to move ints: put and get are called from several
 // goroutines at once.
@@ -116,7 +116,7 @@ func benchPipe(b *testing.B, p pipe, producers, consumers int) {
 		}
 		return s
 	}
-	start := time.Now()
+	start, startCPU := time.Now(), cpuTime()
 	b.ResetTimer()
 	for i := range producers {
 		wg.Go(func() {
@@ -135,4 +135,7 @@ func benchPipe(b *testing.B, p pipe, producers, consumers int) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/item")
+	if cpu := cpuTime() - startCPU; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/item")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"sync"
 
 	"github.com/async-patterns/async/internal/safe"
@@ -434,10 +435,12 @@ func (q *Queue[T]) put(ctx context.Context, v T, block bool) error {
 		// A getter waits, so the queue is empty: hand v over directly.
 		q.getters.remove(w)
 		w.v = v
-		w.state = stateServed
 		q.unfinished++
+		parked := w.serve(stateServed)
 		q.mu.Unlock()
-		w.ready <- struct{}{}
+		if parked {
+			w.ready <- struct{}{}
+		}
 		return nil
 	}
 	if q.n < q.capacity {
@@ -481,23 +484,12 @@ func (q *Queue[T]) putWait(ctx context.Context, v T) error {
 	w.v = v
 	q.putters.pushBack(w)
 	q.mu.Unlock()
-	select {
-	case <-w.ready:
-	case <-done:
-		q.mu.Lock()
-		if w.state == stateWaiting {
-			q.putters.remove(w)
-			q.mu.Unlock()
-			q.release(w)
-			return context.Cause(ctx)
-		}
-		// A getter moved v into the queue (or Close refused it) as ctx
-		// ended; the outcome stands, and its signal is on the way.
-		q.mu.Unlock()
-		<-w.ready
+	if q.await(w, &q.putters, done) {
+		q.release(w)
+		return context.Cause(ctx)
 	}
 	var err error
-	if w.state == stateClosed {
+	if w.state.Load() == stateClosed {
 		err = ErrClosed
 	}
 	q.release(w)
@@ -524,22 +516,11 @@ func (q *Queue[T]) getWait(ctx context.Context) (T, error) {
 	w := q.pool.Get().(*waiter[T])
 	q.getters.pushBack(w)
 	q.mu.Unlock()
-	select {
-	case <-w.ready:
-	case <-done:
-		q.mu.Lock()
-		if w.state == stateWaiting {
-			q.getters.remove(w)
-			q.mu.Unlock()
-			q.release(w)
-			return zero, context.Cause(ctx)
-		}
-		// A Put handed us an item (or Close woke us) as ctx ended. Keep
-		// the item: returning an error would lose it.
-		q.mu.Unlock()
-		<-w.ready
+	if q.await(w, &q.getters, done) {
+		q.release(w)
+		return zero, context.Cause(ctx)
 	}
-	if w.state == stateClosed {
+	if w.state.Load() == stateClosed {
 		q.release(w)
 		return zero, ErrClosed
 	}
@@ -548,9 +529,53 @@ func (q *Queue[T]) getWait(ctx context.Context) (T, error) {
 	return v, nil
 }
 
+// spins is how many times await yields before parking.
+var spins = 2
+
+// await blocks the caller of w, which has just joined list l and released
+// the lock, until w is served or closed, or done is closed. It reports
+// whether ctx ended with w still waiting, in which case w has been taken
+// off l and nothing moved.
+//
+// It first yields the processor a few times: a caller on another P often
+// serves w within that time, which costs far less than parking and being
+// woken. Only a parked waiter is sent a signal on ready (see waiter.serve).
+func (q *Queue[T]) await(w *waiter[T], l *waitList[T], done <-chan struct{}) (cancelled bool) {
+	for range spins {
+		runtime.Gosched()
+		if w.state.Load() != stateWaiting {
+			return false
+		}
+	}
+	if !w.state.CompareAndSwap(stateWaiting, stateParked) {
+		return false // served (or closed) as we were about to park: no signal comes
+	}
+	if done == nil {
+		<-w.ready
+		return false
+	}
+	select {
+	case <-w.ready:
+		return false
+	case <-done:
+	}
+	q.mu.Lock()
+	if w.state.Load() == stateParked {
+		l.remove(w)
+		q.mu.Unlock()
+		return true
+	}
+	// Served (a Put handed us its item, or a Get moved ours in) or closed
+	// as ctx ended. The outcome stands, so that nothing is lost, and its
+	// signal is on the way.
+	q.mu.Unlock()
+	<-w.ready
+	return false
+}
+
 // takeLocked removes the next item and, if a putter waits, moves its item
-// into the freed slot. It returns the served putter, which the caller must
-// signal after unlocking.
+// into the freed slot. It returns the served putter if it is parked; the
+// caller must signal it after unlocking.
 func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
 	v := q.popLocked()
 	w := q.putters.head
@@ -558,22 +583,26 @@ func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
 		q.putters.remove(w)
 		q.unfinished++
 		q.pushLocked(w.v)
-		w.state = stateServed
+		if !w.serve(stateServed) {
+			w = nil // not parked: it sees its state, no signal needed
+		}
 	}
 	return v, w
 }
 
 // detachWaitersLocked marks every blocked getter and putter closed and
-// returns them chained through next, to be signalled after unlocking.
+// returns the parked ones chained through next, to be signalled after
+// unlocking.
 func (q *Queue[T]) detachWaitersLocked() *waiter[T] {
 	var wake *waiter[T]
 	for _, l := range [...]*waitList[T]{&q.getters, &q.putters} {
 		for w := l.head; w != nil; {
 			next := w.next
-			w.state = stateClosed
-			w.prev = nil
-			w.next = wake
-			wake = w
+			w.next, w.prev = nil, nil
+			if w.serve(stateClosed) {
+				w.next = wake
+				wake = w
+			}
 			w = next
 		}
 		*l = waitList[T]{}
@@ -612,13 +641,13 @@ func (q *Queue[T]) drop(v T) (err error) {
 func (q *Queue[T]) release(w *waiter[T]) {
 	var zero T
 	w.v = zero
-	w.state = stateWaiting
+	w.state.Store(stateWaiting)
 	w.next, w.prev = nil, nil
 	q.pool.Put(w)
 }
 
-// signal wakes each waiter of a chain built under the lock. next is read
-// before the signal, since a woken waiter may be reused at once.
+// signal wakes each parked waiter of a chain built under the lock. next is
+// read before the signal, since a woken waiter may be reused at once.
 func signal[T any](w *waiter[T]) {
 	for w != nil {
 		next := w.next

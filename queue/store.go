@@ -1,5 +1,7 @@
 package queue
 
+import "sync/atomic"
+
 // This file holds the queue's storage: the ring buffer (FIFO and LIFO), the
 // stable binary heap (priority) and the intrusive lists of blocked callers.
 // Everything here runs with Queue.mu held.
@@ -8,17 +10,28 @@ package queue
 type waiter[T any] struct {
 	next, prev *waiter[T]    // list links, under Queue.mu
 	v          T             // the item: to put (putter) or handed over (getter)
-	state      waitState     // under Queue.mu; read by the owner after ready
-	ready      chan struct{} // 1-buffered; one send when state leaves stateWaiting
+	state      atomic.Uint32 // see the constants below
+	ready      chan struct{} // 1-buffered; one send if served while parked
 }
 
-type waitState uint8
-
+// The states of a waiter. It starts waiting; its owner may move it to
+// parked just before blocking on ready. Whoever serves or closes it (under
+// Queue.mu) moves it to served or closed and signals ready only if it was
+// parked; a waiter not yet parked sees the new state by itself. Once the
+// state has left waiting or parked, the server does not touch the waiter
+// again (other than to signal it), since its owner may reuse it at once.
 const (
-	stateWaiting waitState = iota
-	stateServed            // the item was moved: put into the queue, or handed to the getter
-	stateClosed            // woken by Close or CloseNow; nothing moved
+	stateWaiting = iota
+	stateParked
+	stateServed // the item was moved: put into the queue, or handed to the getter
+	stateClosed // woken by Close or CloseNow; nothing moved
 )
+
+// serve sets w's final state and reports whether its owner is parked and
+// must be signalled. Called under Queue.mu, after the last write to w.
+func (w *waiter[T]) serve(state uint32) (parked bool) {
+	return w.state.Swap(state) == stateParked
+}
 
 // waitList is a FIFO list of waiters, linked through their next and prev.
 type waitList[T any] struct {
