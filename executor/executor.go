@@ -62,26 +62,24 @@ func (shutdownNowError) Is(target error) bool {
 // Future, which also holds the task's ctx.
 type Executor struct {
 	// Read on every task, written once: kept apart from the counters.
-	queue     chan job // closed once shut down and no submit is in flight
+	queue     chan job // never closed; an empty job is a stop signal for a worker
 	workers   []*worker
 	onError   func(error)   // nil: failures of Go tasks are logged through slog
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
 	now       atomic.Bool   // ShutdownNow was called: queued work is cancelled, not run
+	stopped   atomic.Bool   // every worker has exited; a late sender drains the queue itself
 	closing   chan struct{} // closed just after closed is set; wakes blocked submitters
 	done      chan struct{} // closed once every worker has exited
 	nowCtx    context.Context
 	nowCancel context.CancelFunc // cancels nowCtx, which every Go task's ctx watches
 	closeOnce sync.Once
-	queueOnce sync.Once
 	live      atomic.Int32 // worker goroutines that have not exited
+	stops     atomic.Int32 // stop signals in the queue, left out of Stats.Queued
 	_         [64]byte
 
-	// Every submit call adds to begun as it starts and to ended as it stops
-	// touching the queue, so begun is Submitted and the queue can be closed
-	// once closed is set and ended has caught up with begun.
-	begun atomic.Uint64
-	ended atomic.Uint64
-	_     [64]byte
+	submitted atomic.Uint64 // every call to Submit, TrySubmit and Go
+	waiting   atomic.Int64  // submits blocked on a full queue
+	_         [64]byte
 
 	shared counters // the work done off the workers: rejections, inline runs, cancellations
 }
@@ -190,13 +188,12 @@ func New(opts ...Option) *Executor {
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
-	open := ex.enter()
-	err := ex.admit(ctx, fn == nil, "Go", open)
+	ex.submitted.Add(1)
+	err := ex.admit(ctx, fn == nil, "Go")
 	inline := false
 	if err == nil {
 		inline, err = ex.enqueue(ctx, job{fn: fn, ctx: ctx})
 	}
-	ex.leave()
 	if err != nil {
 		ex.shared.rejected.Add(1)
 		return err
@@ -244,7 +241,6 @@ func (ex *Executor) Shutdown(ctx context.Context) error {
 // would wait for that task forever.
 func (ex *Executor) ShutdownNow() {
 	ex.now.Store(true)
-	ex.close()
 	ex.nowCancel()
 	for _, w := range ex.workers {
 		w.mu.Lock()
@@ -254,7 +250,11 @@ func (ex *Executor) ShutdownNow() {
 			ex.shared.dropped.Add(1)
 		}
 	}
+	// Cancel what is queued before closing: the drain must not swallow the
+	// stop signal that close sends to a parked worker. What is queued after
+	// the drain, the workers cancel themselves, since now is set.
 	ex.drain()
+	ex.close()
 	<-ex.done
 }
 
@@ -283,24 +283,26 @@ type Stats struct {
 // is counted.
 func (ex *Executor) Stats() Stats {
 	var s Stats
-	var started uint64
 	add := func(c *counters) {
-		// Read the ends before the starts, so that Running is never negative.
-		ok, failed, cancelled := c.succeeded.Load(), c.failed.Load(), c.cancelled.Load()
-		s.Completed += ok
-		s.Failed += failed
-		s.Cancelled += cancelled + c.dropped.Load()
+		s.Completed += c.succeeded.Load()
+		s.Failed += c.failed.Load()
+		s.Cancelled += c.cancelled.Load() + c.dropped.Load()
 		s.Rejected += c.rejected.Load()
-		started += c.started.Load() - ok - failed - cancelled
 	}
 	add(&ex.shared)
 	for _, w := range ex.workers {
 		add(&w.counters)
 	}
-	s.Submitted = ex.begun.Load()
-	s.Running = int(started)
+	s.Queued = max(0, len(ex.queue)-int(ex.stops.Load()))
 	s.Workers = int(ex.live.Load())
-	s.Queued = len(ex.queue)
+	waiting := ex.waiting.Load()
+	// Read last, so that Running errs high rather than low.
+	s.Submitted = ex.submitted.Load()
+	// Workers do not count the tasks they start (one atomic add per task is
+	// what Go costs on top of a channel); running is what was submitted and
+	// is neither refused, waiting for room, queued nor finished.
+	running := int64(s.Submitted) - int64(s.Completed+s.Failed+s.Cancelled+s.Rejected) - int64(s.Queued) - waiting
+	s.Running = int(max(0, running))
 	return s
 }
 
@@ -323,7 +325,6 @@ type runner interface {
 // not contend on them; the executor's shared set counts the rest.
 type counters struct {
 	rejected  atomic.Uint64
-	started   atomic.Uint64
 	succeeded atomic.Uint64
 	failed    atomic.Uint64
 	cancelled atomic.Uint64 // ended by their own cancellation after starting
@@ -331,7 +332,7 @@ type counters struct {
 	_         [64]byte      // keep the next worker's counters off this cache line
 }
 
-// count records the final state of a task that started.
+// count records the final state of a task that ran.
 func (c *counters) count(st task.State) {
 	switch st {
 	case task.Succeeded:
@@ -368,10 +369,29 @@ func (w *worker) loop() {
 		}
 		ex.workerExited()
 	}()
-	for j := range ex.queue {
+	q := ex.queue
+	for !ex.closed.Load() {
+		j := <-q
+		if j.r == nil && j.fn == nil {
+			ex.stops.Add(-1)
+			break // a stop signal
+		}
 		w.handle(j)
 	}
-	clean = true
+	// Shut down: run (after ShutdownNow, cancel) what is left, then exit.
+	for {
+		select {
+		case j := <-q:
+			if j.r != nil || j.fn != nil {
+				w.handle(j)
+			} else {
+				ex.stops.Add(-1)
+			}
+		default:
+			clean = true
+			return
+		}
+	}
 }
 
 func (w *worker) handle(j job) {
@@ -407,58 +427,48 @@ func (w *worker) release() {
 	w.mu.Unlock()
 }
 
-// workerExited runs as each worker exits; the last one closes done.
+// workerExited runs as each worker exits. It first passes a stop signal
+// on, for a worker that may be parked on the empty queue (a failed send
+// means the queue is not empty, so no worker is parked). The last worker
+// marks the executor stopped and handles what was queued meanwhile.
 func (ex *Executor) workerExited() {
-	if ex.live.Add(-1) == 0 {
-		close(ex.done)
+	ex.signalStop()
+	if ex.live.Add(-1) != 0 {
+		return
 	}
+	defer close(ex.done)
+	ex.stopped.Store(true)
+	ex.drain()
 }
 
-// close stops accepting work.
+// close stops accepting work and wakes a parked worker.
 func (ex *Executor) close() {
 	ex.closeOnce.Do(func() {
 		ex.closed.Store(true)
 		close(ex.closing)
+		ex.signalStop()
+		ex.afterSend()
 	})
-	ex.tryCloseQueue()
 }
 
-// enter marks the start of a submit; it reports whether the executor is
-// still open. Every enter must be followed by a leave.
-func (ex *Executor) enter() bool {
-	ex.begun.Add(1)
-	return !ex.closed.Load()
-}
-
-// leave marks the end of a submit's use of the queue.
-func (ex *Executor) leave() {
-	ex.ended.Add(1)
-	if ex.closed.Load() {
-		ex.tryCloseQueue()
-	}
-}
-
-// tryCloseQueue closes the queue once the executor is closed and no submit
-// is between enter and leave. Reading ended before begun makes equal values
-// prove that none was at the moment ended was read; any submit entering
-// after that sees closed (set before this call) and does not send. Each
-// submit that leaves after closed was set calls this, so the last one to
-// leave closes the queue.
-func (ex *Executor) tryCloseQueue() {
-	e := ex.ended.Load()
-	if b := ex.begun.Load(); e == b {
-		ex.queueOnce.Do(func() { close(ex.queue) })
+// signalStop sends a stop signal if there is room.
+func (ex *Executor) signalStop() {
+	ex.stops.Add(1)
+	select {
+	case ex.queue <- job{}:
+	default:
+		ex.stops.Add(-1)
 	}
 }
 
 // admit checks a submit before anything is queued.
-func (ex *Executor) admit(ctx context.Context, nilFn bool, call string, open bool) error {
+func (ex *Executor) admit(ctx context.Context, nilFn bool, call string) error {
 	switch {
 	case nilFn:
 		return errors.New("executor: " + call + " called with a nil fn")
 	case ctx == nil:
 		return errors.New("executor: " + call + " called with a nil ctx")
-	case !open:
+	case ex.closed.Load():
 		return ErrClosed
 	}
 	if ctx.Done() != nil {
@@ -476,14 +486,18 @@ func (ex *Executor) admit(ctx context.Context, nilFn bool, call string, open boo
 func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error) {
 	select {
 	case ex.queue <- j:
+		ex.afterSend()
 		return false, nil
 	default:
 	}
 	if ex.owns(ctx) {
 		return true, nil
 	}
+	ex.waiting.Add(1)
+	defer ex.waiting.Add(-1)
 	select {
 	case ex.queue <- j:
+		ex.afterSend()
 		return false, nil
 	case <-ctx.Done():
 		return false, context.Cause(ctx)
@@ -492,20 +506,40 @@ func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error)
 	}
 }
 
-// drain empties the queue without blocking, for ShutdownNow: it cancels
-// what it takes.
+// afterSend runs after every send. A submit that passed the closed check
+// before Shutdown but sent after the last worker exited would leave its job
+// in a queue nobody reads; such a sender sees stopped and drains the queue
+// itself. The last worker sets stopped and then drains, so a job sent
+// before stopped was set is drained by that worker: nothing is left behind,
+// and no submit pays more than two atomic loads for it.
+func (ex *Executor) afterSend() {
+	if ex.stopped.Load() {
+		ex.drain()
+	}
+}
+
+// drain empties the queue without blocking. After ShutdownNow it cancels
+// what it takes; otherwise (it is then called only once the workers are
+// gone) it runs it on this goroutine. Stop signals are dropped.
 func (ex *Executor) drain() {
 	for {
+		var j job
 		select {
-		case j, ok := <-ex.queue:
-			if !ok {
-				return
-			}
+		case j = <-ex.queue:
+		default:
+			return
+		}
+		switch {
+		case j.r == nil && j.fn == nil:
+			ex.stops.Add(-1)
+		case ex.now.Load():
 			if j.r == nil || j.r.abort(errShutdownNow) {
 				ex.shared.dropped.Add(1)
 			}
+		case j.r != nil:
+			j.r.runInline()
 		default:
-			return
+			ex.runGo(&goCtx{ex: ex}, j.ctx, j.fn, &ex.shared)
 		}
 	}
 }
@@ -523,7 +557,6 @@ func (ex *Executor) owns(ctx context.Context) bool {
 // runGo runs a Go task on the calling goroutine with gc as its ctx and
 // records its outcome in c.
 func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Context) error, c *counters) {
-	c.started.Add(1)
 	gc.start(parent)
 	var err error
 	returned := false

@@ -66,13 +66,12 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
 		return f
 	}
-	open := ex.enter()
-	err := ex.admit(ctx, fn == nil, "Submit", open)
+	ex.submitted.Add(1)
+	err := ex.admit(ctx, fn == nil, "Submit")
 	inline := false
 	if err == nil {
 		inline, err = ex.enqueue(ctx, job{r: f})
 	}
-	ex.leave()
 	if err != nil {
 		ex.shared.rejected.Add(1)
 		f.h.Reject(Failed, err)
@@ -94,19 +93,19 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
-	open := ex.enter()
-	err := ex.admit(context.Background(), fn == nil, "TrySubmit", open)
+	ex.submitted.Add(1)
+	err := ex.admit(context.Background(), fn == nil, "TrySubmit")
 	var f *Future[T]
 	if err == nil {
 		f = &Future[T]{ex: ex}
 		f.h.Init(context.Background(), ex, fn)
 		select {
 		case ex.queue <- job{r: f}:
+			ex.afterSend()
 		default:
 			err = ErrFull
 		}
 	}
-	ex.leave()
 	if err != nil {
 		ex.shared.rejected.Add(1)
 		return nil, err
@@ -167,7 +166,6 @@ func (f *Future[T]) runOn(w *worker) {
 		w.release()
 		return
 	}
-	w.counters.started.Add(1)
 	defer f.ended(w, &w.counters)
 	f.h.Run()
 }
@@ -185,7 +183,6 @@ func (f *Future[T]) runInline() {
 	if !f.h.Start() {
 		return
 	}
-	ex.shared.started.Add(1)
 	defer f.ended(nil, &ex.shared)
 	f.h.Run()
 }
