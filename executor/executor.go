@@ -520,8 +520,15 @@ func (ex *Executor) afterSend() {
 
 // drain empties the queue without blocking. After ShutdownNow it cancels
 // what it takes; otherwise (it is then called only once the workers are
-// gone) it runs it on this goroutine. Stop signals are dropped.
+// gone) it runs it on this goroutine. A stop signal it takes is sent again
+// while a worker may be parked waiting for it.
 func (ex *Executor) drain() {
+	stop := false
+	defer func() {
+		if stop && !ex.stopped.Load() {
+			ex.signalStop()
+		}
+	}()
 	for {
 		var j job
 		select {
@@ -532,6 +539,7 @@ func (ex *Executor) drain() {
 		switch {
 		case j.r == nil && j.fn == nil:
 			ex.stops.Add(-1)
+			stop = true
 		case ex.now.Load():
 			if j.r == nil || j.r.abort(errShutdownNow) {
 				ex.shared.dropped.Add(1)

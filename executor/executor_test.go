@@ -490,6 +490,22 @@ func TestShutdown(t *testing.T) {
 		})
 	})
 
+	t.Run("Shutdown and ShutdownNow racing each other both return", func(t *testing.T) {
+		for range 200 {
+			ex := executor.New(executor.WithWorkers(3), executor.WithQueueSize(2))
+			for range 4 {
+				ex.Go(context.Background(), func(context.Context) error { return nil })
+			}
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); ex.Shutdown(context.Background()) }()
+			go func() { defer wg.Done(); ex.ShutdownNow() }()
+			ex.ShutdownNow()
+			wg.Wait()
+			checkIdentity(t, ex.Stats())
+		}
+	})
+
 	t.Run("every future resolves when a thousand submits race Shutdown", func(t *testing.T) {
 		raceShutdown(t, func(ex *executor.Executor) { ex.Shutdown(context.Background()) })
 	})
