@@ -57,9 +57,9 @@ func (shutdownNowError) Is(target error) bool {
 // either keeps its workers blocked on the queue forever (they reference the
 // executor, so it is never garbage collected either).
 //
-// Cost: a task submitted with [Executor.Go] costs no allocation (about a
-// buffered channel send and receive); a [Submit] costs one allocation, the
-// Future, which also holds the task's ctx.
+// Cost: a task submitted with [Executor.Go] costs no allocation: a buffered
+// channel send and receive plus one atomic add on each side. A
+// [Submit] costs one allocation, the Future, which also holds the task's ctx.
 type Executor struct {
 	// Read on every task, written once: kept apart from the counters.
 	queue     chan job // never closed; an empty job is a stop signal for a worker
@@ -265,7 +265,7 @@ func (ex *Executor) ShutdownNow() {
 // started by [Map] count one per chunk.
 type Stats struct {
 	Workers int // worker goroutines that have not exited
-	Running int // tasks running now, on workers or inline
+	Running int // tasks accepted and not yet queued, nor resolved: running (on workers or inline), or being handed to the queue
 	Queued  int // tasks waiting in the queue (a cancelled future counts until a worker skips it)
 
 	Submitted uint64 // calls to Submit, TrySubmit and Go
