@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// want is what the tour prints, minus the lines that carry a measured time.
+const want = `== 1. gather: run three 200 ms calls at once
+one after another: user ada, user bob, user cy
+gather.All (input order kept): user ada, user bob, user cy
+
+== 2. taskgroup: a failing task cancels its siblings
+Wait returned: row 3 is malformed
+the long task ended cancelled (context canceled), not counted as a failure
+a panicking task came back as an error: panic value "oops"
+
+== 3. queue: a producer and two consumers on a bounded queue
+20 items through a queue of capacity 4, 2 consumers
+received 20 items, sum 210 (want 210): nothing lost, nothing twice
+priority queue order: 1 urgent | 1 also urgent | 2 normal | 3 low
+
+== 4. retry: a flaky call made reliable
+attempt 1 failed: connection reset (call 1); waiting 10ms
+attempt 2 failed: connection reset (call 2); waiting 20ms
+result: "200 OK", err: <nil>, after 3 calls
+a permanent error is not retried: retry: attempt 1 failed permanently: 401 unauthorized
+
+== 5. breaker: a circuit trips and recovers
+call 1: 503 service unavailable
+call 2: 503 service unavailable
+  [payments: closed -> open]
+call 3: 503 service unavailable
+call 4: rejected without calling (true); retry after <= 50ms
+  [payments: open -> half-open]
+  [payments: half-open -> closed]
+after the open timeout a probe goes through: err=<nil>, state closed
+
+== 6. executor: CPU-bound work on a worker pool
+counted the primes below each of 64 numbers on a pool of GOMAXPROCS workers
+results match the sequential loop: true
+
+`
+
+// untimed drops the lines that carry a measured time.
+func untimed(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		if !strings.HasPrefix(line, "time:") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+func TestTourPrintsEveryPart(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, ""); err != nil {
+		t.Fatalf("run() = %v; want nil", err)
+	}
+	if got := untimed(out.String()); got != want {
+		t.Errorf("the tour printed:\n%s\nwant:\n%s", got, want)
+	}
+	if n := strings.Count(out.String(), "\ntime:"); n != 3 {
+		t.Errorf("the tour printed %d timing lines; want 3 (gather twice, executor once)", n)
+	}
+}
+
+func TestOnePart(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, "retry"); err != nil {
+		t.Fatalf("run(retry) = %v; want nil", err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "== 4. retry") || strings.Contains(got, "== 1.") {
+		t.Errorf("run(retry) printed:\n%s\nwant the retry part alone", got)
+	}
+	if err := run(context.Background(), &out, "nope"); err == nil || !strings.Contains(err.Error(), `unknown part "nope"`) {
+		t.Errorf("run(nope) = %v; want an unknown-part error", err)
+	}
+}
+
+func TestCommandRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the command")
+	}
+	out, err := exec.Command("go", "run", ".", "-part", "queue").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go run . -part queue: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "received 20 items, sum 210") {
+		t.Errorf("go run . -part queue printed:\n%s", out)
+	}
+}
