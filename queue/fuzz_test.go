@@ -79,11 +79,25 @@ func FuzzQueue(f *testing.F) {
 	f.Add([]byte{0, 2, 1, 0, 0, 0, 2, 2, 1, 1, 6, 1, 0, 5, 9})
 	f.Add([]byte{1, 1, 3, 0, 0, 0, 0, 0, 0x14, 0x34, 7, 0, 1, 5, 5, 5, 5})
 	f.Add([]byte{2, 2, 2, 0x40, 0x30, 0x20, 0x10, 0x04, 6, 4, 4, 1, 3, 7, 5})
+	// A deep priority heap: puts of the four priorities (bytes 0, 80, 160,
+	// 240 are TryPut with arg 0, 5, 10, 15; +2 makes them Put) and a few gets.
+	deep := []byte{2, 0, 200}
+	for i := range 120 {
+		deep = append(deep, []byte{240, 80, 160, 0}[i%4], []byte{82, 2, 242, 162}[i*7%4])
+		if i%5 == 4 {
+			deep = append(deep, 1, 3)
+		}
+	}
+	f.Add(append(deep, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 7))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 3 {
 			return
 		}
-		m := &model{kind: int(data[0] % 3), policy: queue.Overflow(data[1] % 3), capacity: 1 + int(data[2]%6)}
+		capacity := 1 + int(data[2]%6) // small, to hit the overflow paths often
+		if data[2] >= 128 {
+			capacity = 1 + int(data[2]%64) // large, for deep heaps
+		}
+		m := &model{kind: int(data[0] % 3), policy: queue.Overflow(data[1] % 3), capacity: capacity}
 		var dropped []int
 		opts := []queue.Option{queue.WithOverflow(m.policy), queue.WithOnDrop(func(v int) { dropped = append(dropped, v) })}
 		var q *queue.Queue[int]

@@ -150,7 +150,11 @@ func TestStress(t *testing.T) {
 				if err := q.TaskDone(); !errors.Is(err, queue.ErrTooManyTaskDone) {
 					t.Errorf("extra TaskDone() = %v; want ErrTooManyTaskDone", err)
 				}
-				if nPut < total/4 || received.Load() == 0 {
+				enough := total / 4
+				if s.closeNow {
+					enough = perProducer / 4 // producer 0 got halfway; the others may have lagged
+				}
+				if nPut < enough || received.Load() == 0 {
 					t.Errorf("only %d of %d puts succeeded, %d received: the stress did too little", nPut, total, received.Load())
 				}
 			})
