@@ -9,7 +9,7 @@
 // pool of goroutines is all it takes; the executor bounds how many run at once
 // (one per core is right for work that never waits) and keeps the input order.
 //
-//	go run ./examples/cpubound -n 5000000 -ranges 500
+//	go run ./examples/cpubound -n 6000000 -ranges 500
 package main
 
 import (
@@ -27,7 +27,7 @@ import (
 )
 
 func main() {
-	n := flag.Int("n", 5_000_000, "count the primes below n")
+	n := flag.Int("n", 6_000_000, "count the primes below n")
 	ranges := flag.Int("ranges", 500, "how many ranges (inputs) to split [0, n) into")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "executor workers")
 	flag.Parse()
