@@ -79,6 +79,7 @@ type Executor struct {
 
 	submitted atomic.Uint64 // every call to Submit, TrySubmit and Go
 	waiting   atomic.Int64  // submits blocked on a full queue
+	inline    atomic.Int64  // tasks running off the workers
 	_         [64]byte
 
 	shared counters // the work done off the workers: rejections, inline runs, cancellations
@@ -199,7 +200,7 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 		return err
 	}
 	if inline {
-		ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared)
+		ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared, nil)
 	}
 	return nil
 }
@@ -277,10 +278,15 @@ type Stats struct {
 
 // Stats returns a snapshot of the executor's counters. The fields are read
 // one after another while work goes on, so they agree with each other
-// exactly only when the executor is idle. A task's outcome is counted just
-// after its future resolves, so a Stats call right after [Future.Wait] may
-// not show it yet; after Shutdown has returned, every task run by a worker
-// is counted.
+// exactly only when the executor is idle, and after Shutdown has returned.
+//
+// So that a task costs a worker no atomic operation, a worker keeps its
+// counts to itself and publishes them before it waits for work, after every
+// 32 tasks, and when it exits. A task's outcome may therefore show some time
+// after its future resolved (a Stats call right after [Future.Wait] may not
+// show it yet), and while a worker streams through the queue the tasks it
+// finished but has not published count as Running (never more than the
+// number of workers plus the tasks running inline).
 func (ex *Executor) Stats() Stats {
 	var s Stats
 	add := func(c *counters) {
@@ -298,11 +304,11 @@ func (ex *Executor) Stats() Stats {
 	waiting := ex.waiting.Load()
 	// Read last, so that Running errs high rather than low.
 	s.Submitted = ex.submitted.Load()
-	// Workers do not count the tasks they start (one atomic add per task is
-	// what Go costs on top of a channel); running is what was submitted and
-	// is neither refused, waiting for room, queued nor finished.
+	// Workers do not count the tasks they start; running is what was
+	// submitted and is neither refused, waiting for room, queued nor
+	// finished.
 	running := int64(s.Submitted) - int64(s.Completed+s.Failed+s.Cancelled+s.Rejected) - int64(s.Queued) - waiting
-	s.Running = int(max(0, running))
+	s.Running = int(max(0, min(running, int64(s.Workers)+ex.inline.Load())))
 	return s
 }
 
@@ -321,8 +327,8 @@ type runner interface {
 	abort(error) bool // cancel; reports whether it resolved a pending task
 }
 
-// counters count tasks by outcome. Each worker has its own, so workers do
-// not contend on them; the executor's shared set counts the rest.
+// counters count tasks by outcome. Each worker publishes its tally to its
+// own; the executor's shared set counts the rest, atomically as it goes.
 type counters struct {
 	rejected  atomic.Uint64
 	succeeded atomic.Uint64
@@ -344,10 +350,29 @@ func (c *counters) count(st task.State) {
 	}
 }
 
+// tally is a worker's own count of outcomes: plain fields, touched only by
+// the worker's goroutine, published to its counters by [worker.flush].
+type tally struct {
+	succeeded, failed, cancelled, dropped uint64
+	tasks                                 uint32 // handled since the last flush
+}
+
+func (t *tally) count(st task.State) {
+	switch st {
+	case task.Succeeded:
+		t.succeeded++
+	case task.Cancelled:
+		t.cancelled++
+	default:
+		t.failed++
+	}
+}
+
 // worker is one worker goroutine's state.
 type worker struct {
 	_        [64]byte
-	counters counters
+	counters counters // published, read by Stats
+	tally    tally    // the worker's own
 	ex       *Executor
 	ctx      *goCtx     // the ctx of this worker's Go tasks, reused from one to the next
 	mu       sync.Mutex // protects cur
@@ -360,6 +385,7 @@ func (w *worker) loop() {
 	ex := w.ex
 	clean := false
 	defer func() {
+		w.flush()
 		if !clean {
 			// A task called runtime.Goexit, which ends this goroutine
 			// whatever we do; the task's outcome is recorded. Put a fresh
@@ -371,12 +397,18 @@ func (w *worker) loop() {
 	}()
 	q := ex.queue
 	for !ex.closed.Load() {
+		if len(q) == 0 {
+			w.flush() // about to wait: publish the counts
+		}
 		j := <-q
 		if j.r == nil && j.fn == nil {
 			ex.stops.Add(-1)
 			break // a stop signal
 		}
 		w.handle(j)
+		if w.tally.tasks++; w.tally.tasks == 32 {
+			w.flush()
+		}
 	}
 	// Shut down: run (after ShutdownNow, cancel) what is left, then exit.
 	for {
@@ -400,13 +432,31 @@ func (w *worker) handle(j job) {
 		return
 	}
 	if w.ex.now.Load() {
-		w.counters.dropped.Add(1)
+		w.tally.dropped++
 		return
 	}
 	if w.ctx.escaped.Load() {
 		w.ctx = &goCtx{ex: w.ex} // the last task's ctx may still be watched
 	}
-	w.ex.runGo(w.ctx, j.ctx, j.fn, &w.counters)
+	w.ex.runGo(w.ctx, j.ctx, j.fn, nil, &w.tally)
+}
+
+// flush publishes the worker's tally.
+func (w *worker) flush() {
+	c, t := &w.counters, &w.tally
+	t.tasks = 0
+	if c.succeeded.Load() != t.succeeded {
+		c.succeeded.Store(t.succeeded)
+	}
+	if c.failed.Load() != t.failed {
+		c.failed.Store(t.failed)
+	}
+	if c.cancelled.Load() != t.cancelled {
+		c.cancelled.Store(t.cancelled)
+	}
+	if c.dropped.Load() != t.dropped {
+		c.dropped.Store(t.dropped)
+	}
 }
 
 // claim records r as the future running on w. It reports false if
@@ -547,7 +597,7 @@ func (ex *Executor) drain() {
 		case j.r != nil:
 			j.r.runInline()
 		default:
-			ex.runGo(&goCtx{ex: ex}, j.ctx, j.fn, &ex.shared)
+			ex.runGo(&goCtx{ex: ex}, j.ctx, j.fn, &ex.shared, nil)
 		}
 	}
 }
@@ -563,8 +613,11 @@ func (ex *Executor) owns(ctx context.Context) bool {
 }
 
 // runGo runs a Go task on the calling goroutine with gc as its ctx and
-// records its outcome in c.
-func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Context) error, c *counters) {
+// records its outcome in a worker's tally t, or else (off the workers) in c.
+func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Context) error, c *counters, t *tally) {
+	if t == nil {
+		ex.inline.Add(1)
+	}
 	gc.start(parent)
 	var err error
 	returned := false
@@ -581,7 +634,12 @@ func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Con
 			st = task.Failed
 		}
 		gc.finish()
-		c.count(st)
+		if t != nil {
+			t.count(st)
+		} else {
+			c.count(st)
+			ex.inline.Add(-1)
+		}
 		if st == task.Failed {
 			ex.report(err)
 		}

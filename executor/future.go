@@ -158,7 +158,7 @@ func (f *Future[T]) runOn(w *worker) {
 	}
 	if !w.claim(f) {
 		if f.h.Cancel(errShutdownNow) {
-			w.counters.dropped.Add(1)
+			w.tally.dropped++
 		}
 		return
 	}
@@ -166,7 +166,7 @@ func (f *Future[T]) runOn(w *worker) {
 		w.release()
 		return
 	}
-	defer f.ended(w, &w.counters)
+	defer f.ended(w)
 	f.h.Run()
 }
 
@@ -183,17 +183,21 @@ func (f *Future[T]) runInline() {
 	if !f.h.Start() {
 		return
 	}
-	defer f.ended(nil, &ex.shared)
+	ex.inline.Add(1)
+	defer f.ended(nil)
 	f.h.Run()
 }
 
 // ended records the outcome; it is deferred so that it runs even while a
 // runtime.Goexit unwinds the goroutine (Run has resolved the future by then).
-func (f *Future[T]) ended(w *worker, c *counters) {
-	if w != nil {
-		w.release()
+func (f *Future[T]) ended(w *worker) {
+	if w == nil {
+		f.ex.shared.count(f.h.State())
+		f.ex.inline.Add(-1)
+		return
 	}
-	c.count(f.h.State())
+	w.release()
+	w.tally.count(f.h.State())
 }
 
 func (f *Future[T]) abort(err error) bool { return f.h.Cancel(err) }
