@@ -89,7 +89,10 @@ func WithOverflow(policy Overflow) Option {
 // A panic in fn is recovered and returned by that Put or TryPut as a
 // *[PanicError]. The queue is then as if fn had returned: the drop is done
 // and counted, and under DropOldest the new item is in the queue. This is
-// the one error from Put that does not mean "not enqueued".
+// the one error from Put that does not mean "not enqueued". Why recover at
+// all: the module turns every panic in user code into an error (see
+// [PanicError]), and here the error can say exactly what state the queue
+// is in, which a panic unwinding out of Put could not.
 func WithOnDrop[T any](fn func(v T)) Option {
 	return func(o *options) {
 		if fn == nil {
@@ -113,11 +116,17 @@ func WithOnDrop[T any](fn func(v T)) Option {
 // overflow policy (and reported to [WithOnDrop]), or returned by
 // [Queue.CloseNow].
 //
-// Cost: when Put or Get need not wait, each is one uncontended lock and
-// unlock with no allocation; a Put+Get pair with a context is as fast as a
-// buffered channel's send+receive (see the package benchmarks). A Get that
-// waits is handed its item directly by the Put that serves it. The priority
-// queue adds O(log n) calls of less per item.
+// Cost: a Put or Get that need not wait is one lock and unlock, with no
+// allocation and no look at ctx. A context-aware Put+Get pair then costs
+// about what a buffered channel's send+receive does (40 to 100 ns on a
+// 2-core machine) and about a third of a channel select on ctx.Done(); see
+// the package benchmarks. A call that must wait yields the processor twice
+// before it parks, since the call that serves it is often already running;
+// it then waits on a pooled record, so waiting allocates nothing either,
+// and is handed its item directly by the call that serves it. The priority
+// queue adds O(log n) calls of less per item, about 80 ns per item with
+// 128 items held. The ring buffer of FIFO and LIFO queues grows on demand,
+// so a large capacity costs nothing until it is used.
 type Queue[T any] struct {
 	// Immutable after construction.
 	kind     kind
@@ -530,7 +539,7 @@ func (q *Queue[T]) getWait(ctx context.Context) (T, error) {
 }
 
 // spins is how many times await yields before parking.
-var spins = 2
+const spins = 2
 
 // await blocks the caller of w, which has just joined list l and released
 // the lock, until w is served or closed, or done is closed. It reports
