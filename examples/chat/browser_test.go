@@ -8,8 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
@@ -126,23 +124,4 @@ func startChromium(t *testing.T, chromium, url string) *lockedBuffer {
 		os.RemoveAll(profile) // best effort: a dying helper may still write there
 	})
 	return out
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use, for a process's
-// output read while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex // protects buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(b.buf.String())
 }

@@ -63,17 +63,26 @@ func main() {
 }
 
 // run serves the chat on addr until ctx ends, then shuts down gracefully and
-// returns nil. It prints the address it listens on (useful with port 0) and
-// one line per client that leaves to out.
+// returns nil. It prints the address it listens on (useful with port 0), one
+// line per client that leaves, and anything that went wrong to out.
 func run(ctx context.Context, addr string, out io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	logger := log.New(out, "chat: ", 0)
-	s := newServer(config{}, logger)
+	s := newServer(config{}, log.New(out, "chat: ", 0))
+	return serve(ctx, ln, s, shutdownGrace)
+}
+
+// serve serves s on ln until ctx ends or serving fails. Then it closes the
+// room, so that every stream sends what its queue holds and ends, and waits
+// up to grace for the connections to go idle; it closes the ones still busy
+// after that, the streams of clients that stopped reading, and returns once
+// every handler has returned. An end of ctx is the normal way to stop: serve
+// then returns nil.
+func serve(ctx context.Context, ln net.Listener, s *server, grace time.Duration) error {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	logger.Printf("listening on http://%s", ln.Addr())
+	s.log.Printf("listening on http://%s", ln.Addr())
 
 	g := taskgroup.New(ctx)
 	g.Go(func(context.Context) error {
@@ -84,25 +93,26 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	})
 	g.Go(func(ctx context.Context) error {
 		<-ctx.Done() // Ctrl-C, or Serve failed
-		// End every stream first: Shutdown waits for connections to go idle,
-		// and a stream never would.
+		// End every stream first: Shutdown waits for connections to go
+		// idle, and a stream never would.
 		s.Close()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 		defer cancel()
 		err := srv.Shutdown(sctx)
 		if err != nil {
 			// A client that stopped reading keeps its stream stuck in a
 			// write; closing the connections ends those writes.
+			s.log.Printf("closing the connections still busy after %v", grace)
 			err = srv.Close()
 		}
 		s.Wait()
 		return err
 	})
-	err = g.Wait()
+	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
-		err = nil // the parent ended: that is the normal way to stop
+		err = nil
 	}
-	logger.Printf("stopped")
+	s.log.Printf("stopped")
 	return err
 }
 
@@ -113,7 +123,7 @@ const shutdownGrace = 5 * time.Second
 // config tunes a server; the zero value gives the defaults.
 type config struct {
 	queueSize    int           // messages buffered per client; default 64
-	writeTimeout time.Duration // to send one batch to a client before dropping it; default 30s
+	writeTimeout time.Duration // to send one batch to a client before disconnecting it; default 30s
 }
 
 // message is one chat message, sent to clients as the JSON data of an SSE
@@ -292,7 +302,11 @@ func (s *server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Printf("client %d: %v", c.id, err)
 	}
-	s.log.Printf("client %d left (%d messages dropped because it was slow)", c.id, c.q.Dropped())
+	if d := c.q.Dropped(); d > 0 {
+		s.log.Printf("client %d left; it was too slow to receive %d messages", c.id, d)
+	} else {
+		s.log.Printf("client %d left", c.id)
+	}
 }
 
 // stream sends the client's messages until its queue is closed (and
