@@ -17,7 +17,8 @@
 //     unregisters it at once, even while the streamer is stuck in a write.
 //
 // Ctrl-C shuts the server down gracefully: every stream sends what its queue
-// still holds and ends, then the server waits for its connections to close.
+// still holds and ends, then the server waits for its connections to close,
+// cutting off after 5 s the clients that stopped reading.
 package main
 
 import (
