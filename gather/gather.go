@@ -46,8 +46,9 @@ var ErrNilFunc = errors.New("gather: nil function")
 // With no functions All returns an empty slice and nil. A nil function makes
 // All return an error naming its index before anything starts.
 //
-// Cost: one goroutine per function and, on top of a go statement with a
-// sync.WaitGroup, one small allocation per function.
+// Cost: one goroutine and one allocation per function, as with go
+// statements and a sync.WaitGroup, plus five allocations per call; the
+// benchmark beside it puts All within a few percent of that floor.
 func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([]T, error) {
 	if err := checkFns(fns); err != nil {
 		return nil, err
@@ -57,13 +58,19 @@ func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([
 		return out, nil
 	}
 	g := taskgroup.New(ctx)
-	for i, fn := range fns {
-		p := &out[i]
-		g.Go(func(ctx context.Context) error {
-			v, err := fn(ctx)
-			*p = v
-			return err
-		})
+	// One closure serves every goroutine: each claims the next index when
+	// it starts. That saves a closure allocation per function, and since
+	// the group starts one goroutine per Go call, every function runs once
+	// (or, once the group's ctx has ended, the rest do not run at all).
+	var next atomic.Int64
+	run := func(ctx context.Context) error {
+		i := next.Add(1) - 1
+		v, err := fns[i](ctx)
+		out[i] = v
+		return err
+	}
+	for range fns {
+		g.Go(run)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/async-patterns/async/taskgroup"
 )
@@ -71,16 +72,20 @@ func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, 
 	} else {
 		g = taskgroup.New(ctx)
 	}
-	for i := range items {
+	// As in All, one closure serves every goroutine, each claiming the next
+	// item when it starts: the items start in input order.
+	var next atomic.Int64
+	run := func(ctx context.Context) error {
+		i := next.Add(1) - 1
+		v, err := fn(ctx, items[i])
+		out[i] = v
+		return err
+	}
+	for range items {
 		if g.Context().Err() != nil {
 			break // Go would start nothing more
 		}
-		in, p := &items[i], &out[i]
-		g.Go(func(ctx context.Context) error {
-			v, err := fn(ctx, *in)
-			*p = v
-			return err
-		})
+		g.Go(run)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
