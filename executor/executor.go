@@ -58,8 +58,8 @@ func (shutdownNowError) Is(target error) bool {
 // executor, so it is never garbage collected either).
 //
 // Cost: a task submitted with [Executor.Go] costs no allocation: a buffered
-// channel send and receive plus one atomic add on each side. A
-// [Submit] costs one allocation, the Future, which also holds the task's ctx.
+// channel send and receive plus one atomic add by the submitter. A [Submit]
+// costs one allocation, the Future, which also holds the task's ctx.
 type Executor struct {
 	// Read on every task, written once: kept apart from the counters.
 	queue     chan job // never closed; an empty job is a stop signal for a worker

@@ -122,8 +122,10 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 //
 // When ctx belongs to a task of the same executor (it is, or derives from,
 // that task's ctx) and the future is still queued, Wait runs its function
-// on the calling goroutine instead of waiting for a worker: a task waiting on
-// work it submitted never deadlocks the pool, however many do it at once.
+// on the calling goroutine instead of waiting for a worker (Wait then
+// returns when the function does, whatever ctx does meanwhile): a task
+// waiting on work it submitted never deadlocks the pool, however many do it
+// at once.
 func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 	if f.h.State() == Pending && f.ex != nil && ctx != nil && f.ex.owns(ctx) {
 		f.runInline()
