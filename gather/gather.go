@@ -32,7 +32,8 @@ var ErrEmpty = errors.New("gather: no functions to wait for")
 var ErrNilFunc = errors.New("gather: nil function")
 
 // All runs every function concurrently and returns their values in input
-// order, whatever order they finish in.
+// order, whatever order they finish in. Each function receives a ctx
+// derived from ctx.
 //
 // The first function to fail cancels the ctx of the others, with its error
 // as the cause (context.Cause). All waits for every function to return, then
