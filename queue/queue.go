@@ -119,7 +119,7 @@ func WithOnDrop[T any](fn func(v T)) Option {
 // Cost: a Put or Get that need not wait is one lock and unlock, with no
 // allocation and no look at ctx. A context-aware Put+Get pair then costs
 // about what a buffered channel's send+receive does (40 to 100 ns on a
-// 2-core machine) and about a third of a channel select on ctx.Done(); see
+// 2-core machine) and less than half of a channel select on ctx.Done(); see
 // the package benchmarks. A call that must wait yields the processor twice
 // before it parks, since the call that serves it is often already running;
 // it then waits on a pooled record, so waiting allocates nothing either,
