@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -137,6 +138,12 @@ func retryLoop(ctx context.Context, opts []Option, fn func(context.Context) erro
 			return failure(n, err, stopAttempts)
 		}
 		wait := b.NextBackOff()
+		if wait < 0 {
+			// backoff/v4 converts a jittered float64 past the largest
+			// Duration (possible when max is near it) without a check,
+			// which wraps negative on amd64: saturate instead.
+			wait = math.MaxInt64
+		}
 		if h, ok := hint(err); ok && h > wait {
 			wait = h
 		}

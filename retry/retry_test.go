@@ -263,6 +263,25 @@ func TestDefaults(t *testing.T) {
 			}
 		})
 	})
+	t.Run("a jittered wait at an uncapped maximum saturates instead of wrapping negative", func(t *testing.T) {
+		// With max = the largest Duration, the second wait is drawn around
+		// it; half of the draws exceed what a Duration holds. Such a wait
+		// must stay huge (and so pass the deadline), never become a
+		// negative no-wait that retries at once.
+		synctest.Test(t, func(t *testing.T) {
+			for run := range 64 {
+				ctx, cancel := context.WithTimeout(t.Context(), 1000*time.Hour)
+				var r recorder
+				err := retry.Do(ctx, func(context.Context) error { r.calls++; return errFlaky },
+					retry.WithMaxAttempts(100), retry.WithBackoff(time.Second, math.MaxInt64),
+					retry.WithMultiplier(1e12), retry.WithJitter(0.5), r.hook())
+				cancel()
+				if r.calls != 2 || !errors.Is(err, retry.ErrExhausted) || !strings.Contains(err.Error(), "deadline") {
+					t.Fatalf("run %d: Do() = %v after %d calls (hooks %v); want a deadline give-up after 2", run, err, r.calls, r.hooks)
+				}
+			}
+		})
+	})
 	t.Run("a zero backoff retries without waiting", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			var r recorder
