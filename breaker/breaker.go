@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +101,8 @@ func (e *RejectedError) Unwrap() error {
 // breaker it is the time left in the open state, rounded up to the next
 // whole millisecond, strictly past the moment the breaker half-opens, so a
 // call made after waiting that long finds it half-open (unless someone else
-// used up the probes, or called [Breaker.Trip]). It is 0 for
+// used up the probes, or called [Breaker.Trip]); it saturates at the largest
+// Duration under an open timeout that long. It is 0 for
 // [ErrTooManyRequests], whose end nobody can know: the retry policy's own
 // backoff then applies. retry.Do honours it.
 func (e *RejectedError) RetryAfter() time.Duration { return e.retryAfter }
@@ -373,9 +375,12 @@ func (b *Breaker) rejected(gerr error) error {
 	// gobreaker half-opens strictly after its expiry, which is at or
 	// before until (record reads the clock after gobreaker did): wait past it.
 	d := time.Until(until)
-	if d < 0 {
+	switch {
+	case d < 0:
 		d = 0
-	} else {
+	case d > math.MaxInt64-time.Millisecond:
+		d = math.MaxInt64 // rounding up would wrap negative
+	default:
 		d = d.Truncate(time.Millisecond) + time.Millisecond
 	}
 	return &RejectedError{Name: b.cfg.name, State: Open, retryAfter: d}

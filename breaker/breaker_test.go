@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -262,6 +263,19 @@ func TestOpenAndHalfOpen(t *testing.T) {
 				b.Trip()
 			}
 		})
+	})
+	t.Run("RetryAfter saturates under the largest open timeout", func(t *testing.T) {
+		// WithOpenTimeout(math.MaxInt64) is how a caller says "open until
+		// Reset"; rounding the time left up must not wrap it negative.
+		b := New(WithOpenTimeout(math.MaxInt64))
+		b.Trip()
+		var re *RejectedError
+		if err := b.Do(t.Context(), succeed); !errors.As(err, &re) {
+			t.Fatalf("Do() = %v; want a rejection", err)
+		}
+		if got := re.RetryAfter(); got < math.MaxInt64/2 {
+			t.Errorf("RetryAfter() = %v; want about %v", got, time.Duration(math.MaxInt64))
+		}
 	})
 	t.Run("half-open admits exactly n concurrent probes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
