@@ -72,8 +72,10 @@ func WithMaxElapsed(d time.Duration) Option {
 
 // WithBackoff sets the first wait (default [DefaultInitial]) and the cap that
 // no wait grows past (default [DefaultMaxInterval]); jitter applies after the
-// cap, as in backoff/v4. Both 0 retries without waiting. A negative initial,
-// or a max below initial, is an error.
+// cap, as in backoff/v4, and a jittered wait that would pass the largest
+// Duration saturates there. An initial of 0 retries without waiting, whatever
+// max is (0 times the multiplier stays 0). A negative initial, or a max
+// below initial, is an error.
 func WithBackoff(initial, max time.Duration) Option {
 	return Option{kind: optBackoff, v: int64(initial), d: max, bad: initial < 0 || max < initial}
 }

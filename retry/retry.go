@@ -24,8 +24,10 @@ var errNilFunc = errors.New("retry: nil function")
 // [WithMaxElapsed] budget (these three match [ErrExhausted]). It blocks only
 // inside fn and during waits; when ctx ends during a wait it returns at once
 // with an error matching both context.Cause(ctx) and fn's last error. With ctx
-// already done it makes no attempt. A nil fn or a bad option returns an error
-// naming it, and fn is not called.
+// already done it makes no attempt. Do starts no goroutine and keeps no state
+// between calls: when it returns, for whatever reason, its wait timer is
+// stopped and any per-attempt context is cancelled. A nil fn or a bad option
+// returns an error naming it, and fn is not called.
 //
 // A first-try success costs a few nanoseconds over calling fn directly
 // (about 7ns without options and 12-15ns with four, against backoff/v4's

@@ -282,22 +282,24 @@ func TestDefaults(t *testing.T) {
 			}
 		})
 	})
-	t.Run("a zero backoff retries without waiting", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			var r recorder
-			start := time.Now()
-			_ = retry.Do(t.Context(), func(context.Context) error { r.calls++; return errFlaky },
-				retry.WithBackoff(0, 0), r.hook())
-			if r.calls != 5 || time.Since(start) != 0 {
-				t.Fatalf("%d calls in %v; want 5 in 0s", r.calls, time.Since(start))
-			}
-			for _, h := range r.hooks {
-				if h.wait != 0 {
-					t.Errorf("attempt %d: wait %v; want 0", h.attempt, h.wait)
+	for _, maxWait := range []time.Duration{0, 5 * time.Second} {
+		t.Run(fmt.Sprintf("a zero initial backoff retries without waiting, with max %v", maxWait), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var r recorder
+				start := time.Now()
+				_ = retry.Do(t.Context(), func(context.Context) error { r.calls++; return errFlaky },
+					retry.WithBackoff(0, maxWait), r.hook())
+				if r.calls != 5 || time.Since(start) != 0 {
+					t.Fatalf("%d calls in %v; want 5 in 0s", r.calls, time.Since(start))
 				}
-			}
+				for _, h := range r.hooks {
+					if h.wait != 0 {
+						t.Errorf("attempt %d: wait %v; want 0", h.attempt, h.wait)
+					}
+				}
+			})
 		})
-	})
+	}
 }
 
 func TestContext(t *testing.T) {
