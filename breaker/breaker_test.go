@@ -473,6 +473,18 @@ func TestPanics(t *testing.T) {
 		b.Do(t.Context(), func(context.Context) error { panic("oops") })
 		wantState(t, b, Open)
 	})
+	t.Run("a panic in IsFailure propagates and counts as a failure", func(t *testing.T) {
+		b := New(WithConsecutiveFailures(1), WithIsFailure(func(error) bool { panic("classify") }))
+		func() {
+			defer func() {
+				if r := recover(); r != "classify" {
+					t.Errorf("recover() = %v; want classify", r)
+				}
+			}()
+			b.Do(t.Context(), fail)
+		}()
+		wantState(t, b, Open)
+	})
 	t.Run("DoValue returns a panic as *PanicError", func(t *testing.T) {
 		b := New()
 		v, err := DoValue(t.Context(), b, func(context.Context) (int, error) { panic("oops") })
@@ -768,6 +780,8 @@ func TestBadInput(t *testing.T) {
 		{WithFailureRatio(0, 10), "breaker: WithFailureRatio(0, 10): ratio"},
 		{WithFailureRatio(1.5, 10), "breaker: WithFailureRatio(1.5, 10): ratio"},
 		{WithFailureRatio(-0.5, 10), "breaker: WithFailureRatio(-0.5, 10): ratio"},
+		{WithFailureRatio(math.NaN(), 10), "breaker: WithFailureRatio(NaN, 10): ratio"},
+		{WithHalfOpenRequests(-2), "breaker: WithHalfOpenRequests(-2)"},
 		{WithFailureRatio(0.5, 0), "breaker: WithFailureRatio(0.5, 0): minRequests"},
 		{WithWindow(0, time.Second), "breaker: WithWindow(0s, 1s): interval"},
 		{WithWindow(time.Second, 0), "breaker: WithWindow(1s, 0s): bucket"},

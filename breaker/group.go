@@ -7,8 +7,9 @@ import "sync"
 // configured by the Group's options and named after its key (a [WithName]
 // option is overridden), so one [WithOnStateChange] hook can tell them apart.
 //
-// Create one with [NewGroup]; the zero value is not usable. A Group is safe
-// for concurrent use. It never forgets a key: its memory grows with the
+// Create one with [NewGroup]; the zero value is not usable. A Group must not
+// be copied after first use. It is safe for concurrent use; [Group.Get] of a
+// key already seen is a lock-free map read. It never forgets a key: its memory grows with the
 // number of distinct keys (a few hundred bytes each), so keys should come
 // from a bounded set (the hosts you talk to), not from unbounded input. The
 // Group does not evict, because dropping a breaker would silently close an

@@ -129,9 +129,12 @@ func WithHalfOpenRequests(n int) Option {
 }
 
 // WithIsFailure decides which non-nil errors count as failures (the default
-// counts every one). It is never called with nil (always a success), with the
-// caller's own cancellation (never counted) or with a panic (always a
-// failure). It must be safe for concurrent use; it runs outside the locks.
+// counts every one); an error it returns false for counts as a success, as
+// with gobreaker's IsSuccessful (a "not found" is the dependency working).
+// It is never called with nil (always a success), with the caller's own
+// cancellation (never counted) or with a panic (always a failure). It must
+// be safe for concurrent use; it runs outside the locks. A panic in it is
+// not recovered: the call counts as a failure and the panic propagates.
 func WithIsFailure(isFailure func(err error) bool) Option {
 	return func(c *config) {
 		if isFailure == nil {
