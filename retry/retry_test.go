@@ -433,6 +433,21 @@ func TestMaxElapsed(t *testing.T) {
 			}
 		})
 	})
+	t.Run("a wait ending exactly at the budget's end is started", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var starts []time.Duration
+			start := time.Now()
+			err := retry.Do(t.Context(), func(context.Context) error {
+				starts = append(starts, time.Since(start))
+				return errFlaky
+			}, exact(retry.WithMaxAttempts(10), retry.WithMaxElapsed(3*time.Second))...)
+			// Waits 1s and 2s: the third attempt starts at 3s, the budget's end.
+			want := []time.Duration{0, time.Second, 3 * time.Second}
+			if fmt.Sprint(starts) != fmt.Sprint(want) || !errors.Is(err, retry.ErrExhausted) {
+				t.Fatalf("Do() = %v with attempts at %v; want ErrExhausted with attempts at %v", err, starts, want)
+			}
+		})
+	})
 	t.Run("the budget starts at the call, not at the first failure", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			calls := 0
