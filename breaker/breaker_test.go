@@ -111,6 +111,25 @@ func TestPolicy(t *testing.T) {
 		failN(t, b, 1)          // 3/10 == 0.3
 		wantState(t, b, Open)
 	})
+	t.Run("calls still running or cancelled by the caller do not count toward minRequests", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := New(WithFailureRatio(0.3, 2))
+			ctx, cancel := context.WithCancel(t.Context())
+			b.Do(ctx, func(ctx context.Context) error { cancel(); return ctx.Err() }) // excluded
+			release := make(chan struct{})
+			done := make(chan error)
+			go func() { done <- b.Do(t.Context(), func(context.Context) error { <-release; return nil }) }()
+			synctest.Wait()
+			failN(t, b, 1) // 3 requests, 1/3 >= 0.3, but 1 finished: below minRequests
+			wantState(t, b, Closed)
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatalf("Do() = %v; want nil", err)
+			}
+			failN(t, b, 1) // 2 of 3 finished failed
+			wantState(t, b, Open)
+		})
+	})
 	t.Run("a ratio alone ignores long runs below it", func(t *testing.T) {
 		b := New(WithFailureRatio(0.9, 2))
 		for range 20 {
