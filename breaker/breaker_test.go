@@ -734,6 +734,22 @@ func TestManual(t *testing.T) {
 			}
 		})
 	})
+	t.Run("Trip and Reset after an unnoticed open timeout report the half-open state they leave", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var log hookLog
+			b := New(WithOpenTimeout(time.Second), WithOnStateChange(log.hook))
+			b.Trip()
+			time.Sleep(2 * time.Second) // half-open by now, but nobody looked
+			b.Reset()
+			b.Trip()
+			time.Sleep(2 * time.Second)
+			b.Trip()
+			want := ":closed->open :open->half-open :half-open->closed :closed->open :open->half-open :half-open->open"
+			if log.String() != want {
+				t.Errorf("hook saw %q; want %q", log.String(), want)
+			}
+		})
+	})
 	t.Run("Reset closes and clears the counts", func(t *testing.T) {
 		var log hookLog
 		b := New(WithConsecutiveFailures(2), WithOnStateChange(log.hook))
