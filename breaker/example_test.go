@@ -78,6 +78,9 @@ func Example_halfOpen() {
 		fmt.Println("unexpected:", err)
 		return
 	}
+	// Waiting is the lesson here, not a way to order output: RetryAfter is
+	// rounded up past the moment the breaker half-opens, so after it the
+	// next call is always admitted as a probe.
 	time.Sleep(re.RetryAfter())
 	err = b.Do(ctx, func(context.Context) error {
 		fmt.Println("probe runs")
