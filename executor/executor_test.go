@@ -927,6 +927,37 @@ func TestMap(t *testing.T) {
 		}
 		checkIdentity(t, ex.Stats())
 	})
+
+	t.Run("a chunk cut short by ShutdownNow fails Map even if its calls succeeded", func(t *testing.T) {
+		// One worker and eight items: four chunks of two, run in order. The
+		// first call of the last chunk returns success after ShutdownNow has
+		// cancelled its ctx; the chunk's second item never runs, so Map must
+		// not return the output as complete.
+		ex := executor.New(executor.WithWorkers(1), executor.WithQueueSize(8))
+		started := make(chan struct{})
+		type result struct {
+			out []int
+			err error
+		}
+		done := make(chan result)
+		go func() {
+			out, err := executor.Map(context.Background(), ex, []int{0, 1, 2, 3, 4, 5, 6, 7}, func(ctx context.Context, i int) (int, error) {
+				if i == 6 {
+					close(started)
+					<-ctx.Done()
+				}
+				return i + 100, nil
+			})
+			done <- result{out, err}
+		}()
+		<-started
+		ex.ShutdownNow()
+		r := <-done
+		if r.out != nil || !errors.Is(r.err, executor.ErrClosed) {
+			t.Errorf("Map() = %v, %v; want nil and an error matching ErrClosed", r.out, r.err)
+		}
+		checkIdentity(t, ex.Stats())
+	})
 }
 
 func TestBadInput(t *testing.T) {

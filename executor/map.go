@@ -101,6 +101,10 @@ func mapChunk[In, Out any](ctx context.Context, m *mapRun, part []In, dst []Out,
 	}()
 	for i := range part {
 		if ctx.Err() != nil {
+			// Cancelled (another chunk failed, ctx ended, or ShutdownNow)
+			// before every item ran: the chunk must not pass for a
+			// success, or Map could return outputs that were never made.
+			err = ctx.Err()
 			break
 		}
 		var v Out
