@@ -73,8 +73,10 @@ type Executor struct {
 	nowCtx    context.Context
 	nowCancel context.CancelFunc // cancels nowCtx, which every Go task's ctx watches
 	closeOnce sync.Once
-	live      atomic.Int32 // worker goroutines that have not exited
-	stops     atomic.Int32 // stop signals in the queue, left out of Stats.Queued
+	live      atomic.Int32        // worker goroutines that have not exited
+	stops     atomic.Int32        // stop signals in the queue, left out of Stats.Queued
+	inlineMu  sync.Mutex          // protects inlineRun; ShutdownNow reads it after setting now
+	inlineRun map[runner]struct{} // futures running off the workers (see Future.runInline), for ShutdownNow to cancel
 	_         [64]byte
 
 	submitted atomic.Uint64 // every call to Submit, TrySubmit and Go
@@ -234,10 +236,10 @@ func (ex *Executor) Shutdown(ctx context.Context) error {
 // every queued task (a queued future resolves [Cancelled] with an error that
 // matches both [ErrClosed] and context.Canceled, and its function never
 // runs; a queued Go task is dropped and counted in [Stats].Cancelled), and
-// cancels the ctx of every running task. Then it waits, without a bound, for
-// the running tasks to return and the workers to exit. A future that a task
-// ran inline on its own goroutine (see [Submit]) is cancelled through the
-// ctx it was submitted with. ShutdownNow may be called any number of times,
+// cancels the ctx of every running task, on a worker or run by a task on its
+// own goroutine (see [Submit] and [Future.Wait]). Then it waits, without a
+// bound, for the running tasks to return and the workers to exit.
+// ShutdownNow may be called any number of times,
 // also after Shutdown, but not from one of the executor's own tasks: it
 // would wait for that task forever.
 func (ex *Executor) ShutdownNow() {
@@ -250,6 +252,17 @@ func (ex *Executor) ShutdownNow() {
 		if r != nil && r.abort(errShutdownNow) {
 			ex.shared.dropped.Add(1)
 		}
+	}
+	// Futures run inline were started (runInline checks now under the same
+	// lock), so abort only cancels their ctx.
+	ex.inlineMu.Lock()
+	inline := make([]runner, 0, len(ex.inlineRun))
+	for r := range ex.inlineRun {
+		inline = append(inline, r)
+	}
+	ex.inlineMu.Unlock()
+	for _, r := range inline {
+		r.abort(errShutdownNow)
 	}
 	// Cancel what is queued before closing: the drain must not swallow the
 	// stop signal that close sends to a parked worker. What is queued after

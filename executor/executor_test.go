@@ -230,6 +230,47 @@ func TestTaskContext(t *testing.T) {
 	})
 }
 
+func TestShutdownNowInline(t *testing.T) {
+	t.Run("ShutdownNow cancels a future that a waiting task runs itself", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The parent, on one worker, waits on a future submitted from
+			// outside and still queued, so it runs that future itself. The
+			// other worker then takes the future's queue entry and skips
+			// it. The future's ctx does not derive from the parent's: only
+			// ShutdownNow can end it, and ShutdownNow must, or it waits for
+			// it forever.
+			ex := executor.New(executor.WithWorkers(2))
+			busy, release := make(chan struct{}), make(chan struct{})
+			executor.Submit(context.Background(), ex, blockUntil(busy, release, 0))
+			<-busy
+			ready, parentStarted, started := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			var child *executor.Future[int]
+			parent := executor.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+				close(parentStarted)
+				<-ready
+				return child.Wait(ctx)
+			})
+			<-parentStarted
+			child = executor.Submit(context.Background(), ex, blockUntil(started, nil, 1))
+			close(ready)
+			<-started
+			close(release)
+			synctest.Wait() // the other worker has skipped the child's entry and waits for work
+			if s := ex.Stats(); s.Queued != 0 {
+				t.Fatalf("Stats().Queued = %d; want 0", s.Queued)
+			}
+			ex.ShutdownNow()
+			if _, err := child.Wait(context.Background()); !errors.Is(err, context.Canceled) || child.State() != executor.Cancelled {
+				t.Errorf("child: Wait() = %v, State() = %v; want context.Canceled, cancelled", err, child.State())
+			}
+			if _, err := parent.Wait(context.Background()); !errors.Is(err, context.Canceled) {
+				t.Errorf("parent: Wait() = %v; want context.Canceled", err)
+			}
+			checkIdentity(t, ex.Stats())
+		})
+	})
+}
+
 func TestCancelQueued(t *testing.T) {
 	t.Run("a future cancelled while queued resolves at once and never runs", func(t *testing.T) {
 		ex := executor.New(executor.WithWorkers(1))

@@ -173,18 +173,27 @@ func (f *Future[T]) runOn(w *worker) {
 }
 
 // runInline runs the future on the calling goroutine, unless it has been
-// claimed already.
+// claimed already. While it runs, it is listed in ex.inlineRun, so that
+// ShutdownNow, which no worker's cur tells about it, can cancel its ctx.
 func (f *Future[T]) runInline() {
 	ex := f.ex
+	ex.inlineMu.Lock()
 	if ex.now.Load() {
+		ex.inlineMu.Unlock()
 		if f.h.Cancel(errShutdownNow) {
 			ex.shared.dropped.Add(1)
 		}
 		return
 	}
 	if !f.h.Start() {
+		ex.inlineMu.Unlock()
 		return
 	}
+	if ex.inlineRun == nil {
+		ex.inlineRun = make(map[runner]struct{})
+	}
+	ex.inlineRun[f] = struct{}{}
+	ex.inlineMu.Unlock()
 	ex.inline.Add(1)
 	defer f.ended(nil)
 	f.h.Run()
@@ -194,6 +203,9 @@ func (f *Future[T]) runInline() {
 // runtime.Goexit unwinds the goroutine (Run has resolved the future by then).
 func (f *Future[T]) ended(w *worker) {
 	if w == nil {
+		f.ex.inlineMu.Lock()
+		delete(f.ex.inlineRun, f)
+		f.ex.inlineMu.Unlock()
 		f.ex.shared.count(f.h.State())
 		f.ex.inline.Add(-1)
 		return
