@@ -22,14 +22,17 @@ type goOwnerKey struct{}
 //
 // A goCtx that something may hold on to past its task (Done made a merged
 // channel, or AfterFunc registered a derived ctx) is retired when the task
-// ends rather than reused: it keeps its parent, so a derived ctx that
-// outlives the task still reads a consistent Err. Only the cheap ones, that
-// nobody could be watching, are reused.
+// ends rather than reused: it keeps its parent, so that nothing rewrites it
+// under a reader that outlives the task. Only the cheap ones, that nobody
+// could be watching, are reused. A retired goCtx ends with its task (Done
+// closes, Err is context.Canceled) and drops the merged channel's
+// registrations, which would otherwise pile up on a long-lived parent.
 type goCtx struct {
 	ex      *Executor
 	parent  context.Context
 	escaped atomic.Bool            // Done merged or AfterFunc was called: retire, do not reuse
-	mu      sync.Mutex             // serialises making m
+	ended   atomic.Bool            // set under mu when the task of a retired goCtx returned
+	mu      sync.Mutex             // serialises making m, and ending
 	m       atomic.Pointer[merged] // nil until Done is called on a parent that can end
 }
 
@@ -46,15 +49,24 @@ func (m *merged) fire() { m.once.Do(func() { close(m.done) }) }
 func (c *goCtx) start(parent context.Context) { c.parent = parent }
 
 // finish ends c's use by its task. A reused goCtx drops its parent; a
-// retired one drops only its registration with the executor, which would
-// otherwise live until ShutdownNow.
+// retired one ends, and its merged channel stops watching the parent and
+// the executor: those registrations would otherwise live until the parent
+// ends or ShutdownNow, one per task.
 func (c *goCtx) finish() {
 	if !c.escaped.Load() {
 		c.parent = endedCtx // a ctx kept past its task reads as cancelled until reused
 		return
 	}
-	if m := c.m.Load(); m != nil && m.stop2 != nil {
-		m.stop2()
+	c.mu.Lock()
+	c.ended.Store(true)
+	m := c.m.Load()
+	c.mu.Unlock()
+	if m != nil {
+		m.fire()
+		if m.stop1 != nil {
+			m.stop1()
+			m.stop2()
+		}
 	}
 }
 
@@ -84,7 +96,7 @@ func (c *goCtx) Done() <-chan struct{} {
 	}
 	c.escaped.Store(true)
 	m := &merged{done: make(chan struct{})}
-	if c.parent.Err() != nil || c.ex.nowCtx.Err() != nil {
+	if c.ended.Load() || c.parent.Err() != nil || c.ex.nowCtx.Err() != nil {
 		m.fire()
 	} else {
 		m.stop1 = context.AfterFunc(c.parent, m.fire)
@@ -95,11 +107,14 @@ func (c *goCtx) Done() <-chan struct{} {
 }
 
 // Err returns nil while the ctx is live; then the parent's Err if it ended,
-// and context.Canceled if ShutdownNow ended it.
+// and context.Canceled if ShutdownNow or the end of the task ended it.
 func (c *goCtx) Err() error {
 	err := c.parent.Err()
 	if err == nil {
 		err = c.ex.nowCtx.Err()
+	}
+	if err == nil && c.ended.Load() {
+		err = context.Canceled
 	}
 	if err != nil {
 		if m := c.m.Load(); m != nil {
@@ -122,6 +137,10 @@ func (c *goCtx) Value(key any) any {
 // starts no watcher goroutine.
 func (c *goCtx) AfterFunc(f func()) (stop func() bool) {
 	c.escaped.Store(true)
+	if c.ended.Load() {
+		go f()
+		return func() bool { return false }
+	}
 	if c.parent.Done() == nil {
 		return context.AfterFunc(c.ex.nowCtx, f)
 	}

@@ -1152,6 +1152,60 @@ func TestGoContextReuse(t *testing.T) {
 	})
 }
 
+// watchCounter is a parent ctx that never ends and counts the callbacks
+// registered on it through context.AfterFunc and not yet stopped: what a
+// task's ctx must drop when the task ends. It is no *cancelCtx, so the
+// context package registers through its AfterFunc method.
+type watchCounter struct {
+	live atomic.Int32
+}
+
+func (*watchCounter) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*watchCounter) Done() <-chan struct{}       { return make(chan struct{}) }
+func (*watchCounter) Err() error                  { return nil }
+func (*watchCounter) Value(any) any               { return nil }
+
+func (c *watchCounter) AfterFunc(func()) func() bool {
+	c.live.Add(1)
+	var stopped atomic.Bool
+	return func() bool {
+		if stopped.CompareAndSwap(false, true) {
+			c.live.Add(-1)
+			return true
+		}
+		return false
+	}
+}
+
+func TestContextRegistrations(t *testing.T) {
+	t.Run("a task that watched a long-lived ctx leaves nothing registered on it", func(t *testing.T) {
+		parent := &watchCounter{}
+		ex := executor.New(executor.WithWorkers(2))
+		watch := func(ctx context.Context) error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			default:
+				return nil
+			}
+		}
+		var fs []*executor.Future[int]
+		for range 20 {
+			if err := ex.Go(parent, watch); err != nil {
+				t.Fatal(err)
+			}
+			fs = append(fs, executor.Submit(parent, ex, func(ctx context.Context) (int, error) { return 0, watch(ctx) }))
+		}
+		shutdown(t, ex)
+		for _, f := range fs {
+			f.Wait(context.Background())
+		}
+		if n := parent.live.Load(); n != 0 {
+			t.Errorf("%d callbacks still registered on the parent ctx after every task ended; want 0", n)
+		}
+	})
+}
+
 // FuzzMap checks that Map equals the sequential loop for any size, worker
 // count and queue size.
 func FuzzMap(f *testing.F) {
