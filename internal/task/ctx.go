@@ -86,12 +86,17 @@ func (c *Ctx) parentDone() { c.cancel(c.parent.Err()) }
 
 // Err returns nil while the ctx is live, and the reason once it is done:
 // the parent's Err when the parent ended, context.Canceled otherwise.
+//
+// Err is non-nil exactly when Done is closed, and once non-nil it stays the
+// same. Until somebody asks for Done, Err reads the parent's Err; it does
+// so under c.mu, so that a Done made concurrently (whose channel closes only
+// when the parent's notification arrives) cannot see a live ctx after Err
+// has reported it done.
 func (c *Ctx) Err() error {
 	c.mu.Lock()
-	err, watching := c.err, c.done != nil
-	c.mu.Unlock()
-	if err != nil || watching {
-		return err
+	defer c.mu.Unlock()
+	if c.done != nil { // watching, or cancelled: c.err is set as done closes
+		return c.err
 	}
 	return c.parent.Err()
 }

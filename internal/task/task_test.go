@@ -3,12 +3,16 @@ package task
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/async-patterns/async/internal/safe"
 )
 
 func TestMain(m *testing.M) {
@@ -193,4 +197,217 @@ func TestIsCancellation(t *testing.T) {
 			t.Errorf("IsCancellation(%s) = %v; want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// gateParent is a parent ctx whose Err can be held up on its first call,
+// and whose Done channel closes only when the test says so, standing for
+// the delay before a parent's cancellation reaches a child watching it.
+type gateParent struct {
+	context.Context
+	held    atomic.Bool
+	entered chan struct{} // closed when the first Err call is held
+	proceed chan struct{} // closed to let it go on
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+}
+
+func newGateParent() *gateParent {
+	return &gateParent{Context: context.Background(), entered: make(chan struct{}),
+		proceed: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (p *gateParent) Done() <-chan struct{} { return p.done }
+
+func (p *gateParent) Err() error {
+	if p.held.CompareAndSwap(false, true) {
+		close(p.entered)
+		<-p.proceed
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+func TestCtxErrMatchesDone(t *testing.T) {
+	t.Run("an Err that reads the parent never reports done before Done closes", func(t *testing.T) {
+		parent := newGateParent()
+		h := newHandle(context.Context(parent), func(context.Context) (int, error) { return 0, nil })
+		ctx := h.Context()
+
+		errc := make(chan error)
+		go func() { errc <- ctx.Err() }() // held inside parent.Err
+		<-parent.entered
+		donec := make(chan (<-chan struct{}), 1)
+		go func() { donec <- ctx.Done() }() // asks for Done meanwhile
+		// Give that Done call a chance to finish while Err is held. A
+		// correct Ctx makes it wait for Err instead, so this gives up
+		// after a while; either way the check below must hold.
+		var done <-chan struct{}
+		for i := 0; i < 1000 && done == nil; i++ {
+			select {
+			case done = <-donec:
+			default:
+				runtime.Gosched()
+			}
+		}
+		parent.mu.Lock()
+		parent.err = context.Canceled // the parent ends; its notification is late
+		parent.mu.Unlock()
+		close(parent.proceed)
+		err := <-errc
+		if done == nil {
+			done = <-donec
+		}
+		if err != nil {
+			select {
+			case <-done:
+			default:
+				t.Errorf("Err() = %v while Done() is open; want Err non-nil only once Done is closed", err)
+			}
+		}
+		if again := ctx.Err(); again != err {
+			t.Errorf("Err() = %v, then %v; want the same error once done", err, again)
+		}
+		close(parent.done) // lets the notification through
+		<-ctx.Done()
+		if err := ctx.Err(); err != context.Canceled {
+			t.Errorf("Err() after Done = %v; want context.Canceled", err)
+		}
+	})
+
+	t.Run("Err and Done agree while the parent is cancelled concurrently", func(t *testing.T) {
+		for range 200 {
+			parent, cancel := context.WithCancel(context.Background())
+			h := newHandle(parent, func(context.Context) (int, error) { return 0, nil })
+			ctx := h.Context()
+			var wg sync.WaitGroup
+			wg.Go(func() { <-ctx.Done() })
+			wg.Go(cancel)
+			wg.Go(func() {
+				for {
+					err := ctx.Err()
+					if err == nil {
+						continue
+					}
+					select {
+					case <-ctx.Done():
+					default:
+						t.Errorf("Err() = %v while Done() is open", err)
+					}
+					return
+				}
+			})
+			wg.Wait()
+		}
+	})
+}
+
+func TestCtxCause(t *testing.T) {
+	t.Run("a live ctx has no cause", func(t *testing.T) {
+		parent, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		h := newHandle(parent, func(context.Context) (int, error) { return 0, nil })
+		if c := context.Cause(h.Context()); c != nil {
+			t.Errorf("Cause() = %v; want nil", c)
+		}
+	})
+	t.Run("the parent's cause reaches the task ctx", func(t *testing.T) {
+		parent, cancel := context.WithCancelCause(context.Background())
+		h := newHandle(parent, func(context.Context) (int, error) { return 0, nil })
+		myErr := errors.New("mine")
+		cancel(myErr)
+		if c := context.Cause(h.Context()); c != myErr {
+			t.Errorf("Cause() = %v; want %v", c, myErr)
+		}
+		<-h.Context().Done()
+		if c := context.Cause(h.Context()); c != myErr {
+			t.Errorf("Cause() after Done = %v; want %v", c, myErr)
+		}
+	})
+	t.Run("a task cancelled alone has context.Canceled as its cause", func(t *testing.T) {
+		parent, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		h := newHandle(parent, func(context.Context) (int, error) { return 0, nil })
+		h.Start()
+		h.Cancel(context.Canceled)
+		if c := context.Cause(h.Context()); c != context.Canceled {
+			t.Errorf("Cause() = %v; want context.Canceled", c)
+		}
+	})
+}
+
+func TestRun(t *testing.T) {
+	myErr := errors.New("mine")
+	cases := []struct {
+		name   string
+		cancel bool // cancel the task before its function returns
+		fn     func(ctx context.Context) (int, error)
+		want   State
+	}{
+		{"a nil error succeeds", false, func(context.Context) (int, error) { return 1, nil }, Succeeded},
+		{"an error of its own fails", false, func(context.Context) (int, error) { return 0, myErr }, Failed},
+		{"context.Canceled without a cancellation fails", false, func(context.Context) (int, error) { return 0, context.Canceled }, Failed},
+		{"its cancellation coming back is Cancelled", true, func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }, Cancelled},
+		{"its cause coming back is Cancelled", true, func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, context.Cause(ctx) }, Cancelled},
+		{"another error after cancellation fails", true, func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, myErr }, Failed},
+		{"a panic fails", false, func(context.Context) (int, error) { panic(myErr) }, Failed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHandle(context.Background(), c.fn)
+			if !h.Start() {
+				t.Fatal("Start() = false on a pending task")
+			}
+			if c.cancel {
+				h.Cancel(context.Canceled)
+			}
+			h.Run()
+			if h.State() != c.want {
+				t.Errorf("State() = %v (err %v); want %v", h.State(), h.Err(), c.want)
+			}
+			if h.Context().Err() == nil {
+				t.Error("the task ctx is live after Run; want it cancelled")
+			}
+		})
+	}
+	t.Run("a panic's error is a PanicError wrapping the value", func(t *testing.T) {
+		h := newHandle(context.Background(), func(context.Context) (int, error) { panic(myErr) })
+		h.Start()
+		h.Run()
+		var pe *safe.PanicError
+		if err := h.Err(); !errors.As(err, &pe) || !errors.Is(err, myErr) {
+			t.Errorf("Err() = %v; want a *PanicError wrapping %v", err, myErr)
+		}
+	})
+	t.Run("runtime.Goexit resolves the task before the goroutine ends", func(t *testing.T) {
+		h := newHandle(context.Background(), func(context.Context) (int, error) { runtime.Goexit(); return 0, nil })
+		h.Start()
+		var wg sync.WaitGroup
+		wg.Go(h.Run)
+		wg.Wait()
+		if err := h.Err(); !errors.Is(err, safe.ErrGoexit) || h.State() != Failed {
+			t.Errorf("Err() = %v in %v; want ErrGoexit, failed", err, h.State())
+		}
+	})
+	t.Run("Wait with a ctx that ends first leaves the task alone", func(t *testing.T) {
+		release := make(chan struct{})
+		h := newHandle(context.Background(), func(context.Context) (int, error) { <-release; return 4, nil })
+		h.Start()
+		var wg sync.WaitGroup
+		wg.Go(h.Run)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(myErr)
+		if v, err := h.Wait(ctx); v != 0 || err != myErr {
+			t.Errorf("Wait(done ctx) = %v, %v; want 0, %v", v, err, myErr)
+		}
+		if h.State() != Running {
+			t.Errorf("State() = %v; want running", h.State())
+		}
+		close(release)
+		wg.Wait()
+		if v, err := h.Wait(ctx); v != 4 || err != nil {
+			t.Errorf("Wait() after resolution = %v, %v; want 4, nil (the result wins over a done ctx)", v, err)
+		}
+	})
 }
