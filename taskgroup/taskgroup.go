@@ -100,8 +100,13 @@ func (g *Group) lazyInit() {
 //
 // At the limit, Go blocks until a running task returns or the group's ctx
 // ends. Once the group's ctx has ended (a failure, Cancel, or the parent),
-// Go starts nothing and returns at once. Go panics if fn is nil or if Wait
-// has already returned.
+// Go starts nothing and returns at once; fn is then never called. Go panics
+// if fn is nil or if Wait has already returned.
+//
+// A task that calls Go on its own group at the limit holds its slot while it
+// waits for another: if every running task does so, none returns and they
+// wait until the group's ctx ends. Use TryGo from inside tasks of a limited
+// group when that can happen.
 func (g *Group) Go(fn func(ctx context.Context) error) {
 	g.check(fn == nil, "Go")
 	if !g.acquire(true) {

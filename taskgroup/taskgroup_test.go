@@ -219,14 +219,26 @@ func TestPanics(t *testing.T) {
 
 	t.Run("a panic after cancellation is still reported", func(t *testing.T) {
 		g := taskgroup.New(context.Background())
+		started := make(chan struct{})
+		g.Go(func(ctx context.Context) error {
+			close(started)
+			<-ctx.Done()
+			panic("late")
+		})
+		<-started
 		g.Cancel()
-		var zero taskgroup.Group
-		zero.Go(func(ctx context.Context) error { panic("late") })
-		if err := zero.Wait(); err == nil || !strings.Contains(err.Error(), "late") {
-			t.Errorf("Wait() = %v; want the panic", err)
+		err := g.Wait()
+		var pe *taskgroup.PanicError
+		if !errors.As(err, &pe) || pe.Value != "late" {
+			t.Errorf("Wait() = %v; want the *PanicError(late) despite Cancel", err)
 		}
-		if err := g.Wait(); err != nil {
-			t.Errorf("Wait() = %v; want nil", err)
+	})
+
+	t.Run("a panic in a task of the zero Group is reported", func(t *testing.T) {
+		var zero taskgroup.Group
+		zero.Go(func(ctx context.Context) error { panic("zero") })
+		if err := zero.Wait(); err == nil || !strings.Contains(err.Error(), "zero") {
+			t.Errorf("Wait() = %v; want the panic", err)
 		}
 	})
 
@@ -371,26 +383,59 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Run("tasks can add tasks while Wait runs", func(t *testing.T) {
-		g := taskgroup.New(context.Background())
-		var count atomic.Int32
-		var spawn func(depth int) func(context.Context) error
-		spawn = func(depth int) func(context.Context) error {
-			return func(ctx context.Context) error {
-				count.Add(1)
-				if depth < 5 {
-					g.Go(spawn(depth + 1))
-					g.Go(spawn(depth + 1))
+		synctest.Test(t, func(t *testing.T) {
+			g := taskgroup.New(context.Background())
+			var count atomic.Int32
+			var spawn func(depth int) func(context.Context) error
+			spawn = func(depth int) func(context.Context) error {
+				return func(ctx context.Context) error {
+					count.Add(1)
+					if depth < 5 {
+						g.Go(spawn(depth + 1))
+						g.Go(spawn(depth + 1))
+					}
+					return nil
 				}
-				return nil
 			}
-		}
-		g.Go(spawn(0))
-		if err := g.Wait(); err != nil {
-			t.Fatalf("Wait() = %v", err)
-		}
-		if got, want := count.Load(), int32(63); got != want {
-			t.Errorf("tasks run = %d; want %d", got, want)
-		}
+			release := make(chan struct{})
+			g.Go(func(ctx context.Context) error {
+				<-release
+				return spawn(0)(ctx)
+			})
+			waited := make(chan error)
+			go func() { waited <- g.Wait() }()
+			synctest.Wait() // Wait is blocked on the root task
+			close(release)
+			if err := <-waited; err != nil {
+				t.Fatalf("Wait() = %v", err)
+			}
+			if got, want := count.Load(), int32(63); got != want {
+				t.Errorf("tasks run = %d; want %d (all of them, before Wait returned)", got, want)
+			}
+		})
+	})
+
+	t.Run("Spawn waiting for a slot gives up when the group is cancelled", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			stop := errors.New("stop")
+			parent, cancel := context.WithCancelCause(context.Background())
+			g := taskgroup.New(parent, taskgroup.WithLimit(1))
+			g.Go(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+			var ran atomic.Bool
+			spawned := make(chan *taskgroup.Task[int])
+			go func() {
+				spawned <- taskgroup.Spawn(g, func(ctx context.Context) (int, error) { ran.Store(true); return 1, nil })
+			}()
+			synctest.Wait() // Spawn is blocked at the limit
+			cancel(stop)
+			task := <-spawned
+			if _, err := task.Wait(context.Background()); err != stop || task.State() != taskgroup.Cancelled || ran.Load() {
+				t.Errorf("Wait() error = %v in %v (ran %v); want %v, cancelled, not run", err, task.State(), ran.Load(), stop)
+			}
+			if err := g.Wait(); err != stop {
+				t.Errorf("group Wait() = %v; want the parent's cause %v", err, stop)
+			}
+		})
 	})
 
 	t.Run("Go, TryGo and Spawn after Wait returned panic", func(t *testing.T) {
@@ -676,6 +721,40 @@ func TestTask(t *testing.T) {
 			if s.String() != w {
 				t.Errorf("State(%d).String() = %q; want %q", int(s), s.String(), w)
 			}
+		}
+	})
+}
+
+func TestAllocations(t *testing.T) {
+	const n = 200
+	noop := func(ctx context.Context) error { return nil }
+	empty := testing.AllocsPerRun(20, func() {
+		g := taskgroup.New(context.Background())
+		_ = g.Wait()
+	})
+	t.Run("Go costs at most one allocation per task", func(t *testing.T) {
+		a := testing.AllocsPerRun(20, func() {
+			g := taskgroup.New(context.Background())
+			for range n {
+				g.Go(noop)
+			}
+			_ = g.Wait()
+		})
+		if per := (a - empty) / n; per > 1 {
+			t.Errorf("Go allocates %.2f times per task; want at most 1", per)
+		}
+	})
+	t.Run("Spawn costs at most two allocations per task", func(t *testing.T) {
+		fn := func(ctx context.Context) (int, error) { return 1, nil }
+		a := testing.AllocsPerRun(20, func() {
+			g := taskgroup.New(context.Background())
+			for range n {
+				taskgroup.Spawn(g, fn)
+			}
+			_ = g.Wait()
+		})
+		if per := (a - empty) / n; per > 2 {
+			t.Errorf("Spawn allocates %.2f times per task; want at most 2 (the handle and the goroutine)", per)
 		}
 	})
 }
