@@ -184,7 +184,9 @@ func NewLIFO[T any](capacity int, opts ...Option) *Queue[T] {
 // less is called with the queue's lock held, so it must not call the queue.
 // It must not panic either: a panic reaches the caller of the method that
 // called less with the lock released, but the order of the items left is
-// then unspecified.
+// then unspecified, and a panic while a Get moves a blocked putter's item
+// in loses the item that Get took and leaves that putter (and the putters
+// queued behind it) blocked until their ctx ends.
 //
 // With [DropOldest], the item discarded is the one put earliest, found by a
 // scan of O(n).

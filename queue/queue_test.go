@@ -318,19 +318,46 @@ func TestCancelSafety(t *testing.T) {
 	})
 	t.Run("a Get whose ctx ends while waiting removes nothing", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
+			for _, k := range kinds {
+				q := k.make(1)
+				ctx, cancel := context.WithCancelCause(context.Background())
+				errc := make(chan error)
+				go func() { _, err := q.Get(ctx); errc <- err }()
+				synctest.Wait()
+				cancel(cause)
+				if err := <-errc; !errors.Is(err, cause) {
+					t.Errorf("%s: Get() = %v; want the ctx cause", k.name, err)
+				}
+				// The cancelled getter is gone: the next item stays in the queue.
+				mustPut(t, q, 7)
+				if got := drain(t, q); !slices.Equal(got, []int{7}) {
+					t.Errorf("%s: queue holds %v; want [7]", k.name, got)
+				}
+			}
+		})
+	})
+	t.Run("a cancelled getter in the middle keeps the others' order", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
 			q := queue.New[int](1)
 			ctx, cancel := context.WithCancelCause(context.Background())
-			errc := make(chan error)
-			go func() { _, err := q.Get(ctx); errc <- err }()
-			synctest.Wait()
-			cancel(cause)
-			if err := <-errc; !errors.Is(err, cause) {
-				t.Errorf("Get() = %v; want the ctx cause", err)
+			got := make([]int, 3)
+			var wg sync.WaitGroup
+			for i := range 3 {
+				gctx := context.Background()
+				if i == 1 {
+					gctx = ctx
+				}
+				wg.Go(func() { got[i], _ = q.Get(gctx) })
+				synctest.Wait()
 			}
-			// The cancelled getter is gone: the next item stays in the queue.
-			mustPut(t, q, 7)
-			if got := drain(t, q); !slices.Equal(got, []int{7}) {
-				t.Errorf("queue holds %v; want [7]", got)
+			cancel(cause)
+			synctest.Wait()
+			mustPut(t, q, 10)
+			synctest.Wait()
+			mustPut(t, q, 20)
+			wg.Wait()
+			if want := []int{10, 0, 20}; !slices.Equal(got, want) {
+				t.Errorf("getters got %v; want %v", got, want)
 			}
 		})
 	})
