@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// goOwnerKey is the context key under which a Go task's ctx answers its
-// executor, so that a nested submit from a Go task is recognised too.
+// goOwnerKey is the context key under which a Go task's ctx answers itself
+// (and so its executor): a nested submit from a Go task is recognised
+// through it, and Go and Submit retire the ctx they are handed (see
+// [retain]).
 type goOwnerKey struct{}
 
 // goCtx is the ctx a Go task receives: its parent (the ctx given to Go),
@@ -21,19 +23,27 @@ type goOwnerKey struct{}
 // merged channel (closed when either ends) for this task alone.
 //
 // A goCtx that something may hold on to past its task (Done made a merged
-// channel, or AfterFunc registered a derived ctx) is retired when the task
-// ends rather than reused: it keeps its parent, so that nothing rewrites it
-// under a reader that outlives the task. Only the cheap ones, that nobody
-// could be watching, are reused. A retired goCtx ends with its task (Done
-// closes, Err is context.Canceled) and drops the merged channel's
-// registrations, which would otherwise pile up on a long-lived parent.
+// channel, AfterFunc registered a derived ctx, or the task handed it to Go
+// or Submit, whose work may run after the task returns) is retired when the
+// task ends rather than reused: it keeps its parent and stays live, so that
+// work derived from it still reads a consistent Err, and nothing rewrites
+// it under a reader. Only the cheap ones, that nobody could be watching,
+// are reused.
+//
+// When its task ends, a retired goCtx's merged channel stops watching the
+// parent and the executor: those registrations would otherwise pile up on
+// a long-lived parent, one per task, until it ends. Work derived from the
+// goCtx registers through AfterFunc on its own, so it still sees the parent
+// end; only a receiver already blocked on the task's own Done channel (which
+// the task must not keep) is not woken. Done and Err called later still
+// close it once the ctx has ended.
 type goCtx struct {
-	ex      *Executor
-	parent  context.Context
-	escaped atomic.Bool            // Done merged or AfterFunc was called: retire, do not reuse
-	ended   atomic.Bool            // set under mu when the task of a retired goCtx returned
-	mu      sync.Mutex             // serialises making m, and ending
-	m       atomic.Pointer[merged] // nil until Done is called on a parent that can end
+	ex        *Executor
+	parent    context.Context
+	escaped   atomic.Bool            // Done merged, AfterFunc was called, or handed to Go/Submit: retire, do not reuse
+	unwatched atomic.Bool            // set under mu when the task of a retired goCtx returned: m no longer watches
+	mu        sync.Mutex             // serialises making m and unwatching
+	m         atomic.Pointer[merged] // nil until Done is called on a parent that can end
 }
 
 // merged is the Done channel of one task's goCtx over a parent that can end.
@@ -49,24 +59,27 @@ func (m *merged) fire() { m.once.Do(func() { close(m.done) }) }
 func (c *goCtx) start(parent context.Context) { c.parent = parent }
 
 // finish ends c's use by its task. A reused goCtx drops its parent; a
-// retired one ends, and its merged channel stops watching the parent and
-// the executor: those registrations would otherwise live until the parent
-// ends or ShutdownNow, one per task.
+// retired one keeps it, and its merged channel stops watching.
 func (c *goCtx) finish() {
 	if !c.escaped.Load() {
 		c.parent = endedCtx // a ctx kept past its task reads as cancelled until reused
 		return
 	}
 	c.mu.Lock()
-	c.ended.Store(true)
+	c.unwatched.Store(true)
 	m := c.m.Load()
 	c.mu.Unlock()
-	if m != nil {
-		m.fire()
-		if m.stop1 != nil {
-			m.stop1()
-			m.stop2()
-		}
+	if m != nil && m.stop1 != nil {
+		m.stop1()
+		m.stop2()
+	}
+}
+
+// retain marks the Go task ctx that ctx is or derives from, if any, as
+// escaped: ctx is being handed to work that may outlive the task.
+func retain(ctx context.Context) {
+	if c, _ := ctx.Value(goOwnerKey{}).(*goCtx); c != nil && !c.escaped.Load() {
+		c.escaped.Store(true)
 	}
 }
 
@@ -87,6 +100,9 @@ func (c *goCtx) Done() <-chan struct{} {
 		return c.ex.nowCtx.Done()
 	}
 	if m := c.m.Load(); m != nil {
+		if c.unwatched.Load() {
+			c.Err() // closes m.done if the ctx has ended meanwhile
+		}
 		return m.done
 	}
 	c.mu.Lock()
@@ -96,9 +112,9 @@ func (c *goCtx) Done() <-chan struct{} {
 	}
 	c.escaped.Store(true)
 	m := &merged{done: make(chan struct{})}
-	if c.ended.Load() || c.parent.Err() != nil || c.ex.nowCtx.Err() != nil {
+	if c.parent.Err() != nil || c.ex.nowCtx.Err() != nil {
 		m.fire()
-	} else {
+	} else if !c.unwatched.Load() {
 		m.stop1 = context.AfterFunc(c.parent, m.fire)
 		m.stop2 = context.AfterFunc(c.ex.nowCtx, m.fire)
 	}
@@ -107,14 +123,11 @@ func (c *goCtx) Done() <-chan struct{} {
 }
 
 // Err returns nil while the ctx is live; then the parent's Err if it ended,
-// and context.Canceled if ShutdownNow or the end of the task ended it.
+// and context.Canceled if ShutdownNow ended it.
 func (c *goCtx) Err() error {
 	err := c.parent.Err()
 	if err == nil {
 		err = c.ex.nowCtx.Err()
-	}
-	if err == nil && c.ended.Load() {
-		err = context.Canceled
 	}
 	if err != nil {
 		if m := c.m.Load(); m != nil {
@@ -124,10 +137,10 @@ func (c *goCtx) Err() error {
 	return err
 }
 
-// Value answers the executor for goOwnerKey and asks the parent otherwise.
+// Value answers itself for goOwnerKey and asks the parent otherwise.
 func (c *goCtx) Value(key any) any {
 	if _, ok := key.(goOwnerKey); ok {
-		return c.ex
+		return c
 	}
 	return c.parent.Value(key)
 }
@@ -137,10 +150,6 @@ func (c *goCtx) Value(key any) any {
 // starts no watcher goroutine.
 func (c *goCtx) AfterFunc(f func()) (stop func() bool) {
 	c.escaped.Store(true)
-	if c.ended.Load() {
-		go f()
-		return func() bool { return false }
-	}
 	if c.parent.Done() == nil {
 		return context.AfterFunc(c.ex.nowCtx, f)
 	}

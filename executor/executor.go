@@ -178,11 +178,16 @@ func New(opts ...Option) *Executor {
 // [ErrClosed] after shutdown, context.Cause(ctx) when ctx ends first, or an
 // error naming a nil ctx or fn. A refused task counts in [Stats].Rejected.
 //
-// fn's ctx derives from ctx and ends on [Executor.ShutdownNow]. It is valid
-// while fn runs: the worker reuses it for its next task, so fn must not keep
-// it, or a ctx derived from it, past its return; work that outlives fn should
-// use the ctx that was passed to Go. A Done channel is made only when fn asks
-// for one and ctx can end.
+// fn's ctx derives from ctx and ends on [Executor.ShutdownNow]; it does not
+// end when fn returns. The worker reuses it for its next task unless
+// something may hold on to it: fn handed it (or a ctx derived from it) to
+// Go or [Submit], as a nested submit does, derived a cancelable ctx from it,
+// or asked for its Done channel over a ctx that can end. Such a ctx is
+// retired instead and stays valid after fn returns, so that work queued with
+// it runs under a live ctx. Any other use past fn's return (keeping it in a
+// goroutine fn started, for instance) is a data race: use the ctx that was
+// passed to Go for that. A Done channel is made only when fn asks for one
+// and ctx can end.
 //
 // The error fn returns goes to the handler set by [WithErrorHandler] (or to
 // log/slog's default logger), as does a panic, as a [*PanicError]; an error
@@ -195,6 +200,7 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 	err := ex.admit(ctx, fn == nil, "Go")
 	inline := false
 	if err == nil {
+		retain(ctx)
 		inline, err = ex.enqueue(ctx, job{fn: fn, ctx: ctx})
 	}
 	if err != nil {
@@ -621,8 +627,8 @@ func (ex *Executor) owns(ctx context.Context) bool {
 	if task.OwnerOf(ctx) == ex {
 		return true
 	}
-	o, _ := ctx.Value(goOwnerKey{}).(*Executor)
-	return o == ex
+	c, _ := ctx.Value(goOwnerKey{}).(*goCtx)
+	return c != nil && c.ex == ex
 }
 
 // runGo runs a Go task on the calling goroutine with gc as its ctx and

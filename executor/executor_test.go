@@ -692,6 +692,53 @@ func TestNested(t *testing.T) {
 		}
 	})
 
+	t.Run("work a Go task queues with its ctx keeps a live ctx after the task returns", func(t *testing.T) {
+		type key struct{}
+		var cancels []context.CancelFunc // the cancel ctx outlives its task on purpose
+		defer func() {
+			for _, c := range cancels {
+				c()
+			}
+		}()
+		wraps := map[string]func(context.Context) context.Context{
+			"the task's ctx":      func(ctx context.Context) context.Context { return ctx },
+			"a value ctx over it": func(ctx context.Context) context.Context { return context.WithValue(ctx, key{}, 1) },
+			"a cancel ctx over it": func(ctx context.Context) context.Context {
+				ctx, cancel := context.WithCancel(ctx)
+				cancels = append(cancels, cancel)
+				return ctx
+			},
+		}
+		for name, wrap := range wraps {
+			// One worker: the children run after the parent, on the worker
+			// that ran it, and the ctx they derive from must be neither
+			// reused for them nor read as ended.
+			ex := executor.New(executor.WithWorkers(1))
+			errs := make(chan error, 2)
+			var f *executor.Future[int]
+			ex.Go(context.Background(), func(ctx context.Context) error {
+				ctx = wrap(ctx)
+				f = executor.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+					errs <- ctx.Err()
+					return 0, nil
+				})
+				return ex.Go(ctx, func(ctx context.Context) error {
+					errs <- ctx.Err()
+					return nil
+				})
+			})
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Errorf("%s: a queued child's ctx.Err() = %v; want nil", name, err)
+				}
+			}
+			shutdown(t, ex)
+			if _, err := f.Wait(context.Background()); err != nil {
+				t.Errorf("%s: the queued future's Wait() = %v; want nil", name, err)
+			}
+		}
+	})
+
 	t.Run("every worker waiting on queued children does not deadlock", func(t *testing.T) {
 		ex := executor.New(executor.WithWorkers(2), executor.WithQueueSize(64))
 		defer shutdown(t, ex)

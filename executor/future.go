@@ -70,6 +70,7 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 	err := ex.admit(ctx, fn == nil, "Submit")
 	inline := false
 	if err == nil {
+		retain(ctx)
 		inline, err = ex.enqueue(ctx, job{r: f})
 	}
 	if err != nil {
