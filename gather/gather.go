@@ -36,7 +36,8 @@ var ErrNilFunc = errors.New("gather: nil function")
 // derived from ctx.
 //
 // The first function to fail cancels the ctx of the others, with its error
-// as the cause (context.Cause). All waits for every function to return, then
+// as the cause (context.Cause), and a function not yet called by then is
+// never called. All waits for every function to return, then
 // returns a nil slice and the failures joined, the first first, as
 // taskgroup.Group.Wait does: errors that functions return because All
 // cancelled them (context.Canceled, or the cause) are not failures and are
@@ -66,6 +67,11 @@ func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([
 	var next atomic.Int64
 	run := func(ctx context.Context) error {
 		i := next.Add(1) - 1
+		if err := ctx.Err(); err != nil {
+			// Started after a failure (or ctx's end): do not call the
+			// function. The group counts this as a cancellation.
+			return err
+		}
 		v, err := fns[i](ctx)
 		out[i] = v
 		return err

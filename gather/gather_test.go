@@ -115,7 +115,7 @@ func TestAll(t *testing.T) {
 			blocker(&running, started, &causes[0]),
 			blocker(&running, started, &causes[1]),
 			func(ctx context.Context) (int, error) {
-				for range 2 {
+				for range 3 { // every sibling is running: a function not yet called when one fails is never called
 					<-started
 				}
 				return 0, errA
@@ -187,6 +187,24 @@ func TestAll(t *testing.T) {
 		var pe *gather.PanicError
 		if !errors.As(err, &pe) || pe.Value != safe.ErrGoexit {
 			t.Errorf("All() error = %v; want a *PanicError for the Goexit", err)
+		}
+	})
+
+	t.Run("a function not yet called when another fails is never called", func(t *testing.T) {
+		// With one P the goroutines run one at a time, after All has
+		// started them all: the first to run fails, and no later one may
+		// call its function.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		var calls atomic.Int32
+		fns := make([]fn, 16)
+		for i := range fns {
+			fns[i] = counting(&calls, failing(errA))
+		}
+		if _, err := gather.All(context.Background(), fns...); err != errA {
+			t.Errorf("All() error = %v; want %v", err, errA)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%d functions were called; want 1 (the rest see the failure first)", n)
 		}
 	})
 
@@ -651,6 +669,29 @@ func TestMap(t *testing.T) {
 		}
 		if n := running.Load(); n != 0 || cause != errA {
 			t.Errorf("sibling running = %d, cause %v; want 0, %v", n, cause, errA)
+		}
+	})
+
+	t.Run("no call starts once a call has failed, even one whose goroutine was already started", func(t *testing.T) {
+		// With one P the goroutines run one at a time, after Map has
+		// started them all (up to the limit): the first to run fails, and
+		// every later one must see the failure and not call fn.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		for _, opts := range [][]gather.Option{nil, {gather.WithLimit(4)}} {
+			var calls, late atomic.Int32
+			_, err := gather.Map(context.Background(), make([]int, 16), func(ctx context.Context, _ int) (int, error) {
+				calls.Add(1)
+				if ctx.Err() != nil {
+					late.Add(1)
+				}
+				return 0, errA
+			}, opts...)
+			if err != errA {
+				t.Errorf("Map(%d options) error = %v; want %v", len(opts), err, errA)
+			}
+			if n := late.Load(); n != 0 {
+				t.Errorf("Map(%d options): %d of %d calls started with their ctx already cancelled; want 0", len(opts), n, calls.Load())
+			}
 		}
 	})
 

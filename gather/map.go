@@ -77,6 +77,13 @@ func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, 
 	var next atomic.Int64
 	run := func(ctx context.Context) error {
 		i := next.Add(1) - 1
+		if err := ctx.Err(); err != nil {
+			// The group let this goroutine start before a failure (or
+			// ctx's end) that came before it could call fn: after a
+			// failure no new call starts. The group counts this as a
+			// cancellation.
+			return err
+		}
 		v, err := fn(ctx, items[i])
 		out[i] = v
 		return err
