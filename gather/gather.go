@@ -3,11 +3,14 @@ package gather
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/internal/task"
 	"github.com/async-patterns/async/taskgroup"
 )
 
@@ -107,19 +110,21 @@ func Settled[T any](ctx context.Context, fns ...func(context.Context) (T, error)
 		}
 		return res
 	}
-	tasks := make([]*taskgroup.Task[T], len(fns))
+	var wg sync.WaitGroup
+	tasks := make([]*task.Handle[T], len(fns))
 	for i, fn := range fns {
 		if fn == nil {
 			res[i].Err = nilFuncError(i)
 			continue
 		}
-		tasks[i] = taskgroup.Start(ctx, fn)
+		tasks[i] = startTask(&wg, ctx, fn)
 	}
 	for i, t := range tasks {
 		if t != nil {
 			res[i].Value, res[i].Err = t.Wait(context.Background())
 		}
 	}
+	wg.Wait()
 	return res
 }
 
@@ -131,8 +136,9 @@ func Settled[T any](ctx context.Context, fns ...func(context.Context) (T, error)
 // asked for one outcome ([Settled] reports every one).
 //
 // A panic in the first finisher is its outcome, as a [*PanicError]. If ctx
-// ends first, the functions see it and the first to return wins as usual;
-// if ctx has already ended, no function starts and Race returns
+// ends first, the functions see it and the first to return wins as usual,
+// but an error it returns then also matches context.Cause(ctx) (with
+// errors.Is); if ctx has already ended, no function starts and Race returns
 // context.Cause(ctx). With no functions Race returns [ErrEmpty] at once; a
 // nil function makes it return an error naming its index before anything
 // starts.
@@ -177,7 +183,7 @@ func Race[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (
 	if !won.Load() {
 		return zero, gerr
 	}
-	return value, err
+	return value, withCause(ctx, err)
 }
 
 // Any runs every function concurrently and returns the value of the first
@@ -187,8 +193,10 @@ func Race[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (
 //
 // A failure does not cancel the others. When every function fails, Any
 // returns the zero value and errors.Join of every failure in input order
-// (a panic as a [*PanicError]), so errors.Is matches each of them. If ctx
-// has already ended, no function starts and Any returns context.Cause(ctx).
+// (a panic as a [*PanicError]), so errors.Is matches each of them; when ctx
+// ended before any success, that error matches context.Cause(ctx) too. If
+// ctx has already ended, no function starts and Any returns
+// context.Cause(ctx).
 // With no functions Any returns [ErrEmpty] at once; a nil function makes it
 // return an error naming its index before anything starts.
 func Any[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T, error) {
@@ -202,7 +210,9 @@ func Any[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T
 	if ctx.Err() != nil {
 		return zero, context.Cause(ctx)
 	}
-	tasks, done := startAll(ctx, fns)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tasks, done := startAll(&wg, ctx, fns)
 	var (
 		errs  = make([]error, len(fns))
 		value T
@@ -219,17 +229,14 @@ func Any[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T
 		break
 	}
 	if !won {
-		return zero, errors.Join(errs...)
+		return zero, withCause(ctx, errors.Join(errs...))
 	}
 	// A task cancelled before its function started resolves at once and
 	// never sends on done, so the losers are awaited through their handles.
 	for _, t := range tasks {
-		t.Cancel()
+		t.Cancel(context.Canceled)
 	}
-	for _, t := range tasks {
-		t.Wait(context.Background())
-	}
-	return value, nil
+	return value, nil // the deferred wg.Wait awaits every goroutine
 }
 
 // AsCompleted returns an iterator over the outcomes of fns in the order the
@@ -263,9 +270,11 @@ func AsCompleted[T any](ctx context.Context, fns ...func(context.Context) (T, er
 			}
 			return
 		}
-		tasks, done := startAll(ctx, fns)
+		var wg sync.WaitGroup
+		tasks, done := startAll(&wg, ctx, fns)
 		left := len(fns)
 		defer func() {
+			defer wg.Wait()
 			if left == 0 {
 				return
 			}
@@ -274,12 +283,7 @@ func AsCompleted[T any](ctx context.Context, fns ...func(context.Context) (T, er
 			// through their handles.
 			for _, t := range tasks {
 				if t != nil {
-					t.Cancel()
-				}
-			}
-			for _, t := range tasks {
-				if t != nil {
-					t.Wait(context.Background())
+					t.Cancel(context.Canceled)
 				}
 			}
 		}()
@@ -301,30 +305,60 @@ func AsCompleted[T any](ctx context.Context, fns ...func(context.Context) (T, er
 
 // startAll starts every non-nil function as a standalone task with a ctx of
 // its own derived from ctx, so that one function's failure (even a
-// runtime.Goexit) cancels nothing else. It returns the tasks (nil for a nil
-// function) and a channel that receives each index once, in the order the
-// functions return; a nil function's index is sent before anything starts.
-// Receiving an index means that function has returned; its task resolves a
-// moment later, so the receiver reads the outcome with the task's Wait. A
-// task cancelled before its function started never sends.
-func startAll[T any](ctx context.Context, fns []func(context.Context) (T, error)) ([]*taskgroup.Task[T], chan int) {
+// runtime.Goexit) cancels nothing else. Every goroutine it starts is counted
+// in wg, which the caller waits on before it returns. It returns the tasks
+// (nil for a nil function) and a channel that receives each index once, in
+// the order the functions return; a nil function's index is sent before
+// anything starts. Receiving an index means that function has returned; its
+// task resolves a moment later, so the receiver reads the outcome with the
+// task's Wait. A task cancelled before its function started never sends.
+func startAll[T any](wg *sync.WaitGroup, ctx context.Context, fns []func(context.Context) (T, error)) ([]*task.Handle[T], chan int) {
 	done := make(chan int, len(fns))
 	for i, fn := range fns {
 		if fn == nil {
 			done <- i
 		}
 	}
-	tasks := make([]*taskgroup.Task[T], len(fns))
+	tasks := make([]*task.Handle[T], len(fns))
 	for i, fn := range fns {
 		if fn == nil {
 			continue
 		}
-		tasks[i] = taskgroup.Start(ctx, func(ctx context.Context) (T, error) {
+		tasks[i] = startTask(wg, ctx, func(ctx context.Context) (T, error) {
 			defer func() { done <- i }() // runs on return, panic and Goexit alike
 			return fn(ctx)
 		})
 	}
 	return tasks, done
+}
+
+// startTask runs fn as a task (the handle behind taskgroup.Task) on a
+// goroutine counted in wg. A task cancelled before its goroutine got to run
+// resolves at once, and its goroutine then returns without calling fn.
+func startTask[T any](wg *sync.WaitGroup, ctx context.Context, fn func(context.Context) (T, error)) *task.Handle[T] {
+	h := new(task.Handle[T])
+	h.Init(ctx, nil, fn)
+	wg.Go(func() {
+		if h.Start() {
+			h.Run()
+		}
+	})
+	return h
+}
+
+// withCause makes an error returned after ctx ended match ctx's cause, as
+// every call of this module does (rule 1), while still matching what the
+// functions returned: the functions usually return context.Canceled, which
+// says nothing of a custom cause.
+func withCause(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }
 
 // checkFns reports the first nil function.

@@ -930,3 +930,50 @@ func TestAsCompleted(t *testing.T) {
 		}
 	})
 }
+
+func TestCallerCancellationMatchesTheCause(t *testing.T) {
+	shutdown := errors.New("shutting down")
+	waitThenEcho := func(started chan<- struct{}) func(context.Context) (int, error) {
+		return func(ctx context.Context) (int, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			return 0, ctx.Err() // context.Canceled: says nothing of the cause
+		}
+	}
+	for name, call := range map[string]func(context.Context, ...func(context.Context) (int, error)) (int, error){
+		"Race": gather.Race[int],
+		"Any":  gather.Any[int],
+	} {
+		t.Run(name+" returns an error matching the caller's cause when ctx ends midway", func(t *testing.T) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			started := make(chan struct{}, 2)
+			go func() {
+				<-started
+				<-started
+				cancel(shutdown)
+			}()
+			_, err := call(ctx, waitThenEcho(started), waitThenEcho(started))
+			if !errors.Is(err, shutdown) || !errors.Is(err, context.Canceled) {
+				t.Errorf("%s() = %v; want an error matching both %v and context.Canceled", name, err, shutdown)
+			}
+		})
+	}
+}
+
+func TestNoGoroutineOutlivesTheCall(t *testing.T) {
+	t.Run("Any's losers that never started have no goroutine left when it returns", func(t *testing.T) {
+		for range 50 {
+			base := runtime.NumGoroutine()
+			fns := make([]func(context.Context) (int, error), 20)
+			for i := range fns {
+				fns[i] = func(ctx context.Context) (int, error) { return i, nil }
+			}
+			if _, err := gather.Any(context.Background(), fns...); err != nil {
+				t.Fatalf("Any() error = %v", err)
+			}
+			if n := runtime.NumGoroutine(); n > base {
+				t.Fatalf("%d goroutines after Any returned; want at most %d", n, base)
+			}
+		}
+	})
+}
