@@ -61,8 +61,11 @@ func ExampleRejectedError_RetryAfter() {
 	// whole milliseconds: true
 }
 
-// This example shows recovery: waiting out RetryAfter finds the breaker
-// half-open, and a successful probe closes it.
+// This example shows recovery: once the open timeout has passed, the
+// breaker half-opens and admits a probe, and a successful probe closes it.
+// retry.Do does the waiting: the rejection's RetryAfter is rounded up past
+// the moment the breaker half-opens, so the retry after it is always
+// admitted as the probe.
 func Example_halfOpen() {
 	ctx := context.Background()
 	b := breaker.New(
@@ -72,23 +75,21 @@ func Example_halfOpen() {
 		}),
 	)
 	b.Trip()
-	err := b.Do(ctx, func(context.Context) error { return nil })
-	var re *breaker.RejectedError
-	if !errors.As(err, &re) {
-		fmt.Println("unexpected:", err)
-		return
-	}
-	// Waiting is the lesson here, not a way to order output: RetryAfter is
-	// rounded up past the moment the breaker half-opens, so after it the
-	// next call is always admitted as a probe.
-	time.Sleep(re.RetryAfter())
-	err = b.Do(ctx, func(context.Context) error {
+	probe := func(context.Context) error {
 		fmt.Println("probe runs")
 		return nil
-	})
+	}
+	err := retry.Do(ctx, func(ctx context.Context) error { return b.Do(ctx, probe) },
+		retry.WithMaxAttempts(2),
+		retry.WithBackoff(time.Millisecond, time.Millisecond), // the hint sets the wait
+		retry.WithOnRetry(func(attempt int, err error, _ time.Duration) {
+			fmt.Println("rejected while open:", errors.Is(err, breaker.ErrOpen))
+		}),
+	)
 	fmt.Println("probe:", err, "state:", b.State())
 	// Output:
 	// hook: closed -> open
+	// rejected while open: true
 	// hook: open -> half-open
 	// probe runs
 	// hook: half-open -> closed
