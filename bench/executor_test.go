@@ -20,9 +20,10 @@ const (
 	// execQueue is the queue size of every contender that has one.
 	execQueue = 1024
 	// cpuTasks is the number of CPU-bound tasks one op runs, each spinning
-	// for spinIters iterations (about 1 ms on the machine of BENCHMARKS.md).
+	// for spinIters iterations (about 1 ms on the machine of BENCHMARKS.md,
+	// where one iteration takes about 1.6 ns).
 	cpuTasks  = 200
-	spinIters = 1 << 18
+	spinIters = 640_000
 )
 
 // BenchmarkExecutor compares worker pools of GOMAXPROCS workers, in three
@@ -496,7 +497,7 @@ func newExecutor(b *testing.B) *executor.Executor {
 	return ex
 }
 
-// spin is the CPU-bound work: n rounds of xorshift, about 4 ns each.
+// spin is the CPU-bound work: n rounds of xorshift.
 //
 //go:noinline
 func spin(n int) uint64 {
