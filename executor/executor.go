@@ -197,6 +197,23 @@ func New(opts ...Option) *Executor {
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
 	ex.submitted.Add(1)
+	// The fast path: valid input, room in the queue. It makes the same
+	// checks as admit and enqueue, in the same order.
+	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx.Done() == nil || ctx.Err() == nil) {
+		retain(ctx)
+		select {
+		case ex.queue <- job{fn: fn, ctx: ctx}:
+			ex.afterSend()
+			return nil
+		default:
+		}
+	}
+	return ex.goSlow(ctx, fn)
+}
+
+// goSlow is Go past its fast path: bad input, a closed executor, an ended
+// ctx, or a full queue. The submit is counted already.
+func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
 	err := ex.admit(ctx, fn == nil, "Go")
 	inline := false
 	if err == nil {
@@ -398,8 +415,8 @@ type worker struct {
 	cur      runner     // the future running on this worker, for ShutdownNow
 }
 
-// loop serves the queue until the executor is closed and the queue is
-// empty.
+// loop runs the worker goroutine: it serves the queue until the executor
+// is closed and the queue is empty.
 func (w *worker) loop() {
 	ex := w.ex
 	clean := false
@@ -414,50 +431,87 @@ func (w *worker) loop() {
 		}
 		ex.workerExited()
 	}()
+	for !w.serve() {
+		// A Go task panicked; serve recorded it. Serve on.
+	}
+	clean = true
+}
+
+// serve runs tasks from the queue until the executor is closed and the
+// queue is empty, and then returns true. It returns false after a Go task
+// panicked, once the panic is recorded: the caller calls it again.
+//
+// The recovery of Go tasks is serve's one deferred call rather than one per
+// task: a task costs no defer, only the stores of gc around it.
+func (w *worker) serve() (done bool) {
+	ex := w.ex
+	var gc *goCtx // the running Go task's ctx; nil between Go tasks
+	defer func() {
+		if gc == nil {
+			return // not a Go task's panic (futures recover their own): let it go on
+		}
+		w.goEnded(gc, safe.Recovered(recover()), false)
+	}()
 	q := ex.queue
-	for !ex.closed.Load() {
-		if len(q) == 0 {
+	draining := false // a stop signal came: exit once the queue is empty
+	for {
+		var j job
+		select {
+		case j = <-q:
+		default:
 			w.flush() // about to wait: publish the counts
+			if draining || ex.closed.Load() {
+				return true
+			}
+			j = <-q
 		}
-		j := <-q
-		if j.r == nil && j.fn == nil {
+		switch {
+		case j.fn != nil:
+			if ex.now.Load() {
+				w.tally.dropped++
+				break
+			}
+			gc = w.ctx
+			if gc.escaped.Load() {
+				gc = &goCtx{ex: ex} // the last task's ctx may still be watched
+				w.ctx = gc
+			}
+			gc.start(j.ctx)
+			err := j.fn(gc)
+			c := gc
+			gc = nil // past this point a panic is not the task's
+			if err == nil {
+				c.finish()
+				w.tally.succeeded++
+			} else {
+				w.goEnded(c, err, true)
+			}
+		case j.r != nil:
+			j.r.runOn(w)
+		default:
+			// A stop signal: the executor is closed. Run (after
+			// ShutdownNow, cancel) what is left, then exit.
 			ex.stops.Add(-1)
-			break // a stop signal
+			draining = true
 		}
-		w.handle(j)
 		if w.tally.tasks++; w.tally.tasks == 32 {
 			w.flush()
 		}
 	}
-	// Shut down: run (after ShutdownNow, cancel) what is left, then exit.
-	for {
-		select {
-		case j := <-q:
-			if j.r != nil || j.fn != nil {
-				w.handle(j)
-			} else {
-				ex.stops.Add(-1)
-			}
-		default:
-			clean = true
-			return
-		}
-	}
 }
 
-func (w *worker) handle(j job) {
-	if j.r != nil {
-		j.r.runOn(w)
-		return
+// goEnded records the end of a Go task on w that did not succeed: it
+// returned err (returned is true) or panicked, err being the panic.
+func (w *worker) goEnded(gc *goCtx, err error, returned bool) {
+	st := task.Failed
+	if returned && task.IsCancellation(gc, err) {
+		st = task.Cancelled
 	}
-	if w.ex.now.Load() {
-		w.tally.dropped++
-		return
+	gc.finish()
+	w.tally.count(st)
+	if st == task.Failed {
+		w.ex.report(err)
 	}
-	if w.ctx.escaped.Load() {
-		w.ctx = &goCtx{ex: w.ex} // the last task's ctx may still be watched
-	}
-	w.ex.runGo(w.ctx, j.ctx, j.fn, nil, &w.tally)
 }
 
 // flush publishes the worker's tally.
