@@ -199,8 +199,7 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 	ex.submitted.Add(1)
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
-	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx.Done() == nil || ctx.Err() == nil) {
-		retain(ctx)
+	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
 		select {
 		case ex.queue <- job{fn: fn, ctx: ctx}:
 			ex.afterSend()
@@ -209,6 +208,20 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 		}
 	}
 	return ex.goSlow(ctx, fn)
+}
+
+// background is context.Background(): a ctx that never ends and holds no
+// task's ctx, so Go skips the calls that check and retain one.
+var background = context.Background()
+
+// live reports whether ctx has not ended, and retains the task ctx it may
+// derive from (see [retain]).
+func live(ctx context.Context) bool {
+	if ctx.Done() != nil && ctx.Err() != nil {
+		return false
+	}
+	retain(ctx)
+	return true
 }
 
 // goSlow is Go past its fast path: bad input, a closed executor, an ended
