@@ -79,8 +79,7 @@ type Executor struct {
 	inlineRun map[runner]struct{} // futures running off the workers (see Future.runInline), for ShutdownNow to cancel
 	_         [64]byte
 
-	submitted atomic.Uint64 // every call to Submit, TrySubmit and Go
-	waiting   atomic.Int64  // submits blocked on a full queue
+	submitted atomic.Uint64 // submits refused or run by the caller, and queued tasks drained off the workers (the workers count what they take)
 	inline    atomic.Int64  // tasks running off the workers
 	_         [64]byte
 
@@ -196,7 +195,6 @@ func New(opts ...Option) *Executor {
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
-	ex.submitted.Add(1)
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
 	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
@@ -234,10 +232,12 @@ func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) err
 		inline, err = ex.enqueue(ctx, job{fn: fn, ctx: ctx})
 	}
 	if err != nil {
+		ex.submitted.Add(1)
 		ex.shared.rejected.Add(1)
 		return err
 	}
 	if inline {
+		ex.submitted.Add(1)
 		ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared, nil)
 	}
 	return nil
@@ -329,34 +329,42 @@ type Stats struct {
 // one after another while work goes on, so they agree with each other
 // exactly only when the executor is idle, and after Shutdown has returned.
 //
-// So that a task costs a worker no atomic operation, a worker keeps its
-// counts to itself and publishes them before it waits for work, after every
-// 32 tasks, and when it exits. A task's outcome may therefore show some time
-// after its future resolved (a Stats call right after [Future.Wait] may not
-// show it yet), and while a worker streams through the queue the tasks it
-// finished but has not published count as Running (never more than the
-// number of workers plus the tasks running inline).
+// So that a task costs neither its submitter nor a worker an atomic
+// operation, a queued task's submit is counted by the worker that takes it
+// from the queue (until then it counts in Queued), and a worker keeps its
+// counts to itself and publishes them when it takes its first task after
+// publishing, before it waits for work, after every 32 tasks, and when it
+// exits. A
+// task's outcome may therefore show some time after its future resolved (a
+// Stats call right after [Future.Wait] may not show it yet); while a worker
+// streams through the queue, the tasks it finished but has not published
+// count as Running (never more than the number of workers plus the tasks
+// running inline) and the one it took last may show in neither Queued nor
+// Submitted yet; and a submit blocked on a full queue counts once it is
+// accepted or refused.
 func (ex *Executor) Stats() Stats {
 	var s Stats
+	// Queued first and the submits taken from the queue after it, so that
+	// a task moving from one to the other is counted twice rather than
+	// missed: Running errs high rather than low.
+	s.Queued = max(0, len(ex.queue)-int(ex.stops.Load()))
+	var taken uint64
 	add := func(c *counters) {
 		s.Completed += c.succeeded.Load()
 		s.Failed += c.failed.Load()
 		s.Cancelled += c.cancelled.Load() + c.dropped.Load()
 		s.Rejected += c.rejected.Load()
+		taken += c.taken.Load() // after the outcomes (see worker.flush)
 	}
 	add(&ex.shared)
 	for _, w := range ex.workers {
 		add(&w.counters)
 	}
-	s.Queued = max(0, len(ex.queue)-int(ex.stops.Load()))
 	s.Workers = int(ex.live.Load())
-	waiting := ex.waiting.Load()
-	// Read last, so that Running errs high rather than low.
-	s.Submitted = ex.submitted.Load()
-	// Workers do not count the tasks they start; running is what was
-	// submitted and is neither refused, waiting for room, queued nor
-	// finished.
-	running := int64(s.Submitted) - int64(s.Completed+s.Failed+s.Cancelled+s.Rejected) - int64(s.Queued) - waiting
+	s.Submitted = ex.submitted.Load() + taken + uint64(s.Queued)
+	// Workers do not count the tasks they finish one by one; running is
+	// what was submitted and is neither refused, queued nor finished.
+	running := int64(s.Submitted) - int64(s.Completed+s.Failed+s.Cancelled+s.Rejected) - int64(s.Queued)
 	s.Running = int(max(0, min(running, int64(s.Workers)+ex.inline.Load())))
 	return s
 }
@@ -379,6 +387,7 @@ type runner interface {
 // counters count tasks by outcome. Each worker publishes its tally to its
 // own; the executor's shared set counts the rest, atomically as it goes.
 type counters struct {
+	taken     atomic.Uint64 // tasks taken from the queue: their submits (see [Executor.Stats])
 	rejected  atomic.Uint64
 	succeeded atomic.Uint64
 	failed    atomic.Uint64
@@ -402,8 +411,8 @@ func (c *counters) count(st task.State) {
 // tally is a worker's own count of outcomes: plain fields, touched only by
 // the worker's goroutine, published to its counters by [worker.flush].
 type tally struct {
-	succeeded, failed, cancelled, dropped uint64
-	tasks                                 uint32 // handled since the last flush
+	taken, succeeded, failed, cancelled, dropped uint64
+	tasks                                        uint32 // handled since the last flush
 }
 
 func (t *tally) count(st task.State) {
@@ -478,12 +487,24 @@ func (w *worker) serve() (done bool) {
 			}
 			j = <-q
 		}
-		switch {
-		case j.fn != nil:
-			if ex.now.Load() {
-				w.tally.dropped++
-				break
-			}
+		if j.fn == nil && j.r == nil {
+			// A stop signal: the executor is closed. Run (after
+			// ShutdownNow, cancel) what is left, then exit.
+			ex.stops.Add(-1)
+			draining = true
+			continue
+		}
+		w.tally.taken++ // the task's submit (see Stats)
+		if w.tally.tasks == 0 {
+			// The first task since the counts were published, as after
+			// waiting for work: show it as submitted and running at once.
+			w.flush()
+		}
+		if j.fn == nil {
+			j.r.runOn(w)
+		} else if ex.now.Load() {
+			w.tally.dropped++
+		} else {
 			gc = w.ctx
 			if gc.escaped.Load() {
 				gc = &goCtx{ex: ex} // the last task's ctx may still be watched
@@ -499,13 +520,6 @@ func (w *worker) serve() (done bool) {
 			} else {
 				w.goEnded(c, err, true)
 			}
-		case j.r != nil:
-			j.r.runOn(w)
-		default:
-			// A stop signal: the executor is closed. Run (after
-			// ShutdownNow, cancel) what is left, then exit.
-			ex.stops.Add(-1)
-			draining = true
 		}
 		if w.tally.tasks++; w.tally.tasks == 32 {
 			w.flush()
@@ -531,6 +545,11 @@ func (w *worker) goEnded(gc *goCtx, err error, returned bool) {
 func (w *worker) flush() {
 	c, t := &w.counters, &w.tally
 	t.tasks = 0
+	// taken first: Stats, which reads it after the outcomes, never sees
+	// the outcome of a task whose submit it does not see.
+	if c.taken.Load() != t.taken {
+		c.taken.Store(t.taken)
+	}
 	if c.succeeded.Load() != t.succeeded {
 		c.succeeded.Store(t.succeeded)
 	}
@@ -629,8 +648,6 @@ func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error)
 	if ex.owns(ctx) {
 		return true, nil
 	}
-	ex.waiting.Add(1)
-	defer ex.waiting.Add(-1)
 	select {
 	case ex.queue <- j:
 		ex.afterSend()
@@ -672,10 +689,13 @@ func (ex *Executor) drain() {
 		default:
 			return
 		}
-		switch {
-		case j.r == nil && j.fn == nil:
+		if j.r == nil && j.fn == nil {
 			ex.stops.Add(-1)
 			stop = true
+			continue
+		}
+		ex.submitted.Add(1) // a queued task is counted by whoever takes it
+		switch {
 		case ex.now.Load():
 			if j.r == nil || j.r.abort(errShutdownNow) {
 				ex.shared.dropped.Add(1)

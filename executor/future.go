@@ -66,7 +66,6 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
 		return f
 	}
-	ex.submitted.Add(1)
 	err := ex.admit(ctx, fn == nil, "Submit")
 	inline := false
 	if err == nil {
@@ -74,11 +73,13 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 		inline, err = ex.enqueue(ctx, job{r: f})
 	}
 	if err != nil {
+		ex.submitted.Add(1)
 		ex.shared.rejected.Add(1)
 		f.h.Reject(Failed, err)
 		return f
 	}
 	if inline {
+		ex.submitted.Add(1)
 		f.runInline()
 	}
 	return f
@@ -94,7 +95,6 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
-	ex.submitted.Add(1)
 	err := ex.admit(context.Background(), fn == nil, "TrySubmit")
 	var f *Future[T]
 	if err == nil {
@@ -108,6 +108,7 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 		}
 	}
 	if err != nil {
+		ex.submitted.Add(1)
 		ex.shared.rejected.Add(1)
 		return nil, err
 	}
