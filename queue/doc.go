@@ -1,6 +1,6 @@
 // Package queue provides bounded, generic FIFO, LIFO and priority queues
 // with the semantics of Python's asyncio.Queue, LifoQueue and PriorityQueue,
-// as fast as a buffered channel.
+// at a cost close to a buffered channel's.
 //
 // Compared with a channel, a [Queue] adds what asyncio users expect:
 // context-aware blocking ([Queue.Put], [Queue.Get]) with no select,
@@ -16,8 +16,10 @@
 //   - Cancel-safe: a Put that returned an error did not enqueue its item; a
 //     Get whose ctx ended removed nothing.
 //   - Blocked putters and getters are served in FIFO order.
-//   - A Put+Get pair costs about what a channel send+receive does, with no
-//     allocation.
+//   - A Put+Get pair allocates nothing. It costs about what a channel
+//     send+receive does with one producer and one consumer, up to about
+//     1.5x with several of each contending for the lock, and well under a
+//     channel select on ctx.Done() (see [Queue] for the figures).
 //
 // A minimal producer and consumer:
 //
