@@ -18,7 +18,7 @@
 //   - Blocked putters and getters are served in FIFO order.
 //   - A Put+Get pair allocates nothing. It costs about what a channel
 //     send+receive does with one producer and one consumer, up to about
-//     1.5x with several of each contending for the lock, and well under a
+//     1.3x with several of each contending for the lock, and well under a
 //     channel select on ctx.Done() (see [Queue] for the figures).
 //
 // A minimal producer and consumer:
