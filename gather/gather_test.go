@@ -962,18 +962,28 @@ func TestCallerCancellationMatchesTheCause(t *testing.T) {
 
 func TestNoGoroutineOutlivesTheCall(t *testing.T) {
 	t.Run("Any's losers that never started have no goroutine left when it returns", func(t *testing.T) {
-		for range 50 {
+		// A goroutine that has just marked itself done may still be on its
+		// way out when Any returns, so a single count proves little; a loser
+		// left unawaited (cancelled before its goroutine ran) shows up as
+		// many goroutines in most rounds. Count the rounds with more than a
+		// couple left over.
+		const rounds, fns = 50, 20
+		bad := 0
+		for range rounds {
 			base := runtime.NumGoroutine()
-			fns := make([]func(context.Context) (int, error), 20)
-			for i := range fns {
-				fns[i] = func(ctx context.Context) (int, error) { return i, nil }
+			fs := make([]func(context.Context) (int, error), fns)
+			for i := range fs {
+				fs[i] = func(ctx context.Context) (int, error) { return i, nil }
 			}
-			if _, err := gather.Any(context.Background(), fns...); err != nil {
+			if _, err := gather.Any(context.Background(), fs...); err != nil {
 				t.Fatalf("Any() error = %v", err)
 			}
-			if n := runtime.NumGoroutine(); n > base {
-				t.Fatalf("%d goroutines after Any returned; want at most %d", n, base)
+			if runtime.NumGoroutine() > base+2 {
+				bad++
 			}
+		}
+		if bad > rounds/10 {
+			t.Errorf("in %d of %d rounds more than 2 goroutines were left when Any returned; want its goroutines awaited", bad, rounds)
 		}
 	})
 }
