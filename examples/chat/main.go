@@ -297,6 +297,10 @@ func (s *server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	err = g.Wait()
+	// The watcher may never have started: a group whose ctx has already
+	// ended (the client left at once) starts no more tasks. Leaving twice
+	// does nothing, so make sure here.
+	s.leave(c)
 	if ctx := r.Context(); ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
 		err = nil // the client left: the normal end
 	}
