@@ -35,14 +35,18 @@ var (
 )
 
 // errShutdownNow resolves the futures that ShutdownNow cancelled before
-// they started. It matches both ErrClosed and context.Canceled.
-var errShutdownNow error = shutdownNowError{}
+// they started, and errTooLate those that a submit racing Shutdown queued
+// after the workers had exited. Both match ErrClosed and context.Canceled.
+var (
+	errShutdownNow error = &closedError{"executor: cancelled by ShutdownNow before it started"}
+	errTooLate     error = &closedError{"executor: queued as the executor shut down, after its workers had exited; never started"}
+)
 
-type shutdownNowError struct{}
+type closedError struct{ msg string }
 
-func (shutdownNowError) Error() string { return "executor: cancelled by ShutdownNow before it started" }
+func (e *closedError) Error() string { return e.msg }
 
-func (shutdownNowError) Is(target error) bool {
+func (*closedError) Is(target error) bool {
 	return target == ErrClosed || target == context.Canceled
 }
 
@@ -62,7 +66,7 @@ func (shutdownNowError) Is(target error) bool {
 // costs one allocation, the Future, which also holds the task's ctx.
 type Executor struct {
 	// Read on every task, written once: kept apart from the counters.
-	queue     chan job // never closed; an empty job is a stop signal for a worker
+	q         *ring
 	workers   []*worker
 	onError   func(error)   // nil: failures of Go tasks are logged through slog
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
@@ -74,7 +78,6 @@ type Executor struct {
 	nowCancel context.CancelFunc // cancels nowCtx, which every Go task's ctx watches
 	closeOnce sync.Once
 	live      atomic.Int32        // worker goroutines that have not exited
-	stops     atomic.Int32        // stop signals in the queue, left out of Stats.Queued
 	inlineMu  sync.Mutex          // protects inlineRun; ShutdownNow reads it after setting now
 	inlineRun map[runner]struct{} // futures running off the workers (see Future.runInline), for ShutdownNow to cancel
 	_         [64]byte
@@ -152,7 +155,7 @@ func New(opts ...Option) *Executor {
 		c.queue = max(1024, 4*c.workers)
 	}
 	ex := &Executor{
-		queue:   make(chan job, c.queue),
+		q:       newRing(c.queue, c.workers),
 		workers: make([]*worker, c.workers),
 		onError: c.onError,
 		closing: make(chan struct{}),
@@ -198,11 +201,9 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
 	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
-		select {
-		case ex.queue <- job{fn: fn, ctx: ctx}:
+		if ex.q.tryPut(job{fn: fn, ctx: ctx}) {
 			ex.afterSend()
 			return nil
-		default:
 		}
 	}
 	return ex.goSlow(ctx, fn)
@@ -250,6 +251,15 @@ func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) err
 // queue, and a later Shutdown or ShutdownNow waits again. Shutdown may be
 // called any number of times, also after ShutdownNow. A task of the
 // executor that calls Shutdown waits for itself: give it a ctx that ends.
+//
+// A submit that runs at the same time as Shutdown is either refused with
+// ErrClosed or accepted. An accepted task runs, with one exception: if it
+// reached the queue only after the workers had found it empty and exited,
+// nobody is left to run it, and it is cancelled instead. Its future then
+// resolves [Cancelled] with an error that matches both ErrClosed and
+// context.Canceled, and its function never runs. A Go task in that case is
+// counted in [Stats].Cancelled. The submitter does not run it itself: that
+// would run another caller's task on its goroutine, which could deadlock.
 func (ex *Executor) Shutdown(ctx context.Context) error {
 	ex.close()
 	if ctx == nil {
@@ -300,11 +310,11 @@ func (ex *Executor) ShutdownNow() {
 	for _, r := range inline {
 		r.abort(errShutdownNow)
 	}
-	// Cancel what is queued before closing: the drain must not swallow the
-	// stop signal that close sends to a parked worker. What is queued after
-	// the drain, the workers cancel themselves, since now is set.
-	ex.drain()
+	// Close, then cancel what is queued. What a submit that raced the close
+	// queues after the drain, the workers cancel themselves, since now is
+	// set.
 	ex.close()
+	ex.drain()
 	<-ex.done
 }
 
@@ -347,7 +357,7 @@ func (ex *Executor) Stats() Stats {
 	// Queued first and the submits taken from the queue after it, so that
 	// a task moving from one to the other is counted twice rather than
 	// missed: Running errs high rather than low.
-	s.Queued = max(0, len(ex.queue)-int(ex.stops.Load()))
+	s.Queued = ex.q.len()
 	var taken uint64
 	add := func(c *counters) {
 		s.Completed += c.succeeded.Load()
@@ -474,25 +484,25 @@ func (w *worker) serve() (done bool) {
 		}
 		w.goEnded(gc, safe.Recovered(recover()), false)
 	}()
-	q := ex.queue
-	draining := false // a stop signal came: exit once the queue is empty
+	q := ex.q
 	for {
-		var j job
-		select {
-		case j = <-q:
-		default:
+		j, ok := q.tryGet()
+		if !ok {
 			w.flush() // about to wait: publish the counts
-			if draining || ex.closed.Load() {
-				return true
+			if ex.closed.Load() {
+				if q.empty() {
+					return true // closed, and what was queued is run (after ShutdownNow, cancelled)
+				}
+				runtime.Gosched() // a put has its position and is copying its job in
+				continue
 			}
-			j = <-q
-		}
-		if j.fn == nil && j.r == nil {
-			// A stop signal: the executor is closed. Run (after
-			// ShutdownNow, cancel) what is left, then exit.
-			ex.stops.Add(-1)
-			draining = true
-			continue
+			q.park(func() bool {
+				j, ok = q.tryGet()
+				return ok || ex.closed.Load()
+			})
+			if !ok {
+				continue
+			}
 		}
 		w.tally.taken++ // the task's submit (see Stats)
 		if w.tally.tasks == 0 {
@@ -582,12 +592,9 @@ func (w *worker) release() {
 	w.mu.Unlock()
 }
 
-// workerExited runs as each worker exits. It first passes a stop signal
-// on, for a worker that may be parked on the empty queue (a failed send
-// means the queue is not empty, so no worker is parked). The last worker
-// marks the executor stopped and handles what was queued meanwhile.
+// workerExited runs as each worker exits. The last worker marks the
+// executor stopped and handles what was queued meanwhile.
 func (ex *Executor) workerExited() {
-	ex.signalStop()
 	if ex.live.Add(-1) != 0 {
 		return
 	}
@@ -596,24 +603,14 @@ func (ex *Executor) workerExited() {
 	ex.drain()
 }
 
-// close stops accepting work and wakes a parked worker.
+// close stops accepting work and wakes the parked workers, which exit once
+// the queue is empty.
 func (ex *Executor) close() {
 	ex.closeOnce.Do(func() {
 		ex.closed.Store(true)
 		close(ex.closing)
-		ex.signalStop()
-		ex.afterSend()
+		ex.q.wakeAll()
 	})
-}
-
-// signalStop sends a stop signal if there is room.
-func (ex *Executor) signalStop() {
-	ex.stops.Add(1)
-	select {
-	case ex.queue <- job{}:
-	default:
-		ex.stops.Add(-1)
-	}
 }
 
 // admit checks a submit before anything is queued.
@@ -639,71 +636,53 @@ func (ex *Executor) admit(ctx context.Context, nilFn bool, call string) error {
 // executor's tasks, it returns inline = true without queueing: the caller
 // must run the task itself, since waiting could deadlock.
 func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error) {
-	select {
-	case ex.queue <- j:
+	if ex.q.tryPut(j) {
 		ex.afterSend()
 		return false, nil
-	default:
 	}
 	if ex.owns(ctx) {
 		return true, nil
 	}
-	select {
-	case ex.queue <- j:
-		ex.afterSend()
-		return false, nil
-	case <-ctx.Done():
-		return false, context.Cause(ctx)
-	case <-ex.closing:
-		return false, ErrClosed
+	if err := ex.q.put(ctx, ex.closing, j); err != nil {
+		return false, err
 	}
+	ex.afterSend()
+	return false, nil
 }
 
-// afterSend runs after every send. A submit that passed the closed check
-// before Shutdown but sent after the last worker exited would leave its job
-// in a queue nobody reads; such a sender sees stopped and drains the queue
-// itself. The last worker sets stopped and then drains, so a job sent
+// afterSend runs after every put. A submit that passed the closed check
+// before Shutdown but put its job after the last worker exited would leave
+// it in a queue nobody reads; such a submitter sees stopped and drains the
+// queue itself. The last worker sets stopped and then drains, so a job put
 // before stopped was set is drained by that worker: nothing is left behind,
-// and no submit pays more than two atomic loads for it.
+// and no submit pays more than an atomic load for it.
 func (ex *Executor) afterSend() {
 	if ex.stopped.Load() {
 		ex.drain()
 	}
 }
 
-// drain empties the queue without blocking. After ShutdownNow it cancels
-// what it takes; otherwise (it is then called only once the workers are
-// gone) it runs it on this goroutine. A stop signal it takes is sent again
-// while a worker may be parked waiting for it.
+// drain empties the queue and cancels what it takes. ShutdownNow calls it;
+// so do the last worker and late submitters (see afterSend), once the
+// workers have exited: what the queue holds then arrived too late to run.
+// A put still copying its job in is waited for.
 func (ex *Executor) drain() {
-	stop := false
-	defer func() {
-		if stop && !ex.stopped.Load() {
-			ex.signalStop()
-		}
-	}()
+	why := errTooLate
+	if ex.now.Load() {
+		why = errShutdownNow
+	}
 	for {
-		var j job
-		select {
-		case j = <-ex.queue:
-		default:
-			return
-		}
-		if j.r == nil && j.fn == nil {
-			ex.stops.Add(-1)
-			stop = true
+		j, ok := ex.q.tryGet()
+		if !ok {
+			if ex.q.empty() {
+				return
+			}
+			runtime.Gosched() // a put has its position and is copying its job in
 			continue
 		}
 		ex.submitted.Add(1) // a queued task is counted by whoever takes it
-		switch {
-		case ex.now.Load():
-			if j.r == nil || j.r.abort(errShutdownNow) {
-				ex.shared.dropped.Add(1)
-			}
-		case j.r != nil:
-			j.r.runInline()
-		default:
-			ex.runGo(&goCtx{ex: ex}, j.ctx, j.fn, &ex.shared, nil)
+		if j.r == nil || j.r.abort(why) {
+			ex.shared.dropped.Add(1)
 		}
 	}
 }

@@ -100,10 +100,9 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if err == nil {
 		f = &Future[T]{ex: ex}
 		f.h.Init(context.Background(), ex, fn)
-		select {
-		case ex.queue <- job{r: f}:
+		if ex.q.tryPut(job{r: f}) {
 			ex.afterSend()
-		default:
+		} else {
 			err = ErrFull
 		}
 	}
