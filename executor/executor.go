@@ -379,10 +379,12 @@ func (ex *Executor) Stats() Stats {
 	return s
 }
 
-// job is one entry of the queue: a future (r), or a Go task (fn and ctx).
-// It is passed by value, so a Go task costs no allocation.
+// job is one entry of the queue: a Go task (fn and its ctx), or a future
+// (fn is nil, and ctx is the future as a [futureJob]). It is passed by
+// value, so a Go task costs no allocation. Three words rather than five (a
+// field for each kind) make a slot of the ring 32 bytes, two to a cache
+// line, which measurably cuts the traffic between submitter and workers.
 type job struct {
-	r   runner
 	fn  func(context.Context) error
 	ctx context.Context
 }
@@ -511,7 +513,7 @@ func (w *worker) serve() (done bool) {
 			w.flush()
 		}
 		if j.fn == nil {
-			j.r.runOn(w)
+			j.ctx.(runner).runOn(w)
 		} else if ex.now.Load() {
 			w.tally.dropped++
 		} else {
@@ -681,7 +683,7 @@ func (ex *Executor) drain() {
 			continue
 		}
 		ex.submitted.Add(1) // a queued task is counted by whoever takes it
-		if j.r == nil || j.r.abort(why) {
+		if j.fn != nil || j.ctx.(runner).abort(why) {
 			ex.shared.dropped.Add(1)
 		}
 	}

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/async-patterns/async/internal/task"
 )
@@ -70,7 +71,7 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 	inline := false
 	if err == nil {
 		retain(ctx)
-		inline, err = ex.enqueue(ctx, job{r: f})
+		inline, err = ex.enqueue(ctx, job{ctx: (*futureJob[T])(f)})
 	}
 	if err != nil {
 		ex.submitted.Add(1)
@@ -100,7 +101,7 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if err == nil {
 		f = &Future[T]{ex: ex}
 		f.h.Init(context.Background(), ex, fn)
-		if ex.q.tryPut(job{r: f}) {
+		if ex.q.tryPut(job{ctx: (*futureJob[T])(f)}) {
 			ex.afterSend()
 		} else {
 			err = ErrFull
@@ -216,3 +217,20 @@ func (f *Future[T]) ended(w *worker) {
 }
 
 func (f *Future[T]) abort(err error) bool { return f.h.Cancel(err) }
+
+// futureJob is a Future as it travels through the queue: in the ctx word
+// of a [job], so that an entry needs no field of its own for futures. As a
+// context it is the future's own task ctx (the one its function receives);
+// as a runner it is the future.
+type futureJob[T any] Future[T]
+
+func (j *futureJob[T]) future() *Future[T] { return (*Future[T])(j) }
+
+func (j *futureJob[T]) Deadline() (time.Time, bool) { return j.h.Context().Deadline() }
+func (j *futureJob[T]) Done() <-chan struct{}       { return j.h.Context().Done() }
+func (j *futureJob[T]) Err() error                  { return j.h.Context().Err() }
+func (j *futureJob[T]) Value(key any) any           { return j.h.Context().Value(key) }
+
+func (j *futureJob[T]) runOn(w *worker)      { j.future().runOn(w) }
+func (j *futureJob[T]) runInline()           { j.future().runInline() }
+func (j *futureJob[T]) abort(err error) bool { return j.future().abort(err) }
