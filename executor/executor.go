@@ -61,9 +61,16 @@ func (*closedError) Is(target error) bool {
 // either keeps its workers blocked on the queue forever (they reference the
 // executor, so it is never garbage collected either).
 //
-// Cost: a task submitted with [Executor.Go] costs no allocation: a buffered
-// channel send and receive plus one atomic add by the submitter. A [Submit]
-// costs one allocation, the Future, which also holds the task's ctx.
+// The queue is a lock-free ring rather than a buffered channel: with tiny
+// tasks a channel pool spends most of its time contending for the
+// channel's lock, and the ring lets Go undercut such a pool (see
+// BENCHMARKS.md). Waiting submitters are served in the order they began to
+// wait, and tasks start in the order they were queued.
+//
+// Cost: a task submitted with [Executor.Go] costs no allocation: a
+// compare-and-swap and a store to put it on the ring, the same to take it
+// off. A [Submit] costs one allocation, the Future, which also holds the
+// task's ctx.
 type Executor struct {
 	// Read on every task, written once: kept apart from the counters.
 	q         *ring
