@@ -162,7 +162,7 @@ func New(opts ...Option) *Executor {
 		c.queue = max(1024, 4*c.workers)
 	}
 	ex := &Executor{
-		q:       newRing(c.queue, c.workers),
+		q:       newRing(c.queue),
 		workers: make([]*worker, c.workers),
 		onError: c.onError,
 		closing: make(chan struct{}),
@@ -171,7 +171,7 @@ func New(opts ...Option) *Executor {
 	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
 	ex.live.Store(int32(c.workers))
 	for i := range ex.workers {
-		w := &worker{ex: ex, ctx: &goCtx{ex: ex}}
+		w := &worker{ex: ex, ctx: &goCtx{ex: ex}, parker: newParker()}
 		ex.workers[i] = w
 	}
 	for _, w := range ex.workers {
@@ -452,6 +452,7 @@ type worker struct {
 	tally    tally    // the worker's own
 	ex       *Executor
 	ctx      *goCtx     // the ctx of this worker's Go tasks, reused from one to the next
+	parker   *parker    // wakes the worker when it waits for work
 	mu       sync.Mutex // protects cur
 	cur      runner     // the future running on this worker, for ShutdownNow
 }
@@ -505,7 +506,7 @@ func (w *worker) serve() (done bool) {
 				runtime.Gosched() // a put has its position and is copying its job in
 				continue
 			}
-			q.park(func() bool {
+			q.park(w.parker, func() bool {
 				j, ok = q.tryGet()
 				return ok || ex.closed.Load()
 			})

@@ -1281,3 +1281,23 @@ func FuzzMap(f *testing.F) {
 		}
 	})
 }
+
+// TestGoInBursts submits tiny Go tasks in bursts of one to three and waits
+// for each burst, so the workers run out of work, park and are woken tens
+// of thousands of times: a lost wake-up hangs it (the test's timeout).
+func TestGoInBursts(t *testing.T) {
+	ex := executor.New(executor.WithWorkers(2), executor.WithQueueSize(4))
+	defer shutdown(t, ex)
+	var wg sync.WaitGroup
+	task := func(context.Context) error { wg.Done(); return nil }
+	for i := range 50_000 {
+		n := 1 + i%3
+		wg.Add(n)
+		for range n {
+			if err := ex.Go(context.Background(), task); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Wait()
+	}
+}

@@ -23,7 +23,10 @@ import (
 // are woken by whoever makes the change they wait for, which checks a
 // counter of waiters after its own put or get. Each side writes before it
 // reads the other side's word, with sequentially consistent atomics, so at
-// least one of the two sees the other: no wake-up is lost.
+// least one of the two sees the other: no wake-up is lost. A wake-up goes
+// to one named waiter, on a channel of its own: an anonymous token could be
+// taken by a worker it was not meant for while the one it was meant for
+// waits for it holding a job.
 type ring struct {
 	tail atomic.Uint64 // the next position to put to
 	_    [56]byte
@@ -35,14 +38,21 @@ type ring struct {
 	size  uint64
 	mask  uint64 // size-1 when size is a power of two (pow2)
 	pow2  bool
-	wake  chan struct{} // a token per worker woken from park; room for every worker
 	_     [64]byte
 
-	idle    atomic.Int32 // workers parked, or about to park, that no token was sent for yet
+	idle    atomic.Int32 // workers parked, or about to park: len(parked)
 	putters atomic.Int32 // submitters waiting for room: len(waiters)
-	mu      sync.Mutex   // protects waiters
+	mu      sync.Mutex   // protects parked and waiters
+	parked  []*parker    // a stack: the worker that parked last, whose cache is warmest, is woken first
 	waiters []*roomWaiter
 }
+
+// parker is a worker's own wake-up channel.
+type parker struct {
+	wake chan struct{} // receives one token each time a waker takes the worker off parked
+}
+
+func newParker() *parker { return &parker{wake: make(chan struct{}, 1)} }
 
 // slot is one cell of the ring: the job and the sequence number that says
 // what it holds. For position pos with this slot, seq == 2*pos means free
@@ -60,11 +70,10 @@ type roomWaiter struct {
 	ready chan struct{} // receives one token when a get freed a slot
 }
 
-func newRing(size, workers int) *ring {
+func newRing(size int) *ring {
 	r := &ring{
 		slots: make([]slot, size),
 		size:  uint64(size),
-		wake:  make(chan struct{}, workers),
 	}
 	if size&(size-1) == 0 {
 		r.pow2 = true
@@ -158,63 +167,60 @@ func (r *ring) len() int {
 	return int(min(t-h, r.size))
 }
 
-// park blocks a worker that found the ring empty until a put or a wakeAll
-// may have given it something to do. It returns at once, without blocking,
-// if recheck reports true: recheck must look for work (a tryGet, keeping
-// what it takes) and for the reasons wakeAll is called. A woken worker may
-// find nothing: it checks again and parks again.
-func (r *ring) park(recheck func() bool) {
+// park blocks a worker (p is its own) that found the ring empty until a put
+// or a wakeAll may have given it something to do. It returns without
+// blocking if recheck, called once the worker is listed as parked, reports
+// true: recheck must look for work (a tryGet, keeping what it takes) and
+// for the reasons wakeAll is called. A woken worker may find nothing: it
+// checks again and parks again.
+func (r *ring) park(p *parker, recheck func() bool) {
+	r.mu.Lock()
+	r.parked = append(r.parked, p)
 	r.idle.Add(1)
+	r.mu.Unlock()
 	if recheck() {
-		r.unpark()
+		r.mu.Lock()
+		for i, x := range r.parked {
+			if x == p {
+				r.parked = append(r.parked[:i], r.parked[i+1:]...)
+				r.idle.Add(-1)
+				r.mu.Unlock()
+				return
+			}
+		}
+		r.mu.Unlock()
+		// A waker took p off the list already: its token is p's alone, and
+		// is sent right after; take it, so that the next park starts clean.
+	}
+	<-p.wake
+}
+
+// wakeWorker wakes the worker that parked last, if any is parked.
+func (r *ring) wakeWorker() {
+	r.mu.Lock()
+	n := len(r.parked)
+	if n == 0 {
+		r.mu.Unlock()
 		return
 	}
-	<-r.wake
-}
-
-// unpark takes back a worker's idle registration; if a waker already
-// counted it, the token it sent (or is sending) is taken instead.
-func (r *ring) unpark() {
-	for {
-		n := r.idle.Load()
-		if n <= 0 {
-			<-r.wake
-			return
-		}
-		if r.idle.CompareAndSwap(n, n-1) {
-			return
-		}
-	}
-}
-
-// wakeWorker wakes one parked worker, if there is one.
-func (r *ring) wakeWorker() {
-	for {
-		n := r.idle.Load()
-		if n <= 0 {
-			return
-		}
-		if r.idle.CompareAndSwap(n, n-1) {
-			r.wake <- struct{}{} // never blocks: a token per registration, and room for every worker
-			return
-		}
-	}
+	p := r.parked[n-1]
+	r.parked[n-1] = nil
+	r.parked = r.parked[:n-1]
+	r.idle.Add(-1)
+	r.mu.Unlock()
+	p.wake <- struct{}{} // never blocks: one token per time off the list
 }
 
 // wakeAll wakes every parked worker. The caller has set what the workers'
 // recheck looks for first, so that a worker parking later sees it.
 func (r *ring) wakeAll() {
-	for {
-		n := r.idle.Load()
-		if n <= 0 {
-			return
-		}
-		if r.idle.CompareAndSwap(n, 0) {
-			for range n {
-				r.wake <- struct{}{}
-			}
-			return
-		}
+	r.mu.Lock()
+	ps := r.parked
+	r.parked = nil
+	r.idle.Add(-int32(len(ps)))
+	r.mu.Unlock()
+	for _, p := range ps {
+		p.wake <- struct{}{}
 	}
 }
 
@@ -233,7 +239,13 @@ func (r *ring) put(ctx context.Context, closing <-chan struct{}, j job) error {
 		}
 		select {
 		case <-w.ready:
-			// A slot was freed: try again (another put may take it first).
+			// A slot was freed: try again (another put may take it first),
+			// unless the executor shut down meanwhile.
+			select {
+			case <-closing:
+				return ErrClosed
+			default:
+			}
 		case <-ctx.Done():
 			r.stopWaiting(w)
 			return context.Cause(ctx)

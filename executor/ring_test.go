@@ -31,7 +31,7 @@ func numOf(j job) int { return j.ctx.(numCtx).n }
 // op below 128 puts, the rest get. It returns an error at the first
 // disagreement.
 func checkRingModel(size int, ops []byte) error {
-	r := newRing(size, 1)
+	r := newRing(size)
 	var model []int
 	next := 0
 	for i, op := range ops {
@@ -107,7 +107,7 @@ func TestRingConcurrent(t *testing.T) {
 	const producers, consumers, perProducer = 3, 3, 3000
 	for _, size := range []int{1, 2, 3, 16} {
 		t.Run(fmt.Sprint("size ", size), func(t *testing.T) {
-			r := newRing(size, consumers)
+			r := newRing(size)
 			var stop atomic.Bool
 			seen := make([]atomic.Int32, producers*perProducer)
 			var cwg sync.WaitGroup
@@ -116,6 +116,7 @@ func TestRingConcurrent(t *testing.T) {
 				cwg.Add(1)
 				go func() {
 					defer cwg.Done()
+					me := newParker()
 					last := make([]int, producers)
 					for p := range last {
 						last[p] = -1
@@ -126,7 +127,7 @@ func TestRingConcurrent(t *testing.T) {
 							if stop.Load() && r.empty() {
 								return
 							}
-							r.park(func() bool {
+							r.park(me, func() bool {
 								j, ok = r.tryGet()
 								return ok || stop.Load()
 							})
@@ -171,8 +172,8 @@ func TestRingConcurrent(t *testing.T) {
 					t.Fatalf("item %d arrived %d times; want once", n, c)
 				}
 			}
-			if r.putters.Load() != 0 || r.idle.Load() != 0 || len(r.waiters) != 0 {
-				t.Errorf("after the run: %d putters, %d idle, %d waiters; want none", r.putters.Load(), r.idle.Load(), len(r.waiters))
+			if r.putters.Load() != 0 || r.idle.Load() != 0 || len(r.waiters) != 0 || len(r.parked) != 0 {
+				t.Errorf("after the run: %d putters, %d idle, %d waiters, %d parked; want none", r.putters.Load(), r.idle.Load(), len(r.waiters), len(r.parked))
 			}
 		})
 	}
@@ -181,7 +182,7 @@ func TestRingConcurrent(t *testing.T) {
 func TestRingWaitForRoom(t *testing.T) {
 	t.Run("waiting putters get room in the order they began to wait", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := newRing(1, 1)
+			r := newRing(1)
 			r.tryPut(item(0))
 			done := make(chan int, 3)
 			for n := 1; n <= 3; n++ {
@@ -210,7 +211,7 @@ func TestRingWaitForRoom(t *testing.T) {
 
 	t.Run("a put gives up when its ctx ends or closing closes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := newRing(1, 1)
+			r := newRing(1)
 			r.tryPut(item(0))
 			ctx, cancel := context.WithTimeoutCause(context.Background(), time.Second, errors.New("gave up"))
 			defer cancel()
@@ -229,7 +230,7 @@ func TestRingWaitForRoom(t *testing.T) {
 	})
 
 	t.Run("a waiter woken for room that gives up passes the wake-up on", func(t *testing.T) {
-		r := newRing(1, 1)
+		r := newRing(1)
 		r.tryPut(item(0))
 		a, b := r.waitRoom(), r.waitRoom()
 		r.tryGet() // frees the slot: wakes a, the first waiter
@@ -283,4 +284,57 @@ func TestLateJob(t *testing.T) {
 	if s.Submitted != 2 || s.Cancelled != 2 || s.Queued != 0 || s.Running != 0 {
 		t.Errorf("Stats() = %+v; want 2 submitted, both cancelled", s)
 	}
+}
+
+// TestRingParkWake drives the parking of workers hard: one producer puts
+// batches of one to three jobs and waits for each batch to be done, so the
+// two consumers park and are woken over and over. A lost or misdirected
+// wake-up shows as a hang (the test's timeout).
+func TestRingParkWake(t *testing.T) {
+	const consumers = 2
+	rounds := 200_000
+	if testing.Short() {
+		rounds = 20_000
+	}
+	r := newRing(4)
+	var stop atomic.Bool
+	var pending sync.WaitGroup
+	var cwg sync.WaitGroup
+	for range consumers {
+		cwg.Add(1)
+		go func() {
+			defer cwg.Done()
+			me := newParker()
+			for {
+				j, ok := r.tryGet()
+				if !ok {
+					if stop.Load() {
+						return
+					}
+					r.park(me, func() bool {
+						j, ok = r.tryGet()
+						return ok || stop.Load()
+					})
+					if !ok {
+						continue
+					}
+				}
+				j.fn(j.ctx)
+			}
+		}()
+	}
+	done := func(context.Context) error { pending.Done(); return nil }
+	for i := range rounds {
+		n := 1 + i%3
+		pending.Add(n)
+		for range n {
+			if !r.tryPut(job{fn: done, ctx: context.Background()}) {
+				t.Fatal("tryPut failed on a ring with room")
+			}
+		}
+		pending.Wait()
+	}
+	stop.Store(true)
+	r.wakeAll()
+	cwg.Wait()
 }
