@@ -64,8 +64,8 @@ func (*closedError) Is(target error) bool {
 // The queue is a lock-free ring rather than a buffered channel: with tiny
 // tasks a channel pool spends most of its time contending for the
 // channel's lock, and the ring lets Go undercut such a pool (see
-// BENCHMARKS.md). Waiting submitters are served in the order they began to
-// wait, and tasks start in the order they were queued.
+// BENCHMARKS.md). Workers take tasks in the order they were queued, and
+// submitters waiting for room are served in the order they began to wait.
 //
 // Cost: a task submitted with [Executor.Go] costs no allocation: a
 // compare-and-swap and a store to put it on the ring, the same to take it
@@ -120,8 +120,9 @@ func WithWorkers(n int) Option {
 // WithQueueSize sets how many submitted tasks may wait for a worker before
 // [Submit] and [Executor.Go] block and [TrySubmit] fails with [ErrFull]. The
 // default is max(1024, 4*workers): deep enough that producers of tiny tasks
-// rarely wait, small enough to push back on a runaway producer. m must be at
-// least 1: New panics otherwise.
+// rarely wait, small enough to push back on a runaway producer. The queue
+// is allocated whole by New, 32 bytes per place. m must be at least 1: New
+// panics otherwise.
 func WithQueueSize(m int) Option {
 	return func(c *config) {
 		if m < 1 {
