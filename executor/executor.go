@@ -247,7 +247,7 @@ func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) err
 	}
 	if inline {
 		ex.submitted.Add(1)
-		ex.runGo(&goCtx{ex: ex}, ctx, fn, &ex.shared, nil)
+		ex.runGo(ctx, fn)
 	}
 	return nil
 }
@@ -400,7 +400,6 @@ type job struct {
 // runner is a queued future, seen without its type parameter.
 type runner interface {
 	runOn(w *worker)  // run on a worker (or skip it, if it was cancelled)
-	runInline()       // run on the calling goroutine
 	abort(error) bool // cancel; reports whether it resolved a pending task
 }
 
@@ -708,12 +707,12 @@ func (ex *Executor) owns(ctx context.Context) bool {
 	return c != nil && c.ex == ex
 }
 
-// runGo runs a Go task on the calling goroutine with gc as its ctx and
-// records its outcome in a worker's tally t, or else (off the workers) in c.
-func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Context) error, c *counters, t *tally) {
-	if t == nil {
-		ex.inline.Add(1)
-	}
+// runGo runs a Go task on the calling goroutine, off the workers (a task
+// of ex that called Go with the queue full), under a ctx of its own, and
+// records its outcome in the shared counters.
+func (ex *Executor) runGo(parent context.Context, fn func(context.Context) error) {
+	ex.inline.Add(1)
+	gc := &goCtx{ex: ex}
 	gc.start(parent)
 	var err error
 	returned := false
@@ -730,12 +729,8 @@ func (ex *Executor) runGo(gc *goCtx, parent context.Context, fn func(context.Con
 			st = task.Failed
 		}
 		gc.finish()
-		if t != nil {
-			t.count(st)
-		} else {
-			c.count(st)
-			ex.inline.Add(-1)
-		}
+		ex.shared.count(st)
+		ex.inline.Add(-1)
 		if st == task.Failed {
 			ex.report(err)
 		}

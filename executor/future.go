@@ -232,5 +232,4 @@ func (j *futureJob[T]) Err() error                  { return j.h.Context().Err()
 func (j *futureJob[T]) Value(key any) any           { return j.h.Context().Value(key) }
 
 func (j *futureJob[T]) runOn(w *worker)      { j.future().runOn(w) }
-func (j *futureJob[T]) runInline()           { j.future().runInline() }
 func (j *futureJob[T]) abort(err error) bool { return j.future().abort(err) }

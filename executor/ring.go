@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -180,15 +181,14 @@ func (r *ring) park(p *parker, recheck func() bool) {
 	r.mu.Unlock()
 	if recheck() {
 		r.mu.Lock()
-		for i, x := range r.parked {
-			if x == p {
-				r.parked = append(r.parked[:i], r.parked[i+1:]...)
-				r.idle.Add(-1)
-				r.mu.Unlock()
-				return
-			}
+		listed := remove(&r.parked, p)
+		if listed {
+			r.idle.Add(-1)
 		}
 		r.mu.Unlock()
+		if listed {
+			return
+		}
 		// A waker took p off the list already: its token is p's alone, and
 		// is sent right after; take it, so that the next park starts clean.
 	}
@@ -272,16 +272,24 @@ func (r *ring) waitRoom() *roomWaiter {
 // passed on to the next waiter.
 func (r *ring) stopWaiting(w *roomWaiter) {
 	r.mu.Lock()
-	for i, x := range r.waiters {
-		if x == w {
-			r.waiters = append(r.waiters[:i], r.waiters[i+1:]...)
-			r.putters.Add(-1)
-			r.mu.Unlock()
-			return
-		}
+	listed := remove(&r.waiters, w)
+	if listed {
+		r.putters.Add(-1)
 	}
 	r.mu.Unlock()
-	r.wakePutter()
+	if !listed {
+		r.wakePutter()
+	}
+}
+
+// remove deletes x from *list and reports whether it was there.
+func remove[T comparable](list *[]T, x T) bool {
+	i := slices.Index(*list, x)
+	if i < 0 {
+		return false
+	}
+	*list = slices.Delete(*list, i, i+1)
+	return true
 }
 
 // wakePutter wakes the submitter that has waited for room the longest.

@@ -98,6 +98,31 @@ func FuzzRingModel(f *testing.F) {
 	})
 }
 
+// consume takes jobs from r as a worker does, parking when it is empty,
+// and hands each to handle, until handle reports false or stop is set and
+// r is empty.
+func consume(r *ring, stop *atomic.Bool, handle func(job) bool) {
+	me := newParker()
+	for {
+		j, ok := r.tryGet()
+		if !ok {
+			if stop.Load() && r.empty() {
+				return
+			}
+			r.park(me, func() bool {
+				j, ok = r.tryGet()
+				return ok || stop.Load()
+			})
+			if !ok {
+				continue
+			}
+		}
+		if !handle(j) {
+			return
+		}
+	}
+}
+
 // TestRingConcurrent puts numbered items from several producers (blocking
 // puts, which wait for room) and takes them with several consumers (which
 // park on empty, as workers do), over tiny rings so that both waits happen
@@ -116,34 +141,21 @@ func TestRingConcurrent(t *testing.T) {
 				cwg.Add(1)
 				go func() {
 					defer cwg.Done()
-					me := newParker()
 					last := make([]int, producers)
 					for p := range last {
 						last[p] = -1
 					}
-					for {
-						j, ok := r.tryGet()
-						if !ok {
-							if stop.Load() && r.empty() {
-								return
-							}
-							r.park(me, func() bool {
-								j, ok = r.tryGet()
-								return ok || stop.Load()
-							})
-							if !ok {
-								continue
-							}
-						}
+					consume(r, &stop, func(j job) bool {
 						n := numOf(j)
 						seen[n].Add(1)
 						p, k := n/perProducer, n%perProducer
 						if k <= last[p] {
 							errs <- fmt.Errorf("a consumer got item %d of producer %d after item %d", k, p, last[p])
-							return
+							return false
 						}
 						last[p] = k
-					}
+						return true
+					})
 				}()
 			}
 			var pwg sync.WaitGroup
@@ -304,23 +316,7 @@ func TestRingParkWake(t *testing.T) {
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			me := newParker()
-			for {
-				j, ok := r.tryGet()
-				if !ok {
-					if stop.Load() {
-						return
-					}
-					r.park(me, func() bool {
-						j, ok = r.tryGet()
-						return ok || stop.Load()
-					})
-					if !ok {
-						continue
-					}
-				}
-				j.fn(j.ctx)
-			}
+			consume(r, &stop, func(j job) bool { j.fn(j.ctx); return true })
 		}()
 	}
 	done := func(context.Context) error { pending.Done(); return nil }
