@@ -130,7 +130,38 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		speedups[i] = seqTime.Seconds() / d.Seconds()
 	}
 	drawChart(out, speedups, cores)
+	if note := shortfall(slices.Max(speedups), cores); note != "" {
+		fmt.Fprintln(out, "time: "+note)
+	}
 	return nil
+}
+
+// shortfall explains a best speed-up well below the number of cores, so
+// that it does not read as a bug; it returns "" when there is nothing to
+// explain.
+func shortfall(best float64, cores int) string {
+	if cores == 1 || best >= 0.8*float64(cores) {
+		return ""
+	}
+	load, ok := loadAverage()
+	if ok && load >= float64(cores)-0.5 {
+		return fmt.Sprintf("the best speed-up, %.2fx, is well below %d: the machine is busy (load average %.2f on %d cores), other programs share the cores", best, cores, load, cores)
+	}
+	return fmt.Sprintf("the best speed-up, %.2fx, is well below %d: other programs are probably using the cores", best, cores)
+}
+
+// loadAverage returns the one-minute load average on Linux (the number of
+// threads running or waiting to run), and false elsewhere.
+func loadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	var load float64
+	if _, err := fmt.Sscan(string(b), &load); err != nil {
+		return 0, false
+	}
+	return load, true
 }
 
 // countOnExecutor counts the primes in every span with executor.Map on a
