@@ -165,7 +165,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		defer stop()
 		for i := 1; i <= cfg.items; i++ {
 			if ctx.Err() != nil {
-				return nil // graceful: Put may still succeed when there is room
+				return nil // graceful; checked first, as a Put with room may succeed on an ended ctx
 			}
 			if err := numbers.Put(pctx, uint64(i)); err != nil {
 				if ctx.Err() != nil && gctx.Err() == nil {
