@@ -15,6 +15,11 @@
 //   - Every connection is a [taskgroup.Group] of two tasks: one streams the
 //     client's queue to the response, one watches for the client leaving and
 //     unregisters it at once, even while the streamer is stuck in a write.
+//   - Every message carries the time the server received it. The room
+//     announces who joins and leaves, and keeps the last 50 messages, which
+//     a client that joins receives first. The server answers a post with
+//     the message's ID, so the page can mark its own messages; a message
+//     the server refused stays in the input box with the error.
 //
 // Ctrl-C shuts the server down gracefully: every stream sends what its queue
 // still holds and ends, then the server waits for its connections to close,
@@ -34,6 +39,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +58,9 @@ const (
 	maxName = 32   // bytes; longer names are cut
 	maxText = 2000 // bytes; a longer text is refused
 )
+
+// historySize is how many of the latest messages a client that joins gets.
+const historySize = 50
 
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on")
@@ -123,16 +133,27 @@ const shutdownGrace = 5 * time.Second
 
 // config tunes a server; the zero value gives the defaults.
 type config struct {
-	queueSize    int           // messages buffered per client; default 64
-	writeTimeout time.Duration // to send one batch to a client before disconnecting it; default 30s
+	queueSize    int              // events buffered per client; default 64 (history, 50, included)
+	writeTimeout time.Duration    // to send one batch to a client before disconnecting it; default 30s
+	now          func() time.Time // the clock that stamps messages; default time.Now
 }
 
-// message is one chat message, sent to clients as the JSON data of an SSE
-// event.
+// The kinds of event the room sends.
+const (
+	kindMessage = "message" // someone said something
+	kindJoin    = "join"    // someone joined the room
+	kindLeave   = "leave"   // someone left
+)
+
+// message is one event of the room, sent to clients as the JSON data of an
+// SSE event: a chat message, or the announcement of a join or a leave.
 type message struct {
-	ID   uint64 `json:"id"` // 1, 2, 3... in the order the room broadcast them
-	Name string `json:"name"`
-	Text string `json:"text"`
+	ID     uint64 `json:"id,omitempty"` // messages only: 1, 2, 3... in the order the room broadcast them
+	Kind   string `json:"kind"`         // kindMessage, kindJoin or kindLeave
+	Time   int64  `json:"time"`         // when the server received it, in Unix milliseconds
+	Name   string `json:"name"`         // who said it, joined or left
+	Text   string `json:"text,omitempty"`
+	Online int    `json:"online,omitempty"` // joins and leaves: how many are in the room after it
 }
 
 // server is the chat: an http.Handler serving the page, /send and /events,
@@ -145,6 +166,7 @@ type server struct {
 
 	mu      sync.Mutex // protects the fields below
 	clients map[*client]struct{}
+	history []message     // the last historySize messages, oldest first
 	nextID  uint64        // ID of the last message broadcast
 	nextCID uint64        // ID of the last client that joined
 	closed  bool          // set by Close; no client joins after it
@@ -155,8 +177,9 @@ type server struct {
 
 // client is one connected /events stream.
 type client struct {
-	id uint64
-	q  *queue.Queue[message]
+	id   uint64
+	name string // as given in /events?name=, for the announcements
+	q    *queue.Queue[message]
 }
 
 // newServer returns a chat server with the given configuration, logging to
@@ -167,6 +190,9 @@ func newServer(cfg config, logger *log.Logger) *server {
 	}
 	if cfg.writeTimeout == 0 {
 		cfg.writeTimeout = 30 * time.Second
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
 	}
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
@@ -215,7 +241,8 @@ func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Write(indexHTML)
 }
 
-// serveSend takes a form with a name and a text and broadcasts them.
+// serveSend takes a form with a name and a text and broadcasts them. It
+// answers 204 No Content with the message's ID in the X-Message-Id header.
 func (s *server) serveSend(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4*maxText)
 	if err := r.ParseForm(); err != nil {
@@ -236,25 +263,48 @@ func (s *server) serveSend(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "chat: text too long or not UTF-8", http.StatusBadRequest)
 		return
 	}
+	id := s.broadcast(cleanName(name), text)
+	w.Header().Set("X-Message-Id", strconv.FormatUint(id, 10))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// cleanName gives a name a default and cuts it to maxName bytes.
+func cleanName(name string) string {
+	name = strings.ToValidUTF8(strings.TrimSpace(name), "")
 	if name == "" {
-		name = "anonymous"
+		return "anonymous"
 	}
 	if len(name) > maxName {
 		name = strings.ToValidUTF8(name[:maxName], "")
 	}
-	s.broadcast(name, text)
-	w.WriteHeader(http.StatusNoContent)
+	return name
 }
 
 // broadcast gives the message an ID and puts it in every client's queue.
 // TryPut never waits under DropOldest, so the room's lock is held for a few
 // microseconds however slow a client is; holding it while putting makes
 // every client receive the messages in the same order.
-func (s *server) broadcast(name, text string) {
+// It returns the message's ID.
+func (s *server) broadcast(name, text string) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	m := message{ID: s.nextID, Name: name, Text: text}
+	m := message{ID: s.nextID, Kind: kindMessage, Time: s.cfg.now().UnixMilli(), Name: name, Text: text}
+	if len(s.history) == historySize {
+		s.history = slices.Delete(s.history, 0, 1)
+	}
+	s.history = append(s.history, m)
+	s.sendLocked(m)
+	return m.ID
+}
+
+// announceLocked tells the room that c joined or left.
+func (s *server) announceLocked(kind string, c *client) {
+	s.sendLocked(message{Kind: kind, Time: s.cfg.now().UnixMilli(), Name: c.name, Online: len(s.clients)})
+}
+
+// sendLocked puts m in every client's queue.
+func (s *server) sendLocked(m message) {
 	for c := range s.clients {
 		c.q.TryPut(m) // nil, or ErrClosed for a client that is leaving
 	}
@@ -263,7 +313,7 @@ func (s *server) broadcast(name, text string) {
 // serveEvents streams the room's messages to one client as Server-Sent
 // Events until the client leaves, a write fails, or the server closes.
 func (s *server) serveEvents(w http.ResponseWriter, r *http.Request) {
-	c, err := s.join()
+	c, err := s.join(r.URL.Query().Get("name"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
@@ -329,8 +379,11 @@ func (s *server) stream(ctx context.Context, w io.Writer, rc *http.ResponseContr
 		}
 		buf = buf[:0]
 		for _, m := range batch {
-			data, _ := json.Marshal(m) // cannot fail: strings and a number
-			buf = fmt.Appendf(buf, "id: %d\ndata: %s\n\n", m.ID, data)
+			data, _ := json.Marshal(m) // cannot fail: strings and numbers
+			if m.ID != 0 {
+				buf = fmt.Appendf(buf, "id: %d\n", m.ID)
+			}
+			buf = fmt.Appendf(buf, "data: %s\n\n", data)
 		}
 		if err := rc.SetWriteDeadline(time.Now().Add(s.cfg.writeTimeout)); err != nil {
 			return err
@@ -344,16 +397,26 @@ func (s *server) stream(ctx context.Context, w io.Writer, rc *http.ResponseContr
 	}
 }
 
-// join adds a client to the room, or fails if the server is closed.
-func (s *server) join() (*client, error) {
+// join adds a client to the room, or fails if the server is closed. The
+// client's queue starts with the room's history, then the announcement of
+// its own join, which the room receives too.
+func (s *server) join(name string) (*client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errors.New("chat: server is shutting down")
 	}
 	s.nextCID++
-	c := &client{id: s.nextCID, q: queue.New[message](s.cfg.queueSize, queue.WithOverflow(queue.DropOldest))}
+	c := &client{
+		id:   s.nextCID,
+		name: cleanName(name),
+		q:    queue.New[message](s.cfg.queueSize, queue.WithOverflow(queue.DropOldest)),
+	}
+	for _, m := range s.history {
+		c.q.TryPut(m)
+	}
 	s.clients[c] = struct{}{}
+	s.announceLocked(kindJoin, c)
 	s.streams.Add(1)
 	s.notifyLocked()
 	return c, nil
@@ -369,6 +432,9 @@ func (s *server) leave(c *client) {
 	}
 	delete(s.clients, c)
 	c.q.CloseNow()
+	if !s.closed {
+		s.announceLocked(kindLeave, c)
+	}
 	s.notifyLocked()
 }
 

@@ -75,16 +75,33 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 
 // sseClient is one browser-like client reading /events.
 type sseClient struct {
-	msgs chan message
-	err  error         // why the stream ended; read after done is closed
-	done chan struct{} // closed when the stream has ended
+	msgs  chan message
+	err   error         // why the stream ended; read after done is closed
+	done  chan struct{} // closed when the stream has ended
+	close func()        // disconnects, and waits for the reader to end
 }
 
 // connect opens /events on base and returns once the server has answered,
-// that is, once the client is in the room. The cleanup disconnects it.
+// that is, once the client is in the room. The client receives the chat
+// messages posted after it joined: it skips the history and the joins and
+// leaves. The cleanup disconnects it.
 func connect(t *testing.T, ctx context.Context, hc *http.Client, base string) *sseClient {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+	joined := false
+	return connectAs(t, ctx, hc, base, "", func(m message) bool {
+		if !joined {
+			joined = m.Kind == kindJoin // the first join is the client's own
+			return false
+		}
+		return m.Kind == kindMessage
+	})
+}
+
+// connectAs is connect for a client named name that receives every event
+// keep returns true for.
+func connectAs(t *testing.T, ctx context.Context, hc *http.Client, base, name string, keep func(message) bool) *sseClient {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/events?name="+url.QueryEscape(name), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +118,9 @@ func connect(t *testing.T, ctx context.Context, hc *http.Client, base string) *s
 	go func() {
 		defer close(c.done)
 		c.err = readEvents(resp.Body, func(m message) bool {
+			if !keep(m) {
+				return true
+			}
 			select {
 			case c.msgs <- m:
 				return true
@@ -109,13 +129,20 @@ func connect(t *testing.T, ctx context.Context, hc *http.Client, base string) *s
 			}
 		})
 	}()
-	t.Cleanup(func() {
-		close(stop)
-		resp.Body.Close()
-		<-c.done
-	})
+	var once sync.Once
+	c.close = func() {
+		once.Do(func() {
+			close(stop)
+			resp.Body.Close()
+			<-c.done
+		})
+	}
+	t.Cleanup(c.close)
 	return c
 }
+
+// everything keeps every event.
+func everything(message) bool { return true }
 
 // readEvents parses a Server-Sent Events stream, calling got with every
 // message until got returns false or the stream ends (nil at EOF).
@@ -250,16 +277,88 @@ func TestBroadcast(t *testing.T) {
 		}
 	})
 
-	t.Run("a message keeps what the sender wrote", func(t *testing.T) {
+	t.Run("a message keeps what the sender wrote, with the time the server received it", func(t *testing.T) {
 		ctx := testContext(t)
-		_, ts := startServer(t, config{})
+		at := time.Date(2026, 12, 2, 9, 30, 15, 0, time.UTC)
+		_, ts := startServer(t, config{now: func() time.Time { return at }})
 		c := connect(t, ctx, ts.Client(), ts.URL)
 		text := "<b>bold</b> \"quotes\" & a\nsecond line: ok ✓"
 		post(t, ctx, ts.Client(), ts.URL, "  ann  ", text)
 		m, err := c.next(ctx)
-		want := message{ID: 1, Name: "ann", Text: text}
+		want := message{ID: 1, Kind: kindMessage, Time: at.UnixMilli(), Name: "ann", Text: text}
 		if err != nil || m != want {
 			t.Fatalf("next() = %+v, %v; want %+v", m, err, want)
+		}
+	})
+}
+
+func TestRoom(t *testing.T) {
+	t.Run("a post is answered with the message's ID", func(t *testing.T) {
+		ctx := testContext(t)
+		_, ts := startServer(t, config{})
+		for want := 1; want <= 3; want++ {
+			req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/send", strings.NewReader("text=hi"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("X-Message-Id"); got != fmt.Sprint(want) {
+				t.Errorf("POST /send: X-Message-Id = %q; want %q", got, fmt.Sprint(want))
+			}
+		}
+	})
+
+	t.Run("joins and leaves are announced, with the time and how many are online", func(t *testing.T) {
+		ctx := testContext(t)
+		at := time.Date(2026, 12, 2, 9, 30, 0, 0, time.UTC)
+		_, ts := startServer(t, config{now: func() time.Time { return at }})
+		hc := ts.Client()
+		ann := connectAs(t, ctx, hc, ts.URL, "ann", everything)
+		bob := connectAs(t, ctx, hc, ts.URL, " bob ", everything)
+		bob.close()
+		want := []message{
+			{Kind: kindJoin, Time: at.UnixMilli(), Name: "ann", Online: 1},
+			{Kind: kindJoin, Time: at.UnixMilli(), Name: "bob", Online: 2},
+			{Kind: kindLeave, Time: at.UnixMilli(), Name: "bob", Online: 1},
+		}
+		for i, w := range want {
+			if m, err := ann.next(ctx); err != nil || m != w {
+				t.Fatalf("ann's event %d: next() = %+v, %v; want %+v", i+1, m, err, w)
+			}
+		}
+	})
+
+	t.Run("a client with no name is announced as anonymous", func(t *testing.T) {
+		ctx := testContext(t)
+		_, ts := startServer(t, config{})
+		c := connectAs(t, ctx, ts.Client(), ts.URL, "", everything)
+		if m, err := c.next(ctx); err != nil || m.Kind != kindJoin || m.Name != "anonymous" {
+			t.Fatalf("next() = %+v, %v; want anonymous joining", m, err)
+		}
+	})
+
+	t.Run("a late joiner receives the last 50 messages, then its own join", func(t *testing.T) {
+		ctx := testContext(t)
+		_, ts := startServer(t, config{})
+		hc := ts.Client()
+		for i := 1; i <= 55; i++ {
+			post(t, ctx, hc, ts.URL, "ann", fmt.Sprint("message ", i))
+		}
+		late := connectAs(t, ctx, hc, ts.URL, "cy", everything)
+		for id := uint64(6); id <= 55; id++ {
+			m, err := late.next(ctx)
+			if err != nil || m.Kind != kindMessage || m.ID != id || m.Text != fmt.Sprint("message ", id) || m.Time == 0 {
+				t.Fatalf("next() = %+v, %v; want message %d from the history, with its time", m, err, id)
+			}
+		}
+		if m, err := late.next(ctx); err != nil || m.Kind != kindJoin || m.Name != "cy" {
+			t.Fatalf("after the history: next() = %+v, %v; want cy's join", m, err)
+		}
+		post(t, ctx, hc, ts.URL, "ann", "welcome")
+		if m, err := late.next(ctx); err != nil || m.ID != 56 || m.Text != "welcome" {
+			t.Fatalf("next() = %+v, %v; want message 56, welcome", m, err)
 		}
 	})
 }
@@ -293,6 +392,9 @@ func TestStalledClient(t *testing.T) {
 		// fills the socket buffers and then its queue, which drops.
 		text := strings.Repeat("x", 1000)
 		var n uint64
+		// With queues this small, the burst of join announcements may have
+		// dropped some of them; count the drops from the first message on.
+		baseline := make(map[*client]uint64)
 		for n < 2*queueSize || slow.q.Dropped() < 2*queueSize {
 			if n == 10000 {
 				t.Fatalf("after %d messages the stalled client has dropped %d; want the server to drop its oldest ones", n, slow.q.Dropped())
@@ -305,10 +407,15 @@ func TestStalledClient(t *testing.T) {
 					t.Fatalf("live client %d: next() = message %d, %v; want message %d", i, m.ID, err, n)
 				}
 			}
+			if n == 1 {
+				for _, c := range liveClients {
+					baseline[c] = c.q.Dropped()
+				}
+			}
 		}
 		for _, c := range liveClients {
-			if d := c.q.Dropped(); d != 0 {
-				t.Errorf("live client %d: Dropped() = %d; want 0", c.id, d)
+			if d := c.q.Dropped() - baseline[c]; d != 0 {
+				t.Errorf("live client %d: Dropped() went up by %d; want 0", c.id, d)
 			}
 		}
 		if got, _ := s.room(); len(got) != len(live)+1 {
@@ -442,7 +549,7 @@ func TestRequests(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
-			!strings.Contains(string(body), `new EventSource("events")`) {
+			!strings.Contains(string(body), `new EventSource("events?name=`) {
 			t.Fatalf("GET / = %s, %q, %d bytes; want 200 and the page", resp.Status, resp.Header.Get("Content-Type"), len(body))
 		}
 	})

@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -107,16 +113,166 @@ func TestCommandRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the command")
 	}
-	out, err := exec.Command("go", "run", ".", "-n", "200000", "-ranges", "50", "-workers", "2").CombinedOutput()
+	cmd := exec.Command("go", "run", ".", "-n", "200000", "-ranges", "50", "-workers", "2")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output() // a pipe: no progress line
 	if err != nil {
-		t.Fatalf("go run: %v\n%s", err, out)
+		t.Fatalf("go run: %v\n%s", err, stderr.String())
 	}
 	// π(200000) = 17984.
 	want := "counting the primes below 200000 in 50 ranges\n" +
 		"sequential: 17984 primes\n" +
 		"executor.Map on 2 workers: 17984 primes\n" +
-		"results match: true\n"
+		"results match: true\n" +
+		fmt.Sprintf("speed-up against the sequential loop, by number of workers (GOMAXPROCS=%d):\n", runtime.GOMAXPROCS(0))
 	if got := withoutTimes(string(out)); got != want {
 		t.Errorf("go run printed:\n%s\nwant (timing lines aside):\n%s", out, want)
 	}
+	if strings.Contains(string(out), "\r") {
+		t.Errorf("go run printed %q; want no progress line when piped", out)
+	}
+}
+
+func TestRunDrawsTheChart(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, config{n: 20_000, ranges: 16, workers: 2, chart: true}); err != nil {
+		t.Fatalf("run() = %v; want nil", err)
+	}
+	_, chart, ok := strings.Cut(out.String(), "by number of workers")
+	if !ok {
+		t.Fatalf("run printed:\n%s\nwant a chart", out.String())
+	}
+	cores := runtime.GOMAXPROCS(0)
+	rows := strings.Split(strings.TrimSuffix(chart, "\n"), "\n")[1:]
+	if last := rows[len(rows)-1]; strings.HasPrefix(last, "time: the best speed-up") {
+		rows = rows[:len(rows)-1] // the note on a busy machine
+	}
+	if len(rows) != 2*2*cores {
+		t.Fatalf("the chart has %d rows:\n%s\nwant two (measured, ideal) for each of 1..%d workers", len(rows), chart, 2*cores)
+	}
+	for i, row := range rows {
+		w := i/2 + 1
+		kind := "measured"
+		if i%2 == 1 {
+			kind = "ideal"
+			if want := fmt.Sprintf("%.2fx", float64(min(w, cores))); !strings.HasSuffix(row, want) {
+				t.Errorf("ideal row for %d workers = %q; want it to end with %s", w, row, want)
+			}
+		} else if label := fmt.Sprintf(" %d worker", w); !strings.Contains(row, label) {
+			t.Errorf("row %d = %q; want it labelled %q", i, row, label)
+		}
+		if !strings.HasPrefix(row, "time: ") || !strings.Contains(row, kind) {
+			t.Errorf("row %d = %q; want a %q row starting with \"time: \"", i, row, kind)
+		}
+	}
+}
+
+func TestDrawChart(t *testing.T) {
+	var out bytes.Buffer
+	drawChart(&out, []float64{1, 1.9, 1.95, 2.5}, 2)
+	// The longest bar, 2.50x, is 40 characters wide.
+	want := "" +
+		"time:   1 worker  measured ████████████████                          1.00x\n" +
+		"time:             ideal    ░░░░░░░░░░░░░░░░                          1.00x\n" +
+		"time:  2 workers  measured ██████████████████████████████▍           1.90x\n" +
+		"time:             ideal    ░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░          2.00x\n" +
+		"time:  3 workers  measured ███████████████████████████████▎          1.95x\n" +
+		"time:             ideal    ░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░          2.00x\n" +
+		"time:  4 workers  measured ████████████████████████████████████████  2.50x\n" +
+		"time:             ideal    ░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░          2.00x\n"
+	if got := out.String(); got != want {
+		t.Errorf("drawChart printed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestShortfall(t *testing.T) {
+	if got := shortfall(1.9, 2); got != "" {
+		t.Errorf("shortfall(1.9, 2) = %q; want nothing to explain", got)
+	}
+	if got := shortfall(1, 1); got != "" {
+		t.Errorf("shortfall(1, 1) = %q; want nothing to explain", got)
+	}
+	if got := shortfall(0.96, 2); !strings.HasPrefix(got, "the best speed-up, 0.96x, is well below 2: ") ||
+		!strings.Contains(got, "other programs") {
+		t.Errorf("shortfall(0.96, 2) = %q; want it to say other programs take the cores", got)
+	}
+}
+
+func TestBar(t *testing.T) {
+	for _, tc := range []struct {
+		n     float64
+		glyph rune
+		want  string
+	}{
+		{0, '█', ""},
+		{2.5, '█', "██▌"},
+		{0.125, '█', "▏"},
+		{2.5, '░', "░░░"},
+		{2.4, '░', "░░"},
+	} {
+		if got := bar(tc.n, tc.glyph); got != tc.want {
+			t.Errorf("bar(%v, %q) = %q; want %q", tc.n, tc.glyph, got, tc.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestProgress(t *testing.T) {
+	t.Run("nothing is shown before the delay", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var w syncBuffer
+			stop := startProgress(&w, "sequential", 100, func() int64 { return 5 }, time.Second)
+			time.Sleep(time.Second - time.Millisecond)
+			stop()
+			if got := w.String(); got != "" {
+				t.Errorf("progress printed %q; want nothing", got)
+			}
+		})
+	})
+	t.Run("after the delay a line shows done/total and the rate, and stop erases it", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var w syncBuffer
+			var done atomic.Int64
+			done.Store(50)
+			stop := startProgress(&w, "executor.Map, 2 workers", 200, done.Load, 500*time.Millisecond)
+			time.Sleep(500 * time.Millisecond)
+			synctest.Wait()
+			if got, want := w.String(), "\r\033[Kexecutor.Map, 2 workers: 50/200 ranges, 100 ranges/s"; got != want {
+				t.Errorf("progress printed %q; want %q", got, want)
+			}
+			stop()
+			if got := w.String(); !strings.HasSuffix(got, "ranges/s\r\033[K") {
+				t.Errorf("progress printed %q; want the line erased at the end", got)
+			}
+		})
+	})
+	t.Run("a delay already past shows the line at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var w syncBuffer
+			stop := startProgress(&w, "sequential", 10, func() int64 { return 0 }, -time.Second)
+			synctest.Wait()
+			stop()
+			if got := w.String(); !strings.HasPrefix(got, "\r\033[Ksequential: 0/10 ranges") {
+				t.Errorf("progress printed %q; want the line at once", got)
+			}
+		})
+	})
 }

@@ -215,12 +215,23 @@ func tourRetry(ctx context.Context, out io.Writer) error {
 
 func tourBreaker(ctx context.Context, out io.Writer) error {
 	const openFor = 50 * time.Millisecond
+	// The hook runs on the goroutine of the call that changed the state,
+	// before that call returns: keep the changes and print them after the
+	// line that reports the call, so the output reads in cause-then-effect
+	// order.
+	var changes []string
+	printChanges := func() {
+		for _, c := range changes {
+			fmt.Fprintln(out, c)
+		}
+		changes = changes[:0]
+	}
 	b := breaker.New(
 		breaker.WithName("payments"),
 		breaker.WithConsecutiveFailures(3),
 		breaker.WithOpenTimeout(openFor),
 		breaker.WithOnStateChange(func(name string, from, to breaker.State) {
-			fmt.Fprintf(out, "  [%s: %v -> %v]\n", name, from, to)
+			changes = append(changes, fmt.Sprintf("  state change: %s %v -> %v", name, from, to))
 		}),
 	)
 	healthy := false
@@ -234,16 +245,20 @@ func tourBreaker(ctx context.Context, out io.Writer) error {
 		err := b.Do(ctx, call)
 		var rej *breaker.RejectedError
 		if errors.As(err, &rej) {
-			fmt.Fprintf(out, "call %d: rejected without calling (%v); retry after <= %v\n", i, errors.Is(err, breaker.ErrOpen), openFor)
+			fmt.Fprintf(out, "call %d: rejected, the service was not called: errors.Is(err, breaker.ErrOpen) = %t; retry after <= %v\n",
+				i, errors.Is(err, breaker.ErrOpen), openFor)
 		} else {
-			fmt.Fprintf(out, "call %d: %v\n", i, err)
+			fmt.Fprintf(out, "call %d: the service failed: %v\n", i, err)
 		}
+		printChanges()
 	}
 	healthy = true
 	// retry waits out the open state using the rejection's RetryAfter hint.
 	err := retry.Do(ctx, func(ctx context.Context) error { return b.Do(ctx, call) },
 		retry.WithBackoff(time.Millisecond, time.Millisecond))
-	fmt.Fprintf(out, "after the open timeout a probe goes through: err=%v, state %v\n", err, b.State())
+	fmt.Fprintf(out, "the service recovers; after the open timeout a probe goes through: err = %v\n", err)
+	printChanges()
+	fmt.Fprintf(out, "state now: %v\n", b.State())
 	return nil
 }
 
@@ -289,8 +304,41 @@ func tourExecutor(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "counted the primes below each of %d numbers on a pool of GOMAXPROCS workers\n", len(inputs))
 	fmt.Fprintf(out, "results match the sequential loop: %v\n", slices.Equal(seq, par))
-	fmt.Fprintf(out, "time: sequential %v, executor.Map %v: %.2fx speed-up on %d cores\n",
+	load, haveLoad := loadAverage()
+	fmt.Fprintf(out, "time: sequential %v, executor.Map %v: %s\n",
 		sequential.Round(time.Millisecond), parallel.Round(time.Millisecond),
-		float64(sequential)/float64(parallel), runtime.GOMAXPROCS(0))
+		speedup(float64(sequential)/float64(parallel), runtime.GOMAXPROCS(0), load, haveLoad))
 	return nil
+}
+
+// speedup describes a measured speed-up of work spread over one worker per
+// core: it names the core count, and when the speed-up falls well short of
+// the ideal (one per core) it says why that is likely, so that 0.96x on a
+// busy machine does not read as a bug.
+func speedup(x float64, cores int, load float64, haveLoad bool) string {
+	s := fmt.Sprintf("%.2fx speed-up on %d cores", x, cores)
+	switch {
+	case cores == 1:
+		return fmt.Sprintf("%.2fx on 1 core (GOMAXPROCS=1): no speed-up is possible", x)
+	case x >= 0.8*float64(cores):
+		return s
+	case haveLoad && load >= float64(cores)-0.5:
+		return fmt.Sprintf("%s, below the ideal %d.00x: the machine is busy (load average %.2f on %d cores), other programs share the cores", s, cores, load, cores)
+	default:
+		return fmt.Sprintf("%s, below the ideal %d.00x: other programs are probably using the cores", s, cores)
+	}
+}
+
+// loadAverage returns the one-minute load average on Linux (the number of
+// threads running or waiting to run), and false elsewhere.
+func loadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	var load float64
+	if _, err := fmt.Sscan(string(b), &load); err != nil {
+		return 0, false
+	}
+	return load, true
 }

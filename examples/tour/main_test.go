@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -36,14 +38,15 @@ result: "200 OK", err: <nil>, after 3 calls
 a permanent error is not retried: retry: attempt 1 failed permanently: 401 unauthorized
 
 == 5. breaker: a circuit trips and recovers
-call 1: 503 service unavailable
-call 2: 503 service unavailable
-  [payments: closed -> open]
-call 3: 503 service unavailable
-call 4: rejected without calling (true); retry after <= 50ms
-  [payments: open -> half-open]
-  [payments: half-open -> closed]
-after the open timeout a probe goes through: err=<nil>, state closed
+call 1: the service failed: 503 service unavailable
+call 2: the service failed: 503 service unavailable
+call 3: the service failed: 503 service unavailable
+  state change: payments closed -> open
+call 4: rejected, the service was not called: errors.Is(err, breaker.ErrOpen) = true; retry after <= 50ms
+the service recovers; after the open timeout a probe goes through: err = <nil>
+  state change: payments open -> half-open
+  state change: payments half-open -> closed
+state now: closed
 
 == 6. executor: CPU-bound work on a worker pool
 counted the primes below each of 64 numbers on a pool of GOMAXPROCS workers
@@ -72,6 +75,41 @@ func TestTourPrintsEveryPart(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "\ntime:"); n != 3 {
 		t.Errorf("the tour printed %d timing lines; want 3 (gather twice, executor once)", n)
+	}
+	cores := fmt.Sprintf(" speed-up on %d cores", runtime.GOMAXPROCS(0))
+	if runtime.GOMAXPROCS(0) == 1 {
+		cores = " on 1 core (GOMAXPROCS=1)"
+	}
+	if !strings.Contains(out.String(), "\ntime: sequential ") || !strings.Contains(out.String(), cores) {
+		t.Errorf("the tour printed:\n%s\nwant the executor's timing line to say %q", out.String(), cores)
+	}
+}
+
+func TestSpeedupLine(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		x        float64
+		cores    int
+		load     float64
+		haveLoad bool
+		want     string
+	}{
+		{"a speed-up near the ideal names the cores and nothing more", 1.93, 2, 3.5, true,
+			"1.93x speed-up on 2 cores"},
+		{"a low speed-up on a loaded machine says the machine is busy", 0.96, 2, 3.5, true,
+			"0.96x speed-up on 2 cores, below the ideal 2.00x: the machine is busy (load average 3.50 on 2 cores), other programs share the cores"},
+		{"a low speed-up with no load average still says why", 0.96, 4, 0, false,
+			"0.96x speed-up on 4 cores, below the ideal 4.00x: other programs are probably using the cores"},
+		{"a low speed-up on an idle machine does not blame the load", 0.96, 2, 0.1, true,
+			"0.96x speed-up on 2 cores, below the ideal 2.00x: other programs are probably using the cores"},
+		{"one core explains that no speed-up is possible", 1.01, 1, 0, false,
+			"1.01x on 1 core (GOMAXPROCS=1): no speed-up is possible"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := speedup(tc.x, tc.cores, tc.load, tc.haveLoad); got != tc.want {
+				t.Errorf("speedup(%v, %d, %v, %t) = %q; want %q", tc.x, tc.cores, tc.load, tc.haveLoad, got, tc.want)
+			}
+		})
 	}
 }
 
