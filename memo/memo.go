@@ -43,6 +43,7 @@ var ErrClosed = errors.New("memo: cache closed")
 type Cache[K comparable, V any] struct {
 	load func(ctx context.Context, key K) (V, error)
 	cfg  config
+	born time.Time // entries' times are ns since born: one monotonic clock read per Get
 
 	// sf runs each load on its own goroutine and hands its end to every
 	// waiter's channel. Its keys name flights (K need not be a string).
@@ -77,8 +78,8 @@ type entry[K comparable, V any] struct {
 	key        K
 	val        V
 	err        error     // a cached error (WithErrorTTL); val is then zero
-	expires    time.Time // zero: never
-	staleUntil time.Time // served stale until then while a refresh runs; zero: no stale window
+	expires    int64 // in ns since the cache's born; 0: never
+	staleUntil int64 // served stale until then while a refresh runs; 0: no stale window
 	refreshing bool      // a background refresh of key is running
 	prev, next *entry[K, V]
 }
@@ -127,6 +128,7 @@ func New[K comparable, V any](load func(ctx context.Context, key K) (V, error), 
 	c := &Cache[K, V]{
 		load:    load,
 		cfg:     cfg,
+		born:    time.Now(),
 		entries: make(map[K]*entry[K, V]),
 		flights: make(map[K]*flight[K, V]),
 	}
@@ -158,14 +160,14 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	}
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
-		if e.expires.IsZero() {
+		if e.expires == 0 {
 			return c.hit(e)
 		}
-		now := time.Now()
-		if now.Before(e.expires) {
+		now := c.now()
+		if now < e.expires {
 			return c.hit(e)
 		}
-		if e.err == nil && now.Before(e.staleUntil) {
+		if e.err == nil && now < e.staleUntil {
 			c.stats.Stale++
 			if !e.refreshing && !c.closed && c.flights[key] == nil {
 				e.refreshing = true
@@ -363,16 +365,22 @@ func (c *Cache[K, V]) store(fl *flight[K, V]) {
 		c.pushFront(e)
 	}
 	e.val, e.err, e.refreshing = fl.val, fl.err, false
-	e.expires, e.staleUntil = time.Time{}, time.Time{}
+	e.expires, e.staleUntil = 0, 0
 	switch {
 	case fl.err != nil:
-		e.expires = time.Now().Add(c.cfg.errorTTL)
+		e.expires = c.now() + int64(c.cfg.errorTTL)
 	case c.cfg.ttl > 0:
-		e.expires = time.Now().Add(c.cfg.ttl)
+		e.expires = c.now() + int64(c.cfg.ttl)
 		if c.cfg.stale > 0 {
-			e.staleUntil = e.expires.Add(c.cfg.stale)
+			e.staleUntil = e.expires + int64(c.cfg.stale)
 		}
 	}
+}
+
+// now reads the monotonic clock (time.Since reads only that one, where
+// time.Now reads the wall clock too), in ns since c.born; always > 0.
+func (c *Cache[K, V]) now() int64 {
+	return int64(time.Since(c.born)) + 1
 }
 
 // pushFront makes e the most recently used. Called with c.mu held, e unlinked.
