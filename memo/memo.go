@@ -77,10 +77,10 @@ type Stats struct {
 type entry[K comparable, V any] struct {
 	key        K
 	val        V
-	err        error     // a cached error (WithErrorTTL); val is then zero
+	err        error // a cached error (WithErrorTTL); val is then zero
 	expires    int64 // in ns since the cache's born; 0: never
 	staleUntil int64 // served stale until then while a refresh runs; 0: no stale window
-	refreshing bool      // a background refresh of key is running
+	refreshing bool  // a background refresh of key is running
 	prev, next *entry[K, V]
 }
 
