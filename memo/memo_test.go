@@ -510,13 +510,16 @@ func TestStale(t *testing.T) {
 		})
 	})
 
-	t.Run("a failed refresh keeps serving the stale value", func(t *testing.T) {
+	t.Run("a failed or panicking refresh keeps serving the stale value", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			calls := 0
 			c := memo.New(func(ctx context.Context, k string) (string, error) {
 				calls++
-				if calls == 2 {
+				switch calls {
+				case 2:
 					return "", errDown
+				case 3:
+					panic("refresh bug")
 				}
 				return fmt.Sprint("v", calls), nil
 			}, memo.WithTTL(time.Minute), memo.WithStale(time.Minute), memo.WithErrorTTL(time.Hour))
@@ -525,9 +528,11 @@ func TestStale(t *testing.T) {
 			time.Sleep(time.Minute)
 			mustGet(t, c, "k", "v1") // starts refresh 2, which fails
 			synctest.Wait()
-			mustGet(t, c, "k", "v1") // still stale-served; starts refresh 3
+			mustGet(t, c, "k", "v1") // still stale-served; starts refresh 3, which panics
 			synctest.Wait()
-			mustGet(t, c, "k", "v3")
+			mustGet(t, c, "k", "v1") // starts refresh 4
+			synctest.Wait()
+			mustGet(t, c, "k", "v4")
 		})
 	})
 
