@@ -21,7 +21,7 @@
 //
 // Costs: a hit is one mutex-guarded map lookup, O(1), with no allocation and
 // no goroutine. A miss that starts a load allocates a few small objects and
-// starts one goroutine; each further waiter allocates one channel.
+// starts one goroutine; each further waiter of that load allocates nothing.
 //
 //	users := memo.New(func(ctx context.Context, id int) (*User, error) {
 //		return db.LoadUser(ctx, id)

@@ -35,9 +35,9 @@ var ErrClosed = errors.New("memo: cache closed")
 // Costs: a hit takes the cache's mutex for one map lookup (plus a clock read
 // when entries expire, and an O(1) move in the LRU list with
 // [WithMaxEntries]); it allocates nothing and starts no goroutine. A miss that
-// starts a load allocates a few small objects (its flight, contexts, a
-// channel) and starts one goroutine; a miss that joins a running load
-// allocates one channel. Storing a new key allocates one entry. Memory is
+// starts a load allocates a few small objects (its flight, contexts,
+// channels) and starts one goroutine; a miss that joins a running load
+// allocates nothing. Storing a new key allocates one entry. Memory is
 // O(entries); without [WithMaxEntries] an expired entry stays until a Get of
 // its key or a new value replaces it.
 type Cache[K comparable, V any] struct {
@@ -45,8 +45,14 @@ type Cache[K comparable, V any] struct {
 	cfg  config
 	born time.Time // entries' times are ns since born: one monotonic clock read per Get
 
-	// sf runs each load on its own goroutine and hands its end to every
-	// waiter's channel. Its keys name flights (K need not be a string).
+	// sf runs each load on a goroutine of its own, once per flight: its keys
+	// name flights, since K need not be a string. Waiters do not take a
+	// DoChan channel each (two allocations and one send per waiter, under
+	// sf's mutex): they wait on their flight's done channel, whose one close
+	// wakes them all. What sf lacks is added around it: the flights map with
+	// its refcount, the detached and cancellable ctx, and recovering panics
+	// inside the function sf runs (sf itself would re-panic them on a fresh
+	// goroutine, crashing the program).
 	sf singleflight.Group
 
 	mu      sync.Mutex
@@ -93,13 +99,13 @@ type flight[K comparable, V any] struct {
 	ctx    context.Context // the load's: the first caller's values, not its cancellation
 	cancel context.CancelCauseFunc
 	stop   context.CancelFunc // ends the WithLoadTimeout timer; nil without one
-	goexit chan struct{}      // closed if the load called runtime.Goexit (sf then sends nothing)
+	done   chan struct{}      // closed once val and err are set
 
-	refs int  // protected by c.mu: waiting Gets, plus one for a refresh
-	done bool // protected by c.mu: the load has returned
+	refs     int  // protected by c.mu: waiting Gets, plus one for a refresh
+	returned bool // protected by c.mu: the load has returned
 
-	// Written by the load's goroutine before the result is handed out (sf's
-	// channel send or the close of goexit), read by waiters after it.
+	// Written by the load's goroutine before done is closed, read by waiters
+	// after it.
 	val V
 	err error
 }
@@ -173,7 +179,6 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 				e.refreshing = true
 				fl := c.startFlight(ctx, key)
 				fl.refs = 1 // the cache's own: nobody waits, nobody cancels
-				c.sf.DoChan(fl.id, fl.fn)
 			}
 			return c.hit(e)
 		}
@@ -247,13 +252,9 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (V, error) {
 	}
 	c.stats.Misses++
 	fl.refs++
-	// DoChan under c.mu: the flight cannot finish (finish takes c.mu) before
-	// this waiter has joined it in sf, so sf never starts the load twice.
-	ch := c.sf.DoChan(fl.id, fl.fn)
 	c.mu.Unlock()
 	select {
-	case <-ch:
-	case <-fl.goexit:
+	case <-fl.done:
 	case <-ctx.Done():
 		cause := context.Cause(ctx)
 		c.leave(fl, cause)
@@ -262,11 +263,12 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (V, error) {
 	return fl.val, fl.err
 }
 
-// startFlight registers a new load of key; the caller hands fl.fn to sf.
-// Called with c.mu held.
+// startFlight registers a new load of key and has sf start it. Called with
+// c.mu held, so the load cannot finish (finish takes c.mu) before the caller
+// has counted itself in fl.refs.
 func (c *Cache[K, V]) startFlight(ctx context.Context, key K) *flight[K, V] {
 	c.seq++
-	fl := &flight[K, V]{c: c, key: key, id: strconv.FormatUint(c.seq, 36), goexit: make(chan struct{})}
+	fl := &flight[K, V]{c: c, key: key, id: strconv.FormatUint(c.seq, 36), done: make(chan struct{})}
 	fl.ctx, fl.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	if c.cfg.loadTimeout > 0 {
 		fl.ctx, fl.stop = context.WithTimeout(fl.ctx, c.cfg.loadTimeout)
@@ -275,6 +277,7 @@ func (c *Cache[K, V]) startFlight(ctx context.Context, key K) *flight[K, V] {
 	c.flights[key] = fl
 	c.stats.Loads++
 	c.wg.Add(1)
+	c.sf.DoChan(fl.id, fl.fn) // its channel is dropped: waiters use fl.done
 	return fl
 }
 
@@ -282,7 +285,7 @@ func (c *Cache[K, V]) startFlight(ctx context.Context, key K) *flight[K, V] {
 func (c *Cache[K, V]) leave(fl *flight[K, V], cause error) {
 	c.mu.Lock()
 	fl.refs--
-	abandoned := fl.refs == 0 && !fl.done
+	abandoned := fl.refs == 0 && !fl.returned
 	if abandoned && c.flights[fl.key] == fl {
 		delete(c.flights, fl.key) // the next Get starts afresh, not on a cancelled load
 	}
@@ -294,25 +297,21 @@ func (c *Cache[K, V]) leave(fl *flight[K, V], cause error) {
 
 // run is the flight's function in sf: it calls load on sf's goroutine.
 //
-// Why recover here: sf re-panics a panic of its function on a fresh goroutine
-// when DoChan waiters exist, which would crash the program. Recovering inside
-// turns it into a *PanicError that sf hands to every waiter like any error.
-// A runtime.Goexit cannot be stopped: sf then hands out nothing, so run
-// closes goexit for the waiters instead.
+// Why recover here: sf re-panics a panic of its function on a fresh
+// goroutine, which would crash the program. Recovering inside turns it into a
+// *PanicError that every waiter gets like any error. A runtime.Goexit cannot
+// be stopped, but this deferred function still runs: the waiters get a
+// *PanicError for it too.
 func (fl *flight[K, V]) run() (any, error) {
 	c := fl.c
 	returned := false
 	defer func() {
-		var pe *PanicError
 		if !returned {
-			pe = safe.Recovered(recover())
 			var zero V
-			fl.val, fl.err = zero, pe
+			fl.val, fl.err = zero, safe.Recovered(recover())
 		}
 		c.finish(fl)
-		if pe != nil && pe.Value == safe.ErrGoexit {
-			close(fl.goexit)
-		}
+		close(fl.done)
 		c.wg.Done()
 	}()
 	fl.val, fl.err = c.load(fl.ctx, fl.key)
@@ -324,7 +323,7 @@ func (fl *flight[K, V]) run() (any, error) {
 // abandoned, and releases its ctx.
 func (c *Cache[K, V]) finish(fl *flight[K, V]) {
 	c.mu.Lock()
-	fl.done = true
+	fl.returned = true
 	if c.flights[fl.key] == fl {
 		delete(c.flights, fl.key)
 		c.store(fl)
