@@ -109,9 +109,13 @@ func TestCoalescing(t *testing.T) {
 			defer c.Close()
 			errGaveUp := errors.New("user navigated away")
 			ctx, cancel := context.WithCancelCause(context.Background())
-			quitter := getAsync(ctx, c, "k")
+			quitter := getAsync(ctx, c, "k") // starts the load
+			synctest.Wait()
 			stayer := getAsync(context.Background(), c, "k")
 			synctest.Wait()
+			if got := c.Stats(); got.Loads != 1 || got.Coalesced != 1 {
+				t.Fatalf("Stats() = %+v; want 1 load with 1 coalesced waiter", got)
+			}
 			cancel(errGaveUp)
 			synctest.Wait()
 			select {
@@ -123,7 +127,7 @@ func TestCoalescing(t *testing.T) {
 				t.Fatal("the quitter's Get did not return when its ctx ended")
 			}
 			if err := g.ctx(0).Err(); err != nil {
-				t.Errorf("the load's ctx.Err() = %v after one of two waiters left; want nil", err)
+				t.Errorf("the load's ctx.Err() = %v after the caller that started it left; want nil", err)
 			}
 			close(g.release)
 			if r := <-stayer; r.v != "k-v1" || r.err != nil {
