@@ -576,6 +576,44 @@ func TestStale(t *testing.T) {
 	})
 }
 
+func TestClose(t *testing.T) {
+	t.Run("Close waits for a load every waiter gave up on", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			returned := false
+			c := memo.New(func(ctx context.Context, k string) (string, error) {
+				<-release // ignores its ctx
+				returned = true
+				return k, nil
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			r := getAsync(ctx, c, "k")
+			synctest.Wait()
+			cancel()
+			if got := <-r; !errors.Is(got.err, context.Canceled) {
+				t.Fatalf("Get() = %v; want context.Canceled", got.err)
+			}
+			closed := make(chan struct{})
+			go func() {
+				c.Close()
+				close(closed)
+			}()
+			synctest.Wait()
+			select {
+			case <-closed:
+				t.Fatal("Close returned while the load was running")
+			default:
+			}
+			close(release)
+			<-closed
+			if !returned {
+				t.Error("Close returned before the load did")
+			}
+			c.Close() // a second Close returns at once
+		})
+	})
+}
+
 func TestForget(t *testing.T) {
 	t.Run("Forget drops an entry", func(t *testing.T) {
 		var l counting
