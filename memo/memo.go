@@ -43,7 +43,7 @@ var ErrClosed = errors.New("memo: cache closed")
 type Cache[K comparable, V any] struct {
 	load func(ctx context.Context, key K) (V, error)
 	cfg  config
-	born time.Time // entries' times are ns since born: one monotonic clock read per Get
+	born time.Time // entries' times are ns since born: one monotonic clock read per Get of an expiring entry
 
 	// sf runs each load on a goroutine of its own, once per flight: its keys
 	// name flights, since K need not be a string. Waiters do not take a
