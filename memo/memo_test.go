@@ -174,6 +174,17 @@ func TestCoalescing(t *testing.T) {
 		})
 	})
 
+	t.Run("a hit is returned even though ctx has ended", func(t *testing.T) {
+		c := memo.New(func(ctx context.Context, k string) (string, error) { return k, nil })
+		defer c.Close()
+		mustGet(t, c, "k", "k")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if v, err := c.Get(ctx, "k"); v != "k" || err != nil {
+			t.Errorf("Get() = %q, %v; want the cached %q, nil", v, err, "k")
+		}
+	})
+
 	t.Run("a Get whose ctx has already ended starts no load", func(t *testing.T) {
 		calls := 0
 		c := memo.New(func(ctx context.Context, k string) (string, error) { calls++; return k, nil })
