@@ -1,8 +1,8 @@
-// Command tour is a guided walk through the six packages of
+// Command tour is a guided walk through the packages of
 // github.com/async-patterns/async, in a few seconds:
 //
 //	go run ./examples/tour             # every part
-//	go run ./examples/tour -part retry # one part: gather, taskgroup, queue, retry, breaker, executor
+//	go run ./examples/tour -part retry # one part: gather, taskgroup, queue, retry, breaker, executor, memo
 //
 // Each part prints what happens. Lines that carry a measured time start
 // with "time:"; everything else prints the same on every run.
@@ -18,11 +18,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/executor"
 	"github.com/async-patterns/async/gather"
+	"github.com/async-patterns/async/memo"
 	"github.com/async-patterns/async/queue"
 	"github.com/async-patterns/async/retry"
 	"github.com/async-patterns/async/taskgroup"
@@ -41,6 +43,7 @@ var parts = []part{
 	{"retry", "retry: a flaky call made reliable", tourRetry},
 	{"breaker", "breaker: a circuit trips and recovers", tourBreaker},
 	{"executor", "executor: CPU-bound work on a worker pool", tourExecutor},
+	{"memo", "memo: a cached lookup that concurrent callers share", tourMemo},
 }
 
 func main() {
@@ -341,4 +344,38 @@ func loadAverage() (float64, bool) {
 		return 0, false
 	}
 	return load, true
+}
+
+func tourMemo(ctx context.Context, out io.Writer) error {
+	var loads atomic.Int64
+	users := memo.New(func(ctx context.Context, name string) (string, error) {
+		loads.Add(1)
+		if name == "mallory" {
+			panic("driver bug")
+		}
+		select { // a 200 ms lookup
+		case <-time.After(200 * time.Millisecond):
+			return "user " + name, nil
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		}
+	}, memo.WithTTL(time.Minute), memo.WithMaxEntries(1000))
+	defer users.Close()
+
+	// Ten requests for one user arrive together: they share one lookup.
+	get := func(ctx context.Context) (string, error) { return users.Get(ctx, "ada") }
+	all, err := gather.All(ctx, slices.Repeat([]func(context.Context) (string, error){get}, 10)...)
+	if err != nil {
+		return err
+	}
+	s := users.Stats()
+	fmt.Fprintf(out, "10 concurrent Gets: %d x %q from %d lookup (%d callers joined it)\n", len(all), all[0], loads.Load(), s.Coalesced)
+
+	v, err := users.Get(ctx, "ada")
+	fmt.Fprintf(out, "a later Get is a hit: %q, %v; lookups still %d\n", v, err, loads.Load())
+
+	_, err = users.Get(ctx, "mallory")
+	var pe *memo.PanicError
+	fmt.Fprintf(out, "a panicking lookup comes back as an error: %v, panic value %q\n", errors.As(err, &pe), pe.Value)
+	return nil
 }

@@ -52,6 +52,11 @@ state now: closed
 counted the primes below each of 64 numbers on a pool of GOMAXPROCS workers
 results match the sequential loop: true
 
+== 7. memo: a cached lookup that concurrent callers share
+10 concurrent Gets: 10 x "user ada" from 1 lookup (9 callers joined it)
+a later Get is a hit: "user ada", <nil>; lookups still 1
+a panicking lookup comes back as an error: true, panic value "driver bug"
+
 `
 
 // untimed drops the lines that carry a measured time.
@@ -136,5 +141,15 @@ func TestCommandRuns(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "received 20 items, sum 210") {
 		t.Errorf("go run . -part queue printed:\n%s", out)
+	}
+}
+
+func TestMemoPart(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, "memo"); err != nil {
+		t.Fatalf("run(memo) = %v; want nil", err)
+	}
+	if got := out.String(); !strings.Contains(got, "from 1 lookup (9 callers joined it)") || strings.Contains(got, "== 1.") {
+		t.Errorf("run(memo) printed:\n%s\nwant the memo part alone, with one shared lookup", got)
 	}
 }
