@@ -67,7 +67,9 @@ func WithRetry(opts ...retry.Option) Option {
 // [Retryable]). It is called with the response and a nil error when the
 // base transport returned one, or with a nil response and the error when it
 // failed; it must not read or close the body, and it must be safe for
-// concurrent use. A panic in it is not recovered. A nil function panics.
+// concurrent use. A panic in it ends the request: RoundTrip returns it as a
+// *[PanicError], after closing the response and ending any hedged copy. A
+// nil function panics.
 //
 // Whatever it says, a non-idempotent request is sent once (see [Transport])
 // and a panic in the base transport is never retried.

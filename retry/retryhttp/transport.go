@@ -367,13 +367,23 @@ func (t *Transport) safeRoundTrip(r *http.Request) (resp *http.Response, err err
 }
 
 // retries reports whether the retry policy would want another attempt
-// after o.
-func (c *call) retries(o *outcome) bool {
+// after o. If the classifier panics, o is released (and retry.Do reports
+// the panic).
+func (c *call) retries(o *outcome) (again bool) {
+	returned := false
+	defer func() {
+		if !returned {
+			o.release()
+		}
+	}()
 	if o.err != nil {
 		var p *PanicError
-		return !errors.As(o.err, &p) && c.t.retryIf(nil, o.err)
+		again = !errors.As(o.err, &p) && c.t.retryIf(nil, o.err)
+	} else {
+		again = c.t.retryIf(o.resp, nil)
 	}
-	return c.t.retryIf(o.resp, nil)
+	returned = true
+	return again
 }
 
 // judge turns the outcome of an attempt into what retry.Do sees: nil for a
@@ -483,7 +493,22 @@ func (c *call) hedged(actx context.Context) error {
 	}
 	timer := time.NewTimer(c.t.hedge)
 	defer timer.Stop()
+	var done [2]bool    // which copies have come back
 	var failed outcome // a retryable failure of one copy while the other runs
+	defer func() {
+		// On every way out, a panicking classifier included: cancel the
+		// copies still running and wait for them.
+		for i := range started {
+			if !done[i] {
+				cancels[i]()
+			}
+		}
+		for ; running > 0; running-- {
+			loser := <-results
+			loser.release()
+		}
+		failed.release()
+	}()
 	for {
 		select {
 		case <-timer.C:
@@ -494,27 +519,16 @@ func (c *call) hedged(actx context.Context) error {
 		case res := <-results:
 			o := res.outcome
 			running--
-			switch {
-			case !c.retries(&o):
-				// The winner: cancel the other copy, if any, and wait for it.
-				if running > 0 {
-					cancels[1-res.i]()
-				}
-				for ; running > 0; running-- {
-					loser := <-results
-					loser.release()
-				}
-				failed.release()
+			done[res.i] = true
+			if !c.retries(&o) || running == 0 {
+				// The winner (the other copy, if any, is cancelled on the
+				// way out), or, with no copy left, the attempt's failure:
+				// the later one (the first may have failed before the
+				// hedge was due).
 				return c.judge(actx, o)
-			case running == 0:
-				// Every copy sent failed (the first may have failed before
-				// the hedge was due): the attempt fails with the later.
-				failed.release()
-				return c.judge(actx, o)
-			default:
-				failed.release()
-				failed = o
 			}
+			failed.release()
+			failed = o
 		}
 	}
 }

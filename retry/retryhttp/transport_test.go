@@ -792,3 +792,29 @@ func TestRetriedBodies(t *testing.T) {
 		}
 	})
 }
+
+func TestClassifierPanics(t *testing.T) {
+	t.Run("a panicking classifier ends a hedged request with every copy ended and every body closed", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int32
+			var bs bodies
+			tr := retryhttp.New(retryhttp.WithHedge(100*time.Millisecond),
+				retryhttp.WithRetryIf(func(resp *http.Response, err error) bool { panic("classifier") }),
+				retryhttp.WithBase(baseFunc(func(r *http.Request) (*http.Response, error) {
+					if calls.Add(1) == 1 {
+						time.Sleep(time.Second) // ignores its ctx
+						return bs.respond(r, 200, "late"), nil
+					}
+					return bs.respond(r, 200, "hedge"), nil
+				})))
+			resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil))
+			var pe *retryhttp.PanicError
+			if resp != nil || !errors.As(err, &pe) || pe.Value != "classifier" {
+				t.Fatalf("RoundTrip() = %v, %v; want nil and a *PanicError of \"classifier\"", resp, err)
+			}
+			if n := bs.open(); n != 0 || calls.Load() != 2 {
+				t.Errorf("%d bodies left open after %d calls; want 0 after 2", n, calls.Load())
+			}
+		})
+	})
+}
