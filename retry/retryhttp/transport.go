@@ -493,7 +493,7 @@ func (c *call) hedged(actx context.Context) error {
 	}
 	timer := time.NewTimer(c.t.hedge)
 	defer timer.Stop()
-	var done [2]bool    // which copies have come back
+	var done [2]bool   // which copies have come back
 	var failed outcome // a retryable failure of one copy while the other runs
 	defer func() {
 		// On every way out, a panicking classifier included: cancel the
