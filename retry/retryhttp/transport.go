@@ -360,8 +360,13 @@ func (t *Transport) safeRoundTrip(r *http.Request) (resp *http.Response, err err
 		err = errors.New("retryhttp: the base transport returned neither a response nor an error")
 	}
 	if err != nil && resp != nil {
-		resp.Body.Close()
+		if resp.Body != nil {
+			resp.Body.Close()
+		}
 		resp = nil
+	}
+	if resp != nil && resp.Body == nil {
+		resp.Body = http.NoBody // as http.Client does
 	}
 	return resp, err
 }

@@ -162,6 +162,19 @@ func TestWhatIsRetried(t *testing.T) {
 		}
 	})
 
+	t.Run("a response without a body gets http.NoBody", func(t *testing.T) {
+		tr := retryhttp.New(fast, retryhttp.WithBase(baseFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 503, Header: http.Header{}}, nil
+		})))
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil))
+		if err != nil {
+			t.Fatalf("RoundTrip() = %v; want nil", err)
+		}
+		if got := readAll(t, resp); resp.StatusCode != 503 || got != "" {
+			t.Errorf("RoundTrip() = %d %q; want 503 and an empty body", resp.StatusCode, got)
+		}
+	})
+
 	t.Run("a panic in the base is returned and not retried", func(t *testing.T) {
 		calls := 0
 		tr := retryhttp.New(fast, retryhttp.WithBase(baseFunc(func(r *http.Request) (*http.Response, error) {
@@ -294,9 +307,10 @@ func TestConnectionReuse(t *testing.T) {
 		base := &http.Transport{}
 		defer base.CloseIdleConnections()
 		// A wait between attempts lets the connection go back to the pool
-		// (http.Transport returns it from its own goroutine).
+		// (http.Transport returns it from its own goroutine): generous,
+		// for a loaded machine.
 		client := retryhttp.NewClient(retryhttp.WithBase(base),
-			retryhttp.WithRetry(retry.WithBackoff(5*time.Millisecond, 5*time.Millisecond)))
+			retryhttp.WithRetry(retry.WithBackoff(50*time.Millisecond, 50*time.Millisecond), retry.WithJitter(0)))
 		resp, err := client.Get(srv.URL)
 		if err != nil {
 			t.Fatalf("Get() = %v; want nil", err)
