@@ -3,10 +3,13 @@ package bench
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/async-patterns/async/breaker"
+	"github.com/async-patterns/async/retry"
 	"github.com/async-patterns/async/retry/retryhttp"
 )
 
@@ -38,7 +41,8 @@ var sinkResp *http.Response
 // starts, and runs with its defaults: go-retryablehttp's RoundTripper over a
 // client whose HTTPClient uses the base (logging off, as it would be in a
 // benchmark of anyone's code), failsafe-go's failsafehttp RoundTripper with
-// its HTTP retry policy, and ours, a retryhttp.Transport.
+// its HTTP retry policy, and ours, a retryhttp.Transport (also with a
+// per-attempt timeout, and with a breaker per host, to show what they add).
 func BenchmarkRetryHTTP(b *testing.B) {
 	req, err := http.NewRequest(http.MethodGet, "http://api.test/users/1", nil)
 	if err != nil {
@@ -67,5 +71,11 @@ func BenchmarkRetryHTTP(b *testing.B) {
 		})
 		b.Run("failsafehttp", run(failsafehttp.NewRoundTripper(memoryBase{}, failsafehttp.NewRetryPolicyBuilder().Build())))
 		b.Run("ours", run(retryhttp.New(retryhttp.WithBase(memoryBase{}))))
+		// What the options cost: a context, a copy of the request and a body
+		// wrapper per attempt; a breaker's bookkeeping.
+		b.Run("oursAttemptTimeout", run(retryhttp.New(retryhttp.WithBase(memoryBase{}),
+			retryhttp.WithRetry(retry.WithAttemptTimeout(time.Second)))))
+		b.Run("oursBreaker", run(retryhttp.New(retryhttp.WithBase(memoryBase{}),
+			retryhttp.WithBreakers(breaker.NewGroup()))))
 	})
 }

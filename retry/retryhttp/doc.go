@@ -53,9 +53,12 @@
 //
 // A first-try success with no per-attempt timeout, breaker or hedge adds a
 // check of the method and a call of the retry loop to the base transport:
-// no allocation, no clock read, no goroutine. A per-attempt timeout adds a
-// context and a copy of the request per attempt; a retry adds a copy of the
-// request and the body of the retried response in memory; a hedged attempt
-// adds a timer, a channel, and a goroutine, a context and a copy of the
-// request per copy sent.
+// no allocation, no clock read, no goroutine. A breaker adds its own
+// bookkeeping (no allocation on success). A per-attempt timeout adds, per
+// attempt, two contexts with timers (retry's, and the one that keeps the
+// returned body readable after retry has ended the attempt), a copy of the
+// request and a body wrapper. A retry adds a copy of the request and keeps
+// the body of the retried response in memory; a hedged attempt adds a
+// timer, a channel, and a goroutine, a context and a copy of the request per
+// copy sent.
 package retryhttp
