@@ -651,6 +651,29 @@ func TestHedge(t *testing.T) {
 		})
 	})
 
+	t.Run("a cancelled loser does not count as a failure of its host", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int32
+			g := breaker.NewGroup(breaker.WithConsecutiveFailures(1))
+			tr := retryhttp.New(retryhttp.WithHedge(100*time.Millisecond), retryhttp.WithBreakers(g),
+				retryhttp.WithBase(baseFunc(func(r *http.Request) (*http.Response, error) {
+					if calls.Add(1) == 1 {
+						<-r.Context().Done()
+						return nil, r.Context().Err()
+					}
+					return (*bodies)(nil).respond(r, 200, "hedge"), nil
+				})))
+			resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil))
+			if err != nil {
+				t.Fatalf("RoundTrip() = %v; want nil", err)
+			}
+			readAll(t, resp)
+			if got := g.Get("a.test").Counts(); got.TotalFailures != 0 || got.TotalSuccesses != 1 {
+				t.Errorf("breaker counts = %+v; want 1 success and no failure", got)
+			}
+		})
+	})
+
 	t.Run("a loser that answered anyway has its body closed", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			var calls atomic.Int32
