@@ -33,6 +33,7 @@ var floors = map[string]string{
 	"Breaker/success-parallel": "gobreaker",
 	"Memo/hit":                 "mutexMap",
 	"Memo/stampede":            "singleflight",
+	"RetryHTTP/first-try":      "direct",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -142,6 +143,7 @@ var targets = []Target{
 	{"Breaker/success-parallel", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
 	{"Memo/hit", "a hit (no TTL: no clock read) <= 1.5x a sync.Mutex+map lookup, 0 allocs", all(ratio("ours", "mutexMap", 1.5), allocs("ours", 0))},
 	{"Memo/stampede", "a cold-key stampede <= 1.2x raw singleflight per waiter", ratio("ours", "singleflight", 1.2)},
+	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
@@ -189,6 +191,18 @@ func allocs(contender string, n float64) func(*Scenario) Verdict {
 		}
 		a := math.Round(r[0].Allocs()*100) / 100
 		return Verdict{Met: a <= n, Measured: fmt.Sprintf("%s allocs/item", num(a))}
+	}
+}
+
+// allocsAtMost: contender's allocations per op <= ref's.
+func allocsAtMost(contender, ref string) func(*Scenario) Verdict {
+	return func(s *Scenario) Verdict {
+		r, missing := rows(s, contender, ref)
+		if missing != "" {
+			return Verdict{Missing: missing}
+		}
+		a, b := r[0].Allocs(), r[1].Allocs()
+		return Verdict{Met: a <= b, Measured: fmt.Sprintf("%s allocs/op against %s's %s", num(a), ref, num(b))}
 	}
 }
 
