@@ -277,7 +277,7 @@ func (c *Cache[K, V]) startFlight(ctx context.Context, key K) *flight[K, V] {
 	c.flights[key] = fl
 	c.stats.Loads++
 	c.wg.Add(1)
-	c.sf.DoChan(fl.id, fl.fn) // its channel is dropped: waiters use fl.done
+	go fl.serve()
 	return fl
 }
 
@@ -295,7 +295,17 @@ func (c *Cache[K, V]) leave(fl *flight[K, V], cause error) {
 	}
 }
 
-// run is the flight's function in sf: it calls load on sf's goroutine.
+// serve runs the flight through sf on a goroutine the cache owns, and
+// counts it done only once sf has returned: sf's own bookkeeping after the
+// function (its mutex, its map) is then over too, so no goroutine of the
+// cache's outlives Close. sf.Do rather than DoChan: DoChan would start a
+// second goroutine that Close could not wait for.
+func (fl *flight[K, V]) serve() {
+	defer fl.c.wg.Done() // deferred: a runtime.Goexit in load ends this goroutine inside sf.Do
+	fl.c.sf.Do(fl.id, fl.fn)
+}
+
+// run is the flight's function in sf: it calls load on serve's goroutine.
 //
 // Why recover here: sf re-panics a panic of its function on a fresh
 // goroutine, which would crash the program. Recovering inside turns it into a
@@ -312,7 +322,6 @@ func (fl *flight[K, V]) run() (any, error) {
 		}
 		c.finish(fl)
 		close(fl.done)
-		c.wg.Done()
 	}()
 	fl.val, fl.err = c.load(fl.ctx, fl.key)
 	returned = true
