@@ -12,6 +12,12 @@
 //     once, and after its third failure the host's breaker opens: a request
 //     made after that is rejected at once, without touching the network.
 //
+// Every request carries an access token for its host, which auth.test
+// issues after a few milliseconds. The client keeps the tokens in a memo.Cache: a host's
+// first requests, arriving together in the concurrent pass, share one
+// token lookup, and later ones find the token cached, so each pass makes
+// one lookup per host however many requests it sends.
+//
 // All of that is the client's transport: a retryhttp.Transport (three
 // attempts, exponential backoff, a timeout per attempt, Retry-After honoured
 // up to a second, a breaker per host) around an http.Transport. The program
@@ -49,6 +55,7 @@ import (
 
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/gather"
+	"github.com/async-patterns/async/memo"
 	"github.com/async-patterns/async/retry"
 	"github.com/async-patterns/async/retry/retryhttp"
 )
@@ -87,7 +94,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 
 	fmt.Fprintf(out, "sequential: %d URLs, one at a time, fresh breakers\n", len(urls))
 	c := newClient(s, cfg.attemptTimeout)
-	defer c.http.CloseIdleConnections()
+	defer c.close()
 	start := time.Now()
 	seq := make([]result, len(urls))
 	for i, u := range urls {
@@ -103,7 +110,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	s.reset()
 	fmt.Fprintf(out, "\nconcurrent: %d URLs, gather.Map with WithLimit(%d), fresh breakers\n", len(urls), cfg.limit)
 	c = newClient(s, cfg.attemptTimeout)
-	defer c.http.CloseIdleConnections()
+	defer c.close()
 	start = time.Now()
 	// fetch never fails: a URL's failure is in its result, so that it does
 	// not cancel the others (asyncio.gather with return_exceptions=True).
@@ -159,7 +166,8 @@ func makeURLs(n int) []string {
 // host, and which records the breakers' changes. It is safe for concurrent
 // use.
 type client struct {
-	http *http.Client
+	http   *http.Client
+	tokens *memo.Cache[string, string] // access tokens by host
 
 	mu      sync.Mutex // protects changes
 	changes []string   // breaker state changes, reported and cleared by report
@@ -196,7 +204,32 @@ func newClient(s *site, attemptTimeout time.Duration) *client {
 		retryhttp.WithMaxRetryAfter(time.Second), // a server asking for longer is not waited for
 		retryhttp.WithBreakers(hosts),            // 5xx and network errors count; a 404 does not
 	)
+	c.tokens = memo.New(c.token, memo.WithTTL(time.Minute))
 	return c
+}
+
+// close waits for token lookups still running and closes idle connections.
+func (c *client) close() {
+	c.tokens.Close()
+	c.http.CloseIdleConnections()
+}
+
+// token asks auth.test for an access token for host: the load of c.tokens.
+func (c *client) token(ctx context.Context, host string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://auth.test/token?host="+host, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("token for %s: %s", host, resp.Status)
+	}
+	return strings.TrimSpace(string(b)), err
 }
 
 // result is what happened to one URL.
@@ -215,6 +248,13 @@ func (c *client) fetch(ctx context.Context, url string) result {
 		r.err = err
 		return r
 	}
+	// One lookup per host: concurrent callers share it, later ones hit the cache.
+	tok, err := c.tokens.Get(ctx, req.URL.Host)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		r.err = err
@@ -256,6 +296,9 @@ func (c *client) report(ctx context.Context, out io.Writer, results []result) {
 		fmt.Fprintln(out, "  "+ch)
 	}
 	fmt.Fprintf(out, "  then down.test/status again: %s\n", c.fetch(ctx, "http://down.test/status").describe())
+	st := c.tokens.Stats()
+	fmt.Fprintf(out, "  access tokens: %d lookups for %d requests (memo: the others found the token cached or joined a lookup in flight)\n",
+		st.Loads, st.Hits+st.Misses)
 }
 
 // describe says what a URL got, and after how many attempts.
@@ -277,8 +320,9 @@ func (r result) describe() string {
 type site struct {
 	*httptest.Server
 
-	mu   sync.Mutex     // protects hits
-	hits map[string]int // requests so far, by host and path
+	mu     sync.Mutex     // protects hits and tokens
+	hits   map[string]int // requests so far, by host and path
+	tokens int            // access tokens issued
 }
 
 func newSite() *site {
@@ -314,6 +358,14 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	switch {
+	case r.Host == "auth.test":
+		s.mu.Lock()
+		s.tokens++
+		n := s.tokens
+		s.mu.Unlock()
+		fmt.Fprintf(w, "token-%s-%d\n", r.URL.Query().Get("host"), n)
+	case !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer token-"+r.Host+"-"):
+		http.Error(w, "no access token for "+r.Host, http.StatusUnauthorized)
 	case r.Host == "down.test":
 		w.Header().Set("Retry-After", "120")
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ const want8 = `sequential: 8 URLs, one at a time, fresh breakers
   4 ok, 4 failed, 10 attempts
   breaker down.test: closed -> open
   then down.test/status again: circuit open, not sent
+  access tokens: 3 lookups for 9 requests (memo: the others found the token cached or joined a lookup in flight)
 
 concurrent: 8 URLs, gather.Map with WithLimit(3), fresh breakers
   api.test/users/1     ok      200 after 1 attempt
@@ -56,6 +59,7 @@ concurrent: 8 URLs, gather.Map with WithLimit(3), fresh breakers
   4 ok, 4 failed, 10 attempts
   breaker down.test: closed -> open
   then down.test/status again: circuit open, not sent
+  access tokens: 3 lookups for 9 requests (memo: the others found the token cached or joined a lookup in flight)
 `
 
 func TestRunReportsEveryURLInOrder(t *testing.T) {
@@ -100,6 +104,38 @@ func TestEachPassStartsWithFreshBreakersAndDoesTheSameWork(t *testing.T) {
 	}
 	if want := "for the same work\n"; !strings.HasSuffix(out.String(), want) {
 		t.Errorf("run printed:\n%s\nwant the speed-up line to end with %q", out.String(), want)
+	}
+}
+
+// Concurrent requests to one host share one token lookup (memo coalesces
+// them), and later requests find it cached: the site issues one token.
+func TestConcurrentRequestsShareOneTokenLookup(t *testing.T) {
+	s := newSite()
+	defer s.Close()
+	c := newClient(s, 500*time.Millisecond)
+	defer c.close()
+	var wg sync.WaitGroup
+	results := make([]result, 10)
+	for i := range results {
+		wg.Go(func() { results[i] = c.fetch(context.Background(), fmt.Sprintf("http://api.test/users/%d", i)) })
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("fetch(%s) = %d, %v; want 200, nil", r.url, r.status, r.err)
+		}
+	}
+	if r := c.fetch(context.Background(), "http://api.test/users/99"); r.status != 200 {
+		t.Fatalf("fetch(%s) = %d, %v; want 200, nil", r.url, r.status, r.err)
+	}
+	s.mu.Lock()
+	issued := s.tokens
+	s.mu.Unlock()
+	if issued != 1 {
+		t.Errorf("tokens issued for 11 requests to one host = %d; want 1", issued)
+	}
+	if st := c.tokens.Stats(); st.Loads != 1 || st.Hits+st.Misses != 11 {
+		t.Errorf("Stats() = %+v; want 1 load for 11 Gets", st)
 	}
 }
 
