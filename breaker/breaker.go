@@ -159,7 +159,7 @@ type transition struct{ from, to State }
 // New returns a closed breaker configured by opts. It panics, with a message
 // that starts with "breaker: " and names the option, if an option is bad.
 func New(opts ...Option) *Breaker {
-	return newBreaker(newConfig(opts))
+	return newBreaker(newConfig(opts, "New"))
 }
 
 // Do calls fn with ctx if the breaker lets the call through, and returns
@@ -187,8 +187,12 @@ func New(opts ...Option) *Breaker {
 // (gobreaker does not count a Goexit at all, which would block a half-open
 // probe slot for good; Do makes sure it is counted.)
 //
-// A nil fn returns an error and counts nothing.
+// A nil fn returns an error matching [ErrNilFunc] and counts nothing. A nil
+// ctx makes Do panic.
 func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if ctx == nil {
+		panic("breaker: nil ctx passed to Do")
+	}
 	if fn == nil {
 		return errNilFn
 	}
@@ -218,8 +222,11 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 
 // DoValue is [Breaker.Do] for a function with a result. On a rejection, or
 // when ctx is already done, the value is T's zero value; otherwise it is what
-// fn returned.
+// fn returned. A nil ctx makes DoValue panic.
 func DoValue[T any](ctx context.Context, b *Breaker, fn func(ctx context.Context) (T, error)) (T, error) {
+	if ctx == nil {
+		panic("breaker: nil ctx passed to DoValue")
+	}
 	var v T
 	if fn == nil {
 		return v, errNilFn
@@ -268,8 +275,19 @@ func (b *Breaker) Trip() { b.replace(Open) }
 // Calls already running finish, but their outcomes are not counted.
 func (b *Breaker) Reset() { b.replace(Closed) }
 
+// ErrNilFunc is matched (with errors.Is) by the error of a call given a nil
+// function; the error itself names the argument: "breaker: fn is nil".
+var ErrNilFunc = errors.New("breaker: nil function")
+
+// nilFuncError is the error of a call given a nil fn.
+type nilFuncError struct{}
+
+func (nilFuncError) Error() string { return "breaker: fn is nil" }
+
+func (nilFuncError) Is(target error) bool { return target == ErrNilFunc }
+
 var (
-	errNilFn = errors.New("breaker: nil fn")
+	errNilFn error = nilFuncError{}
 	// errFailure and errExcluded are what gobreaker sees as the outcome of
 	// a call: the verdict, not the user's error (which Do returns).
 	errFailure  = errors.New("breaker: counted failure")

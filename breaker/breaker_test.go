@@ -826,7 +826,7 @@ func TestBadInput(t *testing.T) {
 		{WithHalfOpenRequests(0), "breaker: WithHalfOpenRequests(0)"},
 		{WithIsFailure(nil), "breaker: WithIsFailure(nil)"},
 		{WithOnStateChange(nil), "breaker: WithOnStateChange(nil)"},
-		{nil, "breaker: option 1 is nil"},
+		{nil, "breaker: nil Option passed to New"},
 	}
 	for _, c := range cases {
 		for _, ctor := range []struct {
@@ -836,21 +836,51 @@ func TestBadInput(t *testing.T) {
 			func() {
 				defer func() {
 					msg, _ := recover().(string)
-					if !strings.HasPrefix(msg, c.want) {
-						t.Errorf("%s panicked with %q; want prefix %q", ctor.name, msg, c.want)
+					want := c.want
+					if c.opt == nil {
+						want = "breaker: nil Option passed to " + ctor.name + " (opts[1])"
+					}
+					if !strings.HasPrefix(msg, want) {
+						t.Errorf("%s panicked with %q; want prefix %q", ctor.name, msg, want)
 					}
 				}()
 				ctor.f(WithName("x"), c.opt)
 			}()
 		}
 	}
-	t.Run("a nil fn is an error and counts nothing", func(t *testing.T) {
+	t.Run("a nil ctx panics naming the function called and counts nothing", func(t *testing.T) {
 		b := New()
-		if err := b.Do(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "nil fn") {
-			t.Errorf("Do(nil) = %v; want an error naming fn", err)
+		var nilCtx context.Context
+		calls := 0
+		for _, c := range []struct {
+			want string
+			call func()
+		}{
+			{"breaker: nil ctx passed to Do", func() { b.Do(nilCtx, func(context.Context) error { calls++; return nil }) }},
+			{"breaker: nil ctx passed to DoValue", func() {
+				DoValue(nilCtx, b, func(context.Context) (int, error) { calls++; return 1, nil })
+			}},
+		} {
+			func() {
+				defer func() {
+					if r := recover(); r != c.want {
+						t.Errorf("panic = %v; want %q", r, c.want)
+					}
+				}()
+				c.call()
+			}()
 		}
-		if _, err := DoValue[int](t.Context(), b, nil); err == nil || !strings.Contains(err.Error(), "nil fn") {
-			t.Errorf("DoValue(nil) = %v; want an error naming fn", err)
+		if got := b.Counts(); calls != 0 || got != (Counts{}) {
+			t.Errorf("calls = %d, Counts() = %+v; want 0 and zero", calls, got)
+		}
+	})
+	t.Run("a nil fn is an error naming fn that matches ErrNilFunc, and counts nothing", func(t *testing.T) {
+		b := New()
+		if err := b.Do(t.Context(), nil); err == nil || err.Error() != "breaker: fn is nil" || !errors.Is(err, ErrNilFunc) {
+			t.Errorf("Do(nil) = %v; want %q matching ErrNilFunc", err, "breaker: fn is nil")
+		}
+		if _, err := DoValue[int](t.Context(), b, nil); !errors.Is(err, ErrNilFunc) {
+			t.Errorf("DoValue(nil) = %v; want ErrNilFunc", err)
 		}
 		if got := b.Counts(); got != (Counts{}) {
 			t.Errorf("Counts() = %+v; want zero", got)

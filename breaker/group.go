@@ -23,7 +23,7 @@ type Group struct {
 // NewGroup returns an empty Group whose breakers are configured by opts.
 // Like [New], it panics at once if an option is bad.
 func NewGroup(opts ...Option) *Group {
-	return &Group{cfg: newConfig(opts)}
+	return &Group{cfg: newConfig(opts, "NewGroup")}
 }
 
 // Get returns key's breaker, creating it on first use. Concurrent calls

@@ -156,12 +156,13 @@ func WithOnStateChange(hook func(name string, from, to State)) Option {
 	}
 }
 
-// newConfig applies opts over the defaults; it panics on a bad option.
-func newConfig(opts []Option) config {
+// newConfig applies opts over the defaults; it panics on a bad option, and
+// on a nil one naming call, the constructor called.
+func newConfig(opts []Option, call string) config {
 	c := config{openTimeout: DefaultOpenTimeout, halfOpen: DefaultHalfOpenRequests}
 	for i, opt := range opts {
 		if opt == nil {
-			panic(fmt.Sprintf("breaker: option %d is nil", i))
+			panic(fmt.Sprintf("breaker: nil Option passed to %s (opts[%d])", call, i))
 		}
 		opt(&c)
 	}

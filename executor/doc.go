@@ -15,6 +15,10 @@
 //     allocation per task. Its errors and panics go to [WithErrorHandler], or
 //     to log/slog's default logger; they are never dropped silently.
 //   - [Map] runs a function over a slice in chunks and keeps input order.
+//   - An earlier cancellation wins: a queued task whose ctx ends before a
+//     worker takes it never runs (a future resolves [Cancelled] with the
+//     ctx's cause; a Go task counts as cancelled). Only a ctx that ends at
+//     the very moment a worker takes the task may lose that race.
 //   - Every future resolves: completed, failed, cancelled or rejected, and
 //     [Executor.Stats] accounts for each of them.
 //   - A panic or runtime.Goexit in a task becomes a [*PanicError]; the worker

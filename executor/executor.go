@@ -32,6 +32,11 @@ var (
 
 	// ErrFull is the error of [TrySubmit] when the queue has no room.
 	ErrFull = errors.New("executor: queue is full")
+
+	// ErrNilFunc is matched (with errors.Is) by the error of a submit
+	// given a nil function; the error itself names the argument:
+	// "executor: fn is nil".
+	ErrNilFunc = errors.New("executor: nil function")
 )
 
 // errShutdownNow resolves the futures that ShutdownNow cancelled before
@@ -41,6 +46,15 @@ var (
 	errShutdownNow error = &closedError{"executor: cancelled by ShutdownNow before it started"}
 	errTooLate     error = &closedError{"executor: queued as the executor shut down, after its workers had exited; never started"}
 )
+
+// errNilFn is the error of a submit given a nil fn.
+var errNilFn error = &nilFuncError{"executor: fn is nil"}
+
+type nilFuncError struct{ msg string }
+
+func (e *nilFuncError) Error() string { return e.msg }
+
+func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }
 
 type closedError struct{ msg string }
 
@@ -155,7 +169,7 @@ func New(opts ...Option) *Executor {
 	c := config{workers: runtime.GOMAXPROCS(0)}
 	for i, o := range opts {
 		if o == nil {
-			panic(fmt.Sprintf("executor: New called with a nil Option at opts[%d]", i))
+			panic(fmt.Sprintf("executor: nil Option passed to New (opts[%d])", i))
 		}
 		o(&c)
 	}
@@ -186,7 +200,14 @@ func New(opts ...Option) *Executor {
 // queue is full, until there is room or ctx ends. It returns nil once the
 // task is accepted; otherwise the task will never run and Go returns
 // [ErrClosed] after shutdown, context.Cause(ctx) when ctx ends first, or an
-// error naming a nil ctx or fn. A refused task counts in [Stats].Rejected.
+// error matching [ErrNilFunc] for a nil fn. A refused task counts in
+// [Stats].Rejected. Go panics if ctx is nil.
+//
+// If ctx ends while the task waits in the queue, the task never runs: the
+// worker that takes it skips it and counts it in [Stats].Cancelled (it is
+// not a failure, and the error handler does not see it). Only a ctx that
+// ends at the very moment the worker takes the task may lose that race; the
+// task then runs with its ctx already done.
 //
 // fn's ctx derives from ctx and ends on [Executor.ShutdownNow]; it does not
 // end when fn returns. The worker reuses it for its next task unless
@@ -234,7 +255,10 @@ func live(ctx context.Context) bool {
 // goSlow is Go past its fast path: bad input, a closed executor, an ended
 // ctx, or a full queue. The submit is counted already.
 func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
-	err := ex.admit(ctx, fn == nil, "Go")
+	if ctx == nil {
+		panic("executor: nil ctx passed to Go")
+	}
+	err := ex.admit(ctx, fn == nil)
 	inline := false
 	if err == nil {
 		retain(ctx)
@@ -268,11 +292,13 @@ func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) err
 // context.Canceled, and its function never runs. A Go task in that case is
 // counted in [Stats].Cancelled. The submitter does not run it itself: that
 // would run another caller's task on its goroutine, which could deadlock.
+//
+// Shutdown panics if ctx is nil; nothing is shut down then.
 func (ex *Executor) Shutdown(ctx context.Context) error {
-	ex.close()
 	if ctx == nil {
-		return errors.New("executor: Shutdown called with a nil ctx (the shutdown has begun; call it again to wait)")
+		panic("executor: nil ctx passed to Shutdown")
 	}
+	ex.close()
 	select {
 	case <-ex.done:
 		return nil
@@ -339,7 +365,7 @@ type Stats struct {
 	Submitted uint64 // calls to Submit, TrySubmit and Go
 	Completed uint64 // tasks that returned a nil error
 	Failed    uint64 // tasks that returned an error of their own, or panicked
-	Cancelled uint64 // tasks cancelled before they ran, or that returned their own cancellation
+	Cancelled uint64 // tasks cancelled before they ran (their ctx ended while queued, Future.Cancel, ShutdownNow), or that returned their own cancellation
 	Rejected  uint64 // submits refused: shut down, queue full, ctx ended, or bad input
 }
 
@@ -524,6 +550,12 @@ func (w *worker) serve() (done bool) {
 			j.ctx.(runner).runOn(w)
 		} else if ex.now.Load() {
 			w.tally.dropped++
+		} else if j.ctx != background && j.ctx.Err() != nil {
+			// Its ctx ended while it was queued: the earlier cancellation
+			// wins, and the task never runs. (Err is an atomic load for
+			// the context package's own types.) A ctx that ends just after
+			// this check lets the task run with its ctx already done.
+			w.tally.dropped++
 		} else {
 			gc = w.ctx
 			if gc.escaped.Load() {
@@ -623,13 +655,12 @@ func (ex *Executor) close() {
 	})
 }
 
-// admit checks a submit before anything is queued.
-func (ex *Executor) admit(ctx context.Context, nilFn bool, call string) error {
+// admit checks a submit before anything is queued. The caller has checked
+// ctx for nil.
+func (ex *Executor) admit(ctx context.Context, nilFn bool) error {
 	switch {
 	case nilFn:
-		return errors.New("executor: " + call + " called with a nil fn")
-	case ctx == nil:
-		return errors.New("executor: " + call + " called with a nil ctx")
+		return errNilFn
 	case ex.closed.Load():
 		return ErrClosed
 	}

@@ -1065,28 +1065,26 @@ func TestBadInput(t *testing.T) {
 		mustPanic(t, "executor: WithWorkers(0): ", func() { executor.New(executor.WithWorkers(0)) })
 		mustPanic(t, "executor: WithQueueSize(-1): ", func() { executor.New(executor.WithQueueSize(-1)) })
 		mustPanic(t, "executor: WithErrorHandler(nil): ", func() { executor.New(executor.WithErrorHandler(nil)) })
-		mustPanic(t, "executor: New called with a nil Option", func() { executor.New(nil) })
+		mustPanic(t, "executor: nil Option passed to New", func() { executor.New(nil) })
 	})
 
-	t.Run("a nil fn or ctx fails the submit with an error naming it", func(t *testing.T) {
+	t.Run("a nil fn fails the submit with an error naming it that matches ErrNilFunc", func(t *testing.T) {
 		ex := executor.New()
+		isNilFn := func(err error) bool {
+			return err != nil && err.Error() == "executor: fn is nil" && errors.Is(err, executor.ErrNilFunc)
+		}
 		f := executor.Submit[int](context.Background(), ex, nil)
-		if _, err := f.Wait(context.Background()); err == nil || err.Error() != "executor: Submit called with a nil fn" || f.State() != executor.Failed {
-			t.Errorf("Submit(nil fn): Wait() = %v, State() = %v; want an error naming fn, failed", err, f.State())
+		if _, err := f.Wait(context.Background()); !isNilFn(err) || f.State() != executor.Failed {
+			t.Errorf("Submit(nil fn): Wait() = %v, State() = %v; want %q matching ErrNilFunc, failed", err, f.State(), "executor: fn is nil")
 		}
-		//lint:ignore SA1012 testing a nil ctx on purpose
-		f = executor.Submit(nil, ex, value(1)) //nolint:staticcheck
-		if _, err := f.Wait(context.Background()); err == nil || !strings.Contains(err.Error(), "nil ctx") {
-			t.Errorf("Submit(nil ctx): Wait() = %v; want an error naming ctx", err)
+		if f, err := executor.TrySubmit[int](ex, nil); f != nil || !isNilFn(err) {
+			t.Errorf("TrySubmit(nil fn) = %v, %v; want nil and ErrNilFunc", f, err)
 		}
-		if f, err := executor.TrySubmit[int](ex, nil); f != nil || err == nil || !strings.Contains(err.Error(), "nil fn") {
-			t.Errorf("TrySubmit(nil fn) = %v, %v; want nil and an error naming fn", f, err)
+		if err := ex.Go(context.Background(), nil); !isNilFn(err) {
+			t.Errorf("Go(nil fn) = %v; want ErrNilFunc", err)
 		}
-		if err := ex.Go(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "nil fn") {
-			t.Errorf("Go(nil fn) = %v; want an error naming fn", err)
-		}
-		if _, err := executor.Map[int, int](context.Background(), ex, []int{1}, nil); err == nil || !strings.Contains(err.Error(), "nil fn") {
-			t.Errorf("Map(nil fn) = %v; want an error naming fn", err)
+		if _, err := executor.Map[int, int](context.Background(), ex, []int{1}, nil); !isNilFn(err) {
+			t.Errorf("Map(nil fn) = %v; want ErrNilFunc", err)
 		}
 		f = executor.Submit(context.Background(), nil, value(1))
 		if _, err := f.Wait(context.Background()); err == nil || !strings.Contains(err.Error(), "nil *Executor") {
@@ -1094,21 +1092,37 @@ func TestBadInput(t *testing.T) {
 		}
 		f.Cancel()
 		shutdown(t, ex)
-		if s := ex.Stats(); s.Rejected != 4 {
-			t.Errorf("Stats().Rejected = %d; want 4", s.Rejected)
+		if s := ex.Stats(); s.Rejected != 3 {
+			t.Errorf("Stats().Rejected = %d; want 3", s.Rejected)
 		}
 	})
 
-	t.Run("Shutdown with a nil ctx begins the shutdown and says so", func(t *testing.T) {
+	t.Run("a nil ctx panics naming the function called, and starts nothing", func(t *testing.T) {
 		ex := executor.New()
-		//lint:ignore SA1012 testing a nil ctx on purpose
-		if err := ex.Shutdown(nil); err == nil || !strings.Contains(err.Error(), "nil ctx") { //nolint:staticcheck
-			t.Errorf("Shutdown(nil) = %v; want an error naming ctx", err)
+		ran := false
+		fn := func(context.Context) (int, error) { ran = true; return 1, nil }
+		var nilCtx context.Context
+		mustPanic(t, "executor: nil ctx passed to Submit", func() { executor.Submit(nilCtx, ex, fn) })
+		mustPanic(t, "executor: nil ctx passed to Go", func() { ex.Go(nilCtx, func(context.Context) error { ran = true; return nil }) })
+		mustPanic(t, "executor: nil ctx passed to Map", func() {
+			executor.Map(nilCtx, ex, []int{1}, func(context.Context, int) (int, error) { ran = true; return 1, nil })
+		})
+		f, err := executor.TrySubmit(ex, value(1))
+		if err != nil {
+			t.Fatalf("TrySubmit() = %v; want nil", err)
 		}
-		if _, err := executor.TrySubmit(ex, value(1)); err != executor.ErrClosed {
-			t.Errorf("TrySubmit() after Shutdown(nil) = %v; want ErrClosed", err)
+		mustPanic(t, "executor: nil ctx passed to Wait", func() { f.Wait(nilCtx) })
+		mustPanic(t, "executor: nil ctx passed to Shutdown", func() { ex.Shutdown(nilCtx) })
+		if _, err := executor.TrySubmit(ex, value(1)); err != nil {
+			t.Errorf("TrySubmit() after Shutdown(nil) panicked = %v; want nil: the executor is not shut down", err)
 		}
 		shutdown(t, ex)
+		if ran {
+			t.Errorf("a function given with a nil ctx ran; want none to")
+		}
+		if s := ex.Stats(); s.Rejected != 0 {
+			t.Errorf("Stats().Rejected = %d; want 0: a panic is not a rejection", s.Rejected)
+		}
 	})
 
 	t.Run("the zero-config executor has GOMAXPROCS workers", func(t *testing.T) {

@@ -45,11 +45,19 @@ type Future[T any] struct {
 // cancelled ([Future.Cancel]) or on [Executor.ShutdownNow]; it ends when fn
 // returns, too.
 //
-// Submit never panics. When it cannot accept the task, fn never runs and the
-// returned future has already Failed: with [ErrClosed] after shutdown (also
-// when the executor shuts down while Submit waits), with context.Cause(ctx)
-// when ctx ended first, or with an error naming a nil ex, ctx or fn. Such a
-// submit counts in [Stats].Rejected.
+// When it cannot accept the task, fn never runs and the returned future has
+// already Failed: with [ErrClosed] after shutdown (also when the executor
+// shuts down while Submit waits), with context.Cause(ctx) when ctx ended
+// first, or with an error naming a nil ex or fn (a nil fn's matches
+// [ErrNilFunc]). Such a submit counts in [Stats].Rejected. Submit panics if
+// ctx is nil.
+//
+// If ctx ends while the task waits in the queue, the task never runs: the
+// worker that takes it resolves the future [Cancelled] with
+// context.Cause(ctx), and it counts in [Stats].Cancelled. (Cancel the
+// future itself to resolve it at once.) Only a ctx that ends at the very
+// moment a worker takes the task may lose that race; the task then runs
+// with its ctx already done.
 //
 // When a task of ex calls Submit with its own ctx (or one derived from it)
 // and the queue is full, Submit runs fn itself, on the calling goroutine,
@@ -57,17 +65,16 @@ type Future[T any] struct {
 // make: nested submits never deadlock. For the same reason a task of ex that
 // waits on a future still queued (see [Future.Wait]) runs it itself.
 func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Context) (T, error)) *Future[T] {
-	f := &Future[T]{ex: ex}
-	parent := ctx
-	if parent == nil {
-		parent = context.Background()
+	if ctx == nil {
+		panic("executor: nil ctx passed to Submit")
 	}
-	f.h.Init(parent, ex, fn)
+	f := &Future[T]{ex: ex}
+	f.h.Init(ctx, ex, fn)
 	if ex == nil {
 		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
 		return f
 	}
-	err := ex.admit(ctx, fn == nil, "Submit")
+	err := ex.admit(ctx, fn == nil)
 	inline := false
 	if err == nil {
 		retain(ctx)
@@ -88,7 +95,8 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 
 // TrySubmit queues fn like [Submit] but never blocks. It returns (nil,
 // [ErrFull]) when the queue has no room, (nil, [ErrClosed]) after shutdown,
-// and (nil, an error naming it) for a nil ex or fn; fn then never runs, and
+// and (nil, an error naming it) for a nil ex or fn (a nil fn's matches
+// [ErrNilFunc]); fn then never runs, and
 // the refusal counts in [Stats].Rejected. fn's ctx derives from
 // context.Background() and ends on [Future.Cancel] and
 // [Executor.ShutdownNow].
@@ -96,7 +104,7 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
-	err := ex.admit(context.Background(), fn == nil, "TrySubmit")
+	err := ex.admit(context.Background(), fn == nil)
 	var f *Future[T]
 	if err == nil {
 		f = &Future[T]{ex: ex}
@@ -127,9 +135,15 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 // on the calling goroutine instead of waiting for a worker (Wait then
 // returns when the function does, whatever ctx does meanwhile): a task
 // waiting on work it submitted never deadlocks the pool, however many do it
-// at once.
+// at once. If the future's own submit ctx has ended by then, it resolves
+// Cancelled instead, as a worker would resolve it.
+//
+// Wait panics if ctx is nil.
 func (f *Future[T]) Wait(ctx context.Context) (T, error) {
-	if f.h.State() == Pending && f.ex != nil && ctx != nil && f.ex.owns(ctx) {
+	if ctx == nil {
+		panic("executor: nil ctx passed to Wait")
+	}
+	if f.h.State() == Pending && f.ex != nil && f.ex.owns(ctx) {
 		f.runInline()
 	}
 	return f.h.Wait(ctx)
@@ -160,6 +174,10 @@ func (f *Future[T]) runOn(w *worker) {
 	if f.h.State() != Pending {
 		return // cancelled while queued, or run by a waiter; counted there
 	}
+	if f.h.SkipIfDone() {
+		w.tally.dropped++ // its submit ctx ended while it was queued
+		return
+	}
 	if !w.claim(f) {
 		if f.h.Cancel(errShutdownNow) {
 			w.tally.dropped++
@@ -179,6 +197,10 @@ func (f *Future[T]) runOn(w *worker) {
 // ShutdownNow, which no worker's cur tells about it, can cancel its ctx.
 func (f *Future[T]) runInline() {
 	ex := f.ex
+	if f.h.SkipIfDone() {
+		ex.shared.dropped.Add(1)
+		return
+	}
 	ex.inlineMu.Lock()
 	if ex.now.Load() {
 		ex.inlineMu.Unlock()

@@ -27,17 +27,19 @@ import (
 // context.Cause(ctx) unless a call failed; if the executor shuts down before
 // every item ran, an error matching [ErrClosed].
 //
-// With no items Map returns an empty slice and nil. A nil ex, ctx or fn
-// makes Map return an error naming it before anything runs. Each chunk
+// With no items Map returns an empty slice and nil. A nil ex or fn makes Map
+// return an error naming it (a nil fn's matches [ErrNilFunc]) before
+// anything runs; a nil ctx makes it panic. Each chunk
 // counts as one task in [Stats].
 func Map[In, Out any](ctx context.Context, ex *Executor, items []In, fn func(ctx context.Context, item In) (Out, error)) ([]Out, error) {
+	if ctx == nil {
+		panic("executor: nil ctx passed to Map")
+	}
 	switch {
 	case ex == nil:
 		return nil, errors.New("executor: Map called with a nil *Executor")
-	case ctx == nil:
-		return nil, errors.New("executor: Map called with a nil ctx")
 	case fn == nil:
-		return nil, errors.New("executor: Map called with a nil fn")
+		return nil, errNilFn
 	}
 	out := make([]Out, len(items))
 	if len(items) == 0 {

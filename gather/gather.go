@@ -49,12 +49,13 @@ var ErrNilFunc = errors.New("gather: nil function")
 // returns context.Cause(ctx); if ctx has already ended, no function starts.
 //
 // With no functions All returns an empty slice and nil. A nil function makes
-// All return an error naming its index before anything starts.
+// All return an error naming its index before anything starts. All panics if
+// ctx is nil.
 //
 // Cost: one goroutine and one allocation per function, as with go
-// statements and a sync.WaitGroup, plus five allocations per call; the
-// benchmark beside it puts All within a few percent of that floor.
+// statements and a sync.WaitGroup, plus five allocations per call.
 func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([]T, error) {
+	checkCtx(ctx, "All")
 	if err := checkFns(fns); err != nil {
 		return nil, err
 	}
@@ -98,7 +99,9 @@ func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([
 // Result carries an error naming its index; the others run. If ctx has
 // already ended, no function starts and every Result carries
 // context.Cause(ctx). With no functions Settled returns an empty slice.
+// Settled panics if ctx is nil.
 func Settled[T any](ctx context.Context, fns ...func(context.Context) (T, error)) []Result[T] {
+	checkCtx(ctx, "Settled")
 	res := make([]Result[T], len(fns))
 	if ctx.Err() != nil {
 		cause := context.Cause(ctx)
@@ -141,8 +144,9 @@ func Settled[T any](ctx context.Context, fns ...func(context.Context) (T, error)
 // errors.Is); if ctx has already ended, no function starts and Race returns
 // context.Cause(ctx). With no functions Race returns [ErrEmpty] at once; a
 // nil function makes it return an error naming its index before anything
-// starts.
+// starts. Race panics if ctx is nil.
 func Race[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T, error) {
+	checkCtx(ctx, "Race")
 	var (
 		zero  T
 		won   atomic.Bool
@@ -198,8 +202,10 @@ func Race[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (
 // ctx has already ended, no function starts and Any returns
 // context.Cause(ctx).
 // With no functions Any returns [ErrEmpty] at once; a nil function makes it
-// return an error naming its index before anything starts.
+// return an error naming its index before anything starts. Any panics if ctx
+// is nil.
 func Any[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T, error) {
+	checkCtx(ctx, "Any")
 	var zero T
 	if len(fns) == 0 {
 		return zero, ErrEmpty
@@ -254,8 +260,10 @@ func Any[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T
 // function's Result carries an error naming its index and is yielded first;
 // the others run. If ctx has already ended when the loop starts, no
 // function starts and each index is yielded, in input order, with
-// context.Cause(ctx).
+// context.Cause(ctx). AsCompleted panics if ctx is nil, when it is called
+// rather than when the loop starts.
 func AsCompleted[T any](ctx context.Context, fns ...func(context.Context) (T, error)) iter.Seq2[int, Result[T]] {
+	checkCtx(ctx, "AsCompleted")
 	return func(yield func(int, Result[T]) bool) {
 		if ctx.Err() != nil {
 			cause := context.Cause(ctx)
@@ -359,6 +367,14 @@ func withCause(ctx context.Context, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", cause, err)
+}
+
+// checkCtx panics, naming the function the caller called, if ctx is nil,
+// before anything else (the taskgroup underneath would name itself).
+func checkCtx(ctx context.Context, call string) {
+	if ctx == nil {
+		panic("gather: nil ctx passed to " + call)
+	}
 }
 
 // checkFns reports the first nil function.

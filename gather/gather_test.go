@@ -712,15 +712,17 @@ func TestMap(t *testing.T) {
 		}
 	})
 
-	t.Run("a nil fn or option is an error", func(t *testing.T) {
+	t.Run("a nil fn is an error matching ErrNilFunc, a nil option panics", func(t *testing.T) {
 		_, err := gather.Map[int, int](context.Background(), []int{1}, nil)
-		if err == nil || err.Error() != "gather: Map called with a nil fn" || !errors.Is(err, gather.ErrNilFunc) {
-			t.Errorf("Map(nil fn) error = %v; want %q", err, "gather: Map called with a nil fn")
+		if err == nil || err.Error() != "gather: fn is nil" || !errors.Is(err, gather.ErrNilFunc) {
+			t.Errorf("Map(nil fn) error = %v; want %q", err, "gather: fn is nil")
 		}
-		_, err = gather.Map(context.Background(), []int{1}, func(context.Context, int) (int, error) { return 0, nil }, nil)
-		if err == nil || !strings.Contains(err.Error(), "opts[0]") {
-			t.Errorf("Map(nil option) error = %v; want one naming opts[0]", err)
-		}
+		defer func() {
+			if r := recover(); r != "gather: nil Option passed to Map (opts[0])" {
+				t.Errorf("Map(nil option) panicked with %v; want %q", r, "gather: nil Option passed to Map (opts[0])")
+			}
+		}()
+		gather.Map(context.Background(), []int{1}, func(context.Context, int) (int, error) { return 0, nil }, nil)
 	})
 
 	t.Run("empty input returns an empty slice and nil", func(t *testing.T) {
@@ -986,4 +988,30 @@ func TestNoGoroutineOutlivesTheCall(t *testing.T) {
 			t.Errorf("in %d of %d rounds more than 2 goroutines were left when Any returned; want its goroutines awaited", bad, rounds)
 		}
 	})
+}
+
+func TestNilCtx(t *testing.T) {
+	var nilCtx context.Context
+	fn := func(context.Context) (int, error) { return 1, nil }
+	calls := map[string]func(){
+		"All":     func() { gather.All(nilCtx, fn) },
+		"Settled": func() { gather.Settled(nilCtx, fn) },
+		"Race":    func() { gather.Race(nilCtx, fn) },
+		"Any":     func() { gather.Any(nilCtx, fn) },
+		"Map": func() {
+			gather.Map(nilCtx, []int{1}, func(context.Context, int) (int, error) { return 1, nil })
+		},
+		"AsCompleted": func() { gather.AsCompleted(nilCtx, fn) },
+	}
+	for name, call := range calls {
+		t.Run(name+" panics naming itself, not the package underneath", func(t *testing.T) {
+			want := "gather: nil ctx passed to " + name
+			defer func() {
+				if r := recover(); r != want {
+					t.Errorf("%s(nil ctx) panicked with %v; want %q", name, r, want)
+				}
+			}()
+			call()
+		})
+	}
 }

@@ -11,7 +11,7 @@ import (
 
 // Option configures a call that takes options ([Map]). Options are checked
 // when the call starts: a bad one makes the call return an error naming it
-// before anything runs.
+// before anything runs; a nil one makes it panic.
 type Option func(*config)
 
 type config struct {
@@ -45,18 +45,21 @@ func WithLimit(n int) Option {
 // panic is a [*PanicError]). If ctx ends, no new call starts and Map returns
 // context.Cause(ctx) unless a call failed.
 //
-// With no items Map returns an empty slice and nil. A nil fn, a nil option
-// or a limit below 1 makes Map return an error naming it before anything
-// starts.
+// With no items Map returns an empty slice and nil. A nil fn (matching
+// [ErrNilFunc]) or a limit below 1 makes Map return an error naming it
+// before anything starts. A nil ctx or a nil Option makes Map panic.
 func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, In) (Out, error), opts ...Option) ([]Out, error) {
+	checkCtx(ctx, "Map")
+	for i, o := range opts {
+		if o == nil {
+			panic("gather: nil Option passed to Map (opts[" + strconv.Itoa(i) + "])")
+		}
+	}
 	if fn == nil {
 		return nil, mapNilFuncError{}
 	}
 	var c config
-	for i, o := range opts {
-		if o == nil {
-			return nil, errors.New("gather: Map called with a nil Option at opts[" + strconv.Itoa(i) + "]")
-		}
+	for _, o := range opts {
 		o(&c)
 		if c.err != nil {
 			return nil, c.err
@@ -103,6 +106,6 @@ func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, 
 // mapNilFuncError reports Map's nil fn.
 type mapNilFuncError struct{}
 
-func (mapNilFuncError) Error() string { return "gather: Map called with a nil fn" }
+func (mapNilFuncError) Error() string { return "gather: fn is nil" }
 
 func (mapNilFuncError) Is(target error) bool { return target == ErrNilFunc }

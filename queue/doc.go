@@ -14,12 +14,14 @@
 //   - Nothing vanishes: every item put is received exactly once, dropped by
 //     the overflow policy (and reported), or returned by CloseNow.
 //   - Cancel-safe: a Put that returned an error did not enqueue its item; a
-//     Get whose ctx ended removed nothing.
+//     Get whose ctx ended removed nothing. A blocked putter or getter whose
+//     ctx has ended is skipped when its turn comes, so an earlier
+//     cancellation always wins; only a ctx ending at the very instant of
+//     the hand-off may lose.
 //   - Blocked putters and getters are served in FIFO order.
-//   - A Put+Get pair allocates nothing. It costs about what a channel
-//     send+receive does with one producer and one consumer, up to about
-//     1.3x with several of each contending for the lock, and well under a
-//     channel select on ctx.Done() (see [Queue] for the figures).
+//   - A Put+Get pair allocates nothing and takes one lock each, O(1) for
+//     FIFO and LIFO and O(log n) for a priority queue; BENCHMARKS.md has
+//     the figures against a buffered channel.
 //
 // A minimal producer and consumer:
 //

@@ -46,24 +46,25 @@ const (
 	DropNewest
 )
 
-// String returns the policy's name, "Block", "DropOldest" or "DropNewest".
+// String returns the policy's name: "block", "drop-oldest" or
+// "drop-newest".
 func (o Overflow) String() string {
 	switch o {
 	case Block:
-		return "Block"
+		return "block"
 	case DropOldest:
-		return "DropOldest"
+		return "drop-oldest"
 	case DropNewest:
-		return "DropNewest"
+		return "drop-newest"
 	}
 	return fmt.Sprintf("Overflow(%d)", uint8(o))
 }
 
 // Option configures a queue at construction. Options are checked by the
 // constructor, which panics on a bad one.
-type Option func(*options)
+type Option func(*config)
 
-type options struct {
+type config struct {
 	overflow Overflow
 	onDrop   any // func(T) for the queue's T; checked by the constructor
 }
@@ -71,7 +72,7 @@ type options struct {
 // WithOverflow sets the policy for a full queue (default [Block]). An
 // unknown policy makes the constructor panic.
 func WithOverflow(policy Overflow) Option {
-	return func(o *options) {
+	return func(o *config) {
 		if policy > DropNewest {
 			panic(fmt.Sprintf("queue: WithOverflow policy = %v; want Block, DropOldest or DropNewest", policy))
 		}
@@ -94,7 +95,7 @@ func WithOverflow(policy Overflow) Option {
 // [PanicError]), and here the error can say exactly what state the queue
 // is in, which a panic unwinding out of Put could not.
 func WithOnDrop[T any](fn func(v T)) Option {
-	return func(o *options) {
+	return func(o *config) {
 		if fn == nil {
 			panic("queue: WithOnDrop fn is nil")
 		}
@@ -116,23 +117,18 @@ func WithOnDrop[T any](fn func(v T)) Option {
 // overflow policy (and reported to [WithOnDrop]), or returned by
 // [Queue.CloseNow].
 //
-// Cost: a Put or Get that need not wait is one lock and unlock, with no
-// allocation and no look at ctx. Measured side by side with a buffered
-// channel of the same capacity (the bench module, 2-core machine), a
-// context-aware Put+Get pair costs about what a plain send+receive does
-// with one producer and one consumer (0.85x to 1.05x), and about 1.1x to
-// 1.3x with 4 producers and 4 consumers at capacity 128, where the lock is
-// contended and the ratio swings with other load on the machine; it costs
-// well under half of a channel select on ctx.Done(). A contended lock is
-// retried a few times, yielding the processor in between, before the
-// caller blocks on it. A call that must wait looks at its state a few dozen times and
-// yields the processor twice before it parks, since the call that serves
-// it is often already running; it then waits on a pooled record, so
-// waiting allocates nothing either, and is handed its item directly by the
-// call that serves it. The priority queue adds O(log n) calls of less per
-// item, about 80 ns per item with 128 items held. The ring buffer of FIFO
-// and LIFO queues grows on demand, so a large capacity costs nothing until
-// it is used.
+// Cost: a Put or Get that need not wait is one lock and unlock, O(1), with
+// no allocation and no look at ctx (BENCHMARKS.md compares it with a
+// buffered channel). A contended lock is retried a few times, yielding the
+// processor in between, before the caller blocks on it. A call that must
+// wait looks at its state a few dozen times and yields the processor twice
+// before it parks, since the call that serves it is often already running;
+// it then waits on a pooled record, so waiting allocates nothing either,
+// and is handed its item directly by the call that serves it. Serving a
+// waiter looks at its ctx (one receive from its Done channel) so that a
+// waiter whose ctx has ended is skipped. The priority queue adds O(log n)
+// calls of less per item. The ring buffer of FIFO and LIFO queues grows on
+// demand, so a large capacity costs nothing until it is used.
 type Queue[T any] struct {
 	// Immutable after construction.
 	kind     kind
@@ -206,13 +202,26 @@ func NewPriority[T any](capacity int, less func(a, b T) bool, opts ...Option) *Q
 // Put adds v to the queue, waiting while it is full (under the default
 // [Block] policy). Blocked putters are served in FIFO order.
 //
-// When there is room, Put succeeds at once without looking at ctx, as
-// semaphore.Weighted.Acquire does: ctx bounds only the wait. If ctx ends
-// while waiting, Put returns context.Cause(ctx) and v was not enqueued. If
-// the queue is closed, before or during the wait, Put returns [ErrClosed]
-// and v was not enqueued. Under [DropOldest] and [DropNewest] Put never
-// waits; see [WithOnDrop] for the one error it can then return.
+// If ctx ends while Put waits, Put returns context.Cause(ctx) and v was not
+// enqueued. A putter whose ctx has ended is skipped when its turn comes,
+// even if it has not woken up yet: room made after ctx ended goes to the
+// next putter, never to this one. Only a ctx that ends at the very instant
+// a getter moves v in may lose that race; Put then returns nil, and v is
+// in the queue. If the queue is closed, before or during the wait, Put
+// returns [ErrClosed] and v was not enqueued. Under [DropOldest] and
+// [DropNewest] Put never waits; see [WithOnDrop] for the one error it can
+// then return.
+//
+// When there is room, Put succeeds at once without looking at ctx: ctx
+// bounds only the wait, as with a channel send in a select that is ready.
+// (x/sync's semaphore.Weighted.Acquire does the opposite: it fails with a
+// done ctx even when it could acquire at once.) Check ctx.Err() before Put
+// if an ended ctx must stop even a Put that need not wait. Put panics if
+// ctx is nil.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
+	if ctx == nil {
+		panic("queue: nil ctx passed to Put")
+	}
 	return q.put(ctx, v, true)
 }
 
@@ -229,11 +238,17 @@ func (q *Queue[T]) TryPut(v T) error {
 //
 // After Close, Get drains what is left, then returns [ErrClosed]; after
 // CloseNow it returns [ErrClosed] at once. If ctx ends while waiting, Get
-// returns context.Cause(ctx) and has removed nothing. If an item was handed
-// to this Get just as ctx ended, Get returns that item with a nil error:
-// an item is never half-taken. When an item is ready, Get returns it
-// without looking at ctx.
+// returns context.Cause(ctx) and has removed nothing. A getter whose ctx
+// has ended is skipped when its turn comes, even if it has not woken up
+// yet: the item goes to the next getter, or into the queue. Only a ctx that
+// ends at the very instant a putter hands this Get its item may lose that
+// race; Get then returns the item with a nil error: an item is never
+// half-taken. When an item is ready, Get returns it without looking at
+// ctx. Get panics if ctx is nil.
 func (q *Queue[T]) Get(ctx context.Context) (T, error) {
+	if ctx == nil {
+		panic("queue: nil ctx passed to Get")
+	}
 	q.lock()
 	if q.n > 0 {
 		v, w := q.takeLocked()
@@ -272,8 +287,11 @@ func (q *Queue[T]) TryGet() (T, error) {
 // and returns up to max items in the order Get would return them, without
 // waiting for more. It returns an error naming max if max < 1, and
 // otherwise the errors of Get, with a nil slice; an error means nothing was
-// removed.
+// removed. GetBatch panics if ctx is nil.
 func (q *Queue[T]) GetBatch(ctx context.Context, max int) ([]T, error) {
+	if ctx == nil {
+		panic("queue: nil ctx passed to GetBatch")
+	}
 	if max < 1 {
 		return nil, fmt.Errorf("queue: GetBatch max = %d; want >= 1", max)
 	}
@@ -364,8 +382,12 @@ func (q *Queue[T]) TaskDone() error {
 // Join waits until every item put has been marked done with
 // [Queue.TaskDone], dropped by the overflow policy, or discarded by
 // [Queue.CloseNow]. It returns nil at once if none is unfinished. If ctx
-// ends first, Join returns context.Cause(ctx) and changes nothing.
+// ends first, Join returns context.Cause(ctx) and changes nothing. Join
+// panics if ctx is nil.
 func (q *Queue[T]) Join(ctx context.Context) error {
+	if ctx == nil {
+		panic("queue: nil ctx passed to Join")
+	}
 	q.lock()
 	if q.unfinished == 0 {
 		q.mu.Unlock()
@@ -387,8 +409,12 @@ func (q *Queue[T]) Join(ctx context.Context) error {
 // All returns an iterator over the items got from the queue with
 // [Queue.Get]. It ends when the queue is closed and drained or when ctx
 // ends (check ctx.Err() to tell which). Breaking out of the loop removes
-// nothing more. yield is called on the ranging goroutine only.
+// nothing more. yield is called on the ranging goroutine only. All panics
+// if ctx is nil.
 func (q *Queue[T]) All(ctx context.Context) iter.Seq[T] {
+	if ctx == nil {
+		panic("queue: nil ctx passed to All")
+	}
 	return func(yield func(T) bool) {
 		for {
 			v, err := q.Get(ctx)
@@ -422,10 +448,10 @@ func newQueue[T any](k kind, name string, capacity int, less func(a, b T) bool, 
 	if capacity < 1 {
 		panic(fmt.Sprintf("queue: %s capacity = %d; want >= 1", name, capacity))
 	}
-	var o options
-	for _, opt := range opts {
+	var o config
+	for i, opt := range opts {
 		if opt == nil {
-			panic(fmt.Sprintf("queue: %s got a nil Option", name))
+			panic(fmt.Sprintf("queue: nil Option passed to %s (opts[%d])", name, i))
 		}
 		opt(&o)
 	}
@@ -448,9 +474,8 @@ func (q *Queue[T]) put(ctx context.Context, v T, block bool) error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if w := q.getters.head; w != nil {
+	if w := q.nextLocked(&q.getters); w != nil {
 		// A getter waits, so the queue is empty: hand v over directly.
-		q.getters.remove(w)
 		w.v = v
 		q.unfinished++
 		parked := w.serve(stateServed)
@@ -499,6 +524,7 @@ func (q *Queue[T]) putWait(ctx context.Context, v T) error {
 	}
 	w := q.pool.Get().(*waiter[T])
 	w.v = v
+	w.done = done
 	q.putters.pushBack(w)
 	q.mu.Unlock()
 	if q.await(w, &q.putters, done) {
@@ -531,6 +557,7 @@ func (q *Queue[T]) getWait(ctx context.Context) (T, error) {
 		}
 	}
 	w := q.pool.Get().(*waiter[T])
+	w.done = done
 	q.getters.pushBack(w)
 	q.mu.Unlock()
 	if q.await(w, &q.getters, done) {
@@ -565,18 +592,19 @@ const (
 // as slow: a Gosched that could have been a few loads, often.) Only a parked waiter is sent a signal on ready (see waiter.serve).
 func (q *Queue[T]) await(w *waiter[T], l *waitList[T], done <-chan struct{}) (cancelled bool) {
 	for range spins {
-		if w.state.Load() != stateWaiting {
-			return false
+		if st := w.state.Load(); st != stateWaiting {
+			return st == stateCancelled
 		}
 	}
 	for range yields {
 		runtime.Gosched()
-		if w.state.Load() != stateWaiting {
-			return false
+		if st := w.state.Load(); st != stateWaiting {
+			return st == stateCancelled
 		}
 	}
 	if !w.state.CompareAndSwap(stateWaiting, stateParked) {
-		return false // served (or closed) as we were about to park: no signal comes
+		// Served, closed or skipped as we were about to park: no signal comes.
+		return w.state.Load() == stateCancelled
 	}
 	if done == nil {
 		<-w.ready
@@ -588,14 +616,19 @@ func (q *Queue[T]) await(w *waiter[T], l *waitList[T], done <-chan struct{}) (ca
 	case <-done:
 	}
 	q.lock()
-	if w.state.Load() == stateParked {
+	switch w.state.Load() {
+	case stateParked:
 		l.remove(w)
 		q.mu.Unlock()
 		return true
+	case stateCancelled:
+		// A server found ctx ended and skipped us; it sent no signal.
+		q.mu.Unlock()
+		return true
 	}
-	// Served (a Put handed us its item, or a Get moved ours in) or closed
-	// as ctx ended. The outcome stands, so that nothing is lost, and its
-	// signal is on the way.
+	// Served (a Put handed us its item, or a Get moved ours in) or closed:
+	// ctx ended only after the server looked at it. The outcome stands, so
+	// that nothing is lost, and its signal is on the way.
 	q.mu.Unlock()
 	<-w.ready
 	return false
@@ -606,9 +639,8 @@ func (q *Queue[T]) await(w *waiter[T], l *waitList[T], done <-chan struct{}) (ca
 // caller must signal it after unlocking.
 func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
 	v := q.popLocked()
-	w := q.putters.head
+	w := q.nextLocked(&q.putters)
 	if w != nil {
-		q.putters.remove(w)
 		q.unfinished++
 		q.pushLocked(w.v)
 		if !w.serve(stateServed) {
@@ -616,6 +648,23 @@ func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
 		}
 	}
 	return v, w
+}
+
+// nextLocked takes the first waiter off l whose ctx has not ended, and
+// returns it, or nil. The waiters before it, whose ctx has ended, are taken
+// off too and marked cancelled: they were cancelled before their turn came,
+// so the turn passes to the next one (see waiter.skip).
+func (q *Queue[T]) nextLocked(l *waitList[T]) *waiter[T] {
+	for {
+		w := l.head
+		if w == nil {
+			return nil
+		}
+		l.remove(w)
+		if !w.skip() {
+			return w
+		}
+	}
 }
 
 // detachWaitersLocked marks every blocked getter and putter closed and
@@ -627,7 +676,7 @@ func (q *Queue[T]) detachWaitersLocked() *waiter[T] {
 		for w := l.head; w != nil; {
 			next := w.next
 			w.next, w.prev = nil, nil
-			if w.serve(stateClosed) {
+			if !w.skip() && w.serve(stateClosed) {
 				w.next = wake
 				wake = w
 			}
@@ -669,6 +718,7 @@ func (q *Queue[T]) drop(v T) (err error) {
 func (q *Queue[T]) release(w *waiter[T]) {
 	var zero T
 	w.v = zero
+	w.done = nil
 	w.state.Store(stateWaiting)
 	w.next, w.prev = nil, nil
 	q.pool.Put(w)

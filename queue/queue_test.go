@@ -89,8 +89,22 @@ func TestBadInput(t *testing.T) {
 	t.Run("an unknown overflow policy panics", func(t *testing.T) {
 		wantPanic(t, func() { queue.New[int](1, queue.WithOverflow(7)) }, "WithOverflow", "Overflow(7)")
 	})
-	t.Run("a nil option panics", func(t *testing.T) {
-		wantPanic(t, func() { queue.New[int](1, nil) }, "nil Option")
+	t.Run("a nil option panics naming the constructor", func(t *testing.T) {
+		wantPanic(t, func() { queue.New[int](1, nil) }, "queue: nil Option passed to New (opts[0])")
+		wantPanic(t, func() { queue.NewLIFO[int](1, queue.WithOverflow(queue.Block), nil) }, "queue: nil Option passed to NewLIFO (opts[1])")
+	})
+	t.Run("a nil ctx panics naming the method, and changes nothing", func(t *testing.T) {
+		q := queue.New[int](1)
+		mustPut(t, q, 1)
+		var nilCtx context.Context
+		wantPanic(t, func() { q.Put(nilCtx, 2) }, "queue: nil ctx passed to Put")
+		wantPanic(t, func() { q.Get(nilCtx) }, "queue: nil ctx passed to Get")
+		wantPanic(t, func() { q.GetBatch(nilCtx, 1) }, "queue: nil ctx passed to GetBatch")
+		wantPanic(t, func() { q.Join(nilCtx) }, "queue: nil ctx passed to Join")
+		wantPanic(t, func() { q.All(nilCtx) }, "queue: nil ctx passed to All")
+		if got := drain(t, q); !slices.Equal(got, []int{1}) {
+			t.Errorf("queue holds %v; want [1]", got)
+		}
 	})
 	t.Run("GetBatch with max below 1 returns an error naming max", func(t *testing.T) {
 		q := queue.New[int](4)
@@ -637,7 +651,7 @@ func TestOverflow(t *testing.T) {
 		})
 	})
 	t.Run("policies have names", func(t *testing.T) {
-		for p, want := range map[queue.Overflow]string{queue.Block: "Block", queue.DropOldest: "DropOldest", queue.DropNewest: "DropNewest"} {
+		for p, want := range map[queue.Overflow]string{queue.Block: "block", queue.DropOldest: "drop-oldest", queue.DropNewest: "drop-newest"} {
 			if p.String() != want {
 				t.Errorf("String() = %q; want %q", p.String(), want)
 			}

@@ -8,10 +8,11 @@ import "sync/atomic"
 
 // waiter is one blocked Put or Get. It is reused through Queue.pool.
 type waiter[T any] struct {
-	next, prev *waiter[T]    // list links, under Queue.mu
-	v          T             // the item: to put (putter) or handed over (getter)
-	state      atomic.Uint32 // see the constants below
-	ready      chan struct{} // 1-buffered; one send if served while parked
+	next, prev *waiter[T]      // list links, under Queue.mu
+	v          T               // the item: to put (putter) or handed over (getter)
+	done       <-chan struct{} // the caller's ctx.Done(); nil if its ctx never ends
+	state      atomic.Uint32   // see the constants below
+	ready      chan struct{}   // 1-buffered; one send if served while parked
 }
 
 // The states of a waiter. It starts waiting; its owner may move it to
@@ -20,17 +21,40 @@ type waiter[T any] struct {
 // parked; a waiter not yet parked sees the new state by itself. Once the
 // state has left waiting or parked, the server does not touch the waiter
 // again (other than to signal it), since its owner may reuse it at once.
+//
+// A waiter whose ctx has ended is never served: whoever comes to serve or
+// close it moves it to cancelled instead, and sends no signal, since its
+// owner wakes on its closed done channel by itself (see Queue.await).
 const (
 	stateWaiting = iota
 	stateParked
-	stateServed // the item was moved: put into the queue, or handed to the getter
-	stateClosed // woken by Close or CloseNow; nothing moved
+	stateServed    // the item was moved: put into the queue, or handed to the getter
+	stateClosed    // woken by Close or CloseNow; nothing moved
+	stateCancelled // its ctx had ended when its turn came; nothing moved
 )
 
 // serve sets w's final state and reports whether its owner is parked and
 // must be signalled. Called under Queue.mu, after the last write to w.
 func (w *waiter[T]) serve(state uint32) (parked bool) {
 	return w.state.Swap(state) == stateParked
+}
+
+// skip moves w to cancelled if its ctx has ended, and reports whether it
+// did; the caller has taken w off its list. An ended ctx always wins over
+// a server that comes later: only a ctx that ends after this check, at the
+// very instant w is served, loses. A receive from a closed channel is a
+// load; skip allocates nothing.
+func (w *waiter[T]) skip() bool {
+	if w.done == nil {
+		return false
+	}
+	select {
+	case <-w.done:
+		w.state.Store(stateCancelled)
+		return true
+	default:
+		return false
+	}
 }
 
 // waitList is a FIFO list of waiters, linked through their next and prev.

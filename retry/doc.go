@@ -6,8 +6,8 @@
 // a wait that would end past ctx's deadline or the time budget is not started,
 // cancellation keeps the operation's own error, the defaults are bounded and
 // written down (no silent 15-minute cut-off), one []Option may be shared by
-// any number of goroutines, and a first-try success costs a few nanoseconds:
-// no clock read, no timer, no allocation.
+// any number of goroutines, and a first-try success reads no clock, starts
+// no timer and allocates nothing.
 //
 //	err := retry.Do(ctx, func(ctx context.Context) error {
 //		return client.Ping(ctx)

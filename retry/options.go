@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -17,45 +19,31 @@ const (
 	DefaultJitter      = 0.5                    // each wait is randomized by ±50%
 )
 
-// Option configures one call of [Do] or [DoValue].
+// Option configures one call of [Do] or [DoValue]. It is a function over
+// the call's settings, like every package's Option in this module.
 //
-// An Option is a small immutable value: build a []Option once and share it
-// between any number of goroutines and calls; applying it changes nothing but
-// the settings of the call it is passed to, and costs no allocation. The zero
-// Option does nothing.
+// Options are values that change nothing but the settings of the call they
+// are passed to: build a []Option once and share it between any number of
+// goroutines and calls.
 //
 // A bad option (an attempt limit below 1, a negative duration, a multiplier
 // below 1, a jitter outside 0..1, a nil function) does not panic: the call it
-// is passed to returns an error naming it and makes no attempt.
-type Option struct {
-	kind optionKind
-	bad  bool          // the value is out of range, decided at construction
-	v    int64         // the attempt limit, or the (first) duration
-	d    time.Duration // WithBackoff's max
-	f    float64       // the multiplier or the jitter
-	fn   any           // the function of WithRetryIf or WithOnRetry
-}
-
-type optionKind uint8
-
-const (
-	optNone optionKind = iota
-	optMaxAttempts
-	optMaxElapsed
-	optBackoff
-	optMultiplier
-	optJitter
-	optRetryIf
-	optAttemptTimeout
-	optOnRetry
-)
+// is passed to returns an error naming it and makes no attempt. A nil Option
+// is a programming error: the call panics.
+type Option func(*config)
 
 // WithMaxAttempts limits the number of calls to n, the first one included
 // (default [DefaultMaxAttempts]). WithMaxAttempts(1) makes a single call, with
 // the usual error reporting. n below 1 is an error; for no limit but the
 // others, pass math.MaxInt.
 func WithMaxAttempts(n int) Option {
-	return Option{kind: optMaxAttempts, v: int64(n), bad: n < 1}
+	return func(c *config) {
+		if n < 1 {
+			c.bad(fmt.Sprintf("WithMaxAttempts(%d): the attempt limit must be at least 1", n))
+			return
+		}
+		c.maxAttempts = n
+	}
 }
 
 // WithMaxElapsed sets a time budget for the whole call, measured from the
@@ -67,7 +55,13 @@ func WithMaxAttempts(n int) Option {
 //
 // With a budget set, every call reads the clock once before its first attempt.
 func WithMaxElapsed(d time.Duration) Option {
-	return Option{kind: optMaxElapsed, v: int64(d), bad: d < 0}
+	return func(c *config) {
+		if d < 0 {
+			c.bad(fmt.Sprintf("WithMaxElapsed(%v): negative budget", d))
+			return
+		}
+		c.maxElapsed = d
+	}
 }
 
 // WithBackoff sets the first wait (default [DefaultInitial]) and the cap that
@@ -77,21 +71,39 @@ func WithMaxElapsed(d time.Duration) Option {
 // max is (0 times the multiplier stays 0). A negative initial, or a max
 // below initial, is an error.
 func WithBackoff(initial, max time.Duration) Option {
-	return Option{kind: optBackoff, v: int64(initial), d: max, bad: initial < 0 || max < initial}
+	return func(c *config) {
+		if initial < 0 || max < initial {
+			c.bad(fmt.Sprintf("WithBackoff(%v, %v): want 0 <= initial <= max", initial, max))
+			return
+		}
+		c.initial, c.maxInterval = initial, max
+	}
 }
 
 // WithMultiplier sets the factor by which each wait grows (default
 // [DefaultMultiplier]); 1 keeps the wait constant. f below 1, infinite or NaN
 // is an error.
 func WithMultiplier(f float64) Option {
-	return Option{kind: optMultiplier, f: f, bad: !(f >= 1) || math.IsInf(f, 1)}
+	return func(c *config) {
+		if !(f >= 1) || math.IsInf(f, 1) {
+			c.bad(fmt.Sprintf("WithMultiplier(%v): the multiplier must be finite and at least 1", f))
+			return
+		}
+		c.multiplier = f
+	}
 }
 
 // WithJitter sets the randomization factor (default [DefaultJitter]): each
 // wait is drawn from [w-f*w, w+f*w]. 0 makes the waits exact. f outside 0..1
 // or NaN is an error.
 func WithJitter(f float64) Option {
-	return Option{kind: optJitter, f: f, bad: !(f >= 0 && f <= 1)}
+	return func(c *config) {
+		if !(f >= 0 && f <= 1) {
+			c.bad(fmt.Sprintf("WithJitter(%v): the jitter must be between 0 and 1", f))
+			return
+		}
+		c.jitter = f
+	}
 }
 
 // WithRetryIf sets which errors are retried (default: all of them). It is
@@ -102,7 +114,13 @@ func WithJitter(f float64) Option {
 // recovered (it is the caller's code, run on the caller's goroutine, like a
 // sort.Slice less function). A nil function is an error.
 func WithRetryIf(retryable func(err error) bool) Option {
-	return Option{kind: optRetryIf, fn: retryable, bad: retryable == nil}
+	return func(c *config) {
+		if retryable == nil {
+			c.bad("WithRetryIf(nil): nil function")
+			return
+		}
+		c.retryIf = retryable
+	}
 }
 
 // WithAttemptTimeout gives each attempt its own deadline, d after it starts,
@@ -112,7 +130,13 @@ func WithRetryIf(retryable func(err error) bool) Option {
 //
 // Each attempt then runs under a context.WithTimeout, which allocates.
 func WithAttemptTimeout(d time.Duration) Option {
-	return Option{kind: optAttemptTimeout, v: int64(d), bad: d < 0}
+	return func(c *config) {
+		if d < 0 {
+			c.bad(fmt.Sprintf("WithAttemptTimeout(%v): negative timeout", d))
+			return
+		}
+		c.attemptTimeout = d
+	}
 }
 
 // WithOnRetry sets a hook called once before each wait, on the goroutine that
@@ -122,91 +146,78 @@ func WithAttemptTimeout(d time.Duration) Option {
 // may call Do again. A panic in the hook is not recovered. A nil function is
 // an error.
 func WithOnRetry(hook func(attempt int, err error, wait time.Duration)) Option {
-	return Option{kind: optOnRetry, fn: hook, bad: hook == nil}
+	return func(c *config) {
+		if hook == nil {
+			c.bad("WithOnRetry(nil): nil function")
+			return
+		}
+		c.onRetry = hook
+	}
 }
 
-// config holds the settings of one call after its first failure. It lives
-// on the stack of that call: options are copied into it, never the other way.
+// config holds the settings of one call.
 type config struct {
-	maxAttempts int
-	maxElapsed  time.Duration
-	initial     time.Duration
-	maxInterval time.Duration
-	multiplier  float64
-	jitter      float64
-	retryIf     func(error) bool
-	onRetry     func(attempt int, err error, wait time.Duration)
+	maxAttempts    int
+	maxElapsed     time.Duration
+	initial        time.Duration
+	maxInterval    time.Duration
+	multiplier     float64
+	jitter         float64
+	attemptTimeout time.Duration
+	retryIf        func(error) bool
+	onRetry        func(attempt int, err error, wait time.Duration)
+	err            error // the first bad option
 }
 
-// check returns the attempt timeout and the time budget that opts set, or an
-// error naming the first bad option. It is all a first attempt needs: the
-// rest of the settings are read only after a failure, by newConfig.
-func check(opts []Option) (attemptTimeout, maxElapsed time.Duration, err error) {
-	for i := range opts {
-		o := &opts[i]
-		if o.bad {
-			return 0, 0, o.err()
-		}
-		switch o.kind {
-		case optAttemptTimeout:
-			attemptTimeout = time.Duration(o.v)
-		case optMaxElapsed:
-			maxElapsed = time.Duration(o.v)
-		}
-	}
-	return attemptTimeout, maxElapsed, nil
+// defaults is the config of a call made without options.
+var defaults = config{
+	maxAttempts: DefaultMaxAttempts,
+	initial:     DefaultInitial,
+	maxInterval: DefaultMaxInterval,
+	multiplier:  DefaultMultiplier,
+	jitter:      DefaultJitter,
 }
 
-// newConfig returns the defaults with opts, already checked, applied in order.
-func newConfig(opts []Option) config {
-	c := config{
-		maxAttempts: DefaultMaxAttempts,
-		initial:     DefaultInitial,
-		maxInterval: DefaultMaxInterval,
-		multiplier:  DefaultMultiplier,
-		jitter:      DefaultJitter,
+// bad records the first bad option, which the call returns before any
+// attempt.
+func (c *config) bad(what string) {
+	if c.err == nil {
+		c.err = errors.New("retry: bad option " + what)
 	}
-	for _, o := range opts {
-		switch o.kind {
-		case optMaxAttempts:
-			c.maxAttempts = int(min(o.v, math.MaxInt))
-		case optMaxElapsed:
-			c.maxElapsed = time.Duration(o.v)
-		case optBackoff:
-			c.initial, c.maxInterval = time.Duration(o.v), o.d
-		case optMultiplier:
-			c.multiplier = o.f
-		case optJitter:
-			c.jitter = o.f
-		case optRetryIf:
-			c.retryIf = o.fn.(func(error) bool)
-		case optOnRetry:
-			c.onRetry = o.fn.(func(int, error, time.Duration))
+}
+
+// configs recycles the settings of calls made with options.
+//
+// Why a pool: an Option is a function over *config, and handing a pointer
+// to a function the compiler cannot see into moves what it points to onto
+// the heap. A config on the caller's stack would then cost every call an
+// allocation, even a call without options and a first-try success, which
+// this package promises never allocates. A call without options uses
+// [defaults] and never touches the pool; a call with options borrows a
+// config and returns it, cleared, when it returns.
+var configs = sync.Pool{New: func() any { return new(config) }}
+
+// newConfig returns the settings opts make, from the pool; call must hand
+// it back with release. It panics, naming call, on a nil Option.
+func newConfig(opts []Option, call string) *config {
+	c := configs.Get().(*config)
+	*c = defaults
+	for i, o := range opts {
+		if o == nil {
+			configs.Put(c)
+			panic("retry: nil Option passed to " + call + " (opts[" + strconv.Itoa(i) + "])")
 		}
+		o(c)
 	}
 	return c
 }
 
-// err describes a bad option. It is called only when o.bad is set.
-func (o *Option) err() error {
-	var what string
-	switch o.kind {
-	case optMaxAttempts:
-		what = fmt.Sprintf("WithMaxAttempts(%d): the attempt limit must be at least 1", o.v)
-	case optMaxElapsed:
-		what = fmt.Sprintf("WithMaxElapsed(%v): negative budget", time.Duration(o.v))
-	case optBackoff:
-		what = fmt.Sprintf("WithBackoff(%v, %v): want 0 <= initial <= max", time.Duration(o.v), o.d)
-	case optMultiplier:
-		what = fmt.Sprintf("WithMultiplier(%v): the multiplier must be finite and at least 1", o.f)
-	case optJitter:
-		what = fmt.Sprintf("WithJitter(%v): the jitter must be between 0 and 1", o.f)
-	case optRetryIf:
-		what = "WithRetryIf(nil): nil function"
-	case optAttemptTimeout:
-		what = fmt.Sprintf("WithAttemptTimeout(%v): negative timeout", time.Duration(o.v))
-	case optOnRetry:
-		what = "WithOnRetry(nil): nil function"
+// release clears c (so that the pool keeps no caller's functions alive) and
+// returns it to the pool. defaults is never released.
+func (c *config) release() {
+	if c == &defaults {
+		return
 	}
-	return errors.New("retry: bad option " + what)
+	*c = config{}
+	configs.Put(c)
 }

@@ -11,7 +11,18 @@ import (
 	"github.com/async-patterns/async/internal/safe"
 )
 
-var errNilFunc = errors.New("retry: nil function")
+// ErrNilFunc is matched (with errors.Is) by the error of a call given a nil
+// function; the error itself names the argument: "retry: fn is nil".
+var ErrNilFunc = errors.New("retry: nil function")
+
+// errNilFn is the error of a call given a nil fn.
+var errNilFn error = nilFuncError{}
+
+type nilFuncError struct{}
+
+func (nilFuncError) Error() string { return "retry: fn is nil" }
+
+func (nilFuncError) Is(target error) bool { return target == ErrNilFunc }
 
 // Do calls fn until it returns nil, then returns nil. Between attempts it
 // waits with exponential backoff (see the package doc for the defaults and
@@ -26,69 +37,51 @@ var errNilFunc = errors.New("retry: nil function")
 // with an error matching both context.Cause(ctx) and fn's last error. With ctx
 // already done it makes no attempt. Do starts no goroutine and keeps no state
 // between calls: when it returns, for whatever reason, its wait timer is
-// stopped and any per-attempt context is cancelled. A nil fn or a bad option
-// returns an error naming it, and fn is not called.
+// stopped and any per-attempt context is cancelled. A nil fn (matching
+// [ErrNilFunc]) or a bad option returns an error naming it, and fn is not
+// called. A nil ctx or a nil Option makes Do panic.
 //
-// A first-try success costs a few nanoseconds over calling fn directly
-// (about 7ns without options and 12-15ns with four, against backoff/v4's
-// 200-300ns and 2 allocations, on a 2-core machine): it reads no clock,
-// starts no timer and allocates nothing. [WithMaxElapsed] adds one clock read
-// and [WithAttemptTimeout] one context per attempt. Do is safe to call from
-// many goroutines at once, with the same options.
-func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option) (err error) {
-	if fn == nil {
-		return errNilFunc
+// A first-try success reads no clock, starts no timer and allocates
+// nothing: the options are applied to a pooled record of the call's
+// settings, and the backoff state is built only after a failure. (A
+// [WithRetryIf] or [WithOnRetry] function that captures variables, written
+// inline in the call, is a closure the compiler puts on the heap, since the
+// settings keep it; build such options once and share them.)
+// [WithMaxElapsed] adds one clock read and [WithAttemptTimeout] one context
+// per attempt. Do is safe to call from many goroutines at once, with the
+// same options.
+func Do(ctx context.Context, fn func(ctx context.Context) error, opts ...Option) error {
+	if ctx == nil {
+		panic("retry: nil ctx passed to Do")
 	}
-	var attemptTimeout, maxElapsed time.Duration
+	c := &defaults
 	if len(opts) > 0 {
-		if attemptTimeout, maxElapsed, err = check(opts); err != nil {
-			return err
-		}
+		c = newConfig(opts, "Do")
 	}
-	if ctx.Err() != nil {
-		return stopped(ctx, 0, nil)
-	}
-	var start time.Time
-	if maxElapsed > 0 {
-		start = time.Now()
-	}
-	if attemptTimeout > 0 {
-		timedOut, err := attemptWithTimeout(ctx, attemptTimeout, fn)
-		if err == nil {
-			return nil
-		}
-		return retryLoop(ctx, opts, fn, start, timedOut, err)
-	}
-	// The first attempt without a timeout is made here rather than through
-	// call, to save a call level on the path that matters most; the deferred
-	// recover below covers that attempt only.
-	first := true
-	defer func() {
-		if first {
-			err = failure(1, safe.Recovered(recover()), stopPanic)
-		}
-	}()
-	err = fn(ctx)
-	first = false
-	if err == nil {
-		return nil
-	}
-	return retryLoop(ctx, opts, fn, start, false, err)
+	return do(ctx, fn, c)
 }
 
 // DoValue is [Do] for a function that returns a value: it returns the value
 // of the first successful attempt. On failure the value is T's zero value and
 // the error is what Do would return.
 func DoValue[T any](ctx context.Context, fn func(ctx context.Context) (T, error), opts ...Option) (T, error) {
+	if ctx == nil {
+		panic("retry: nil ctx passed to DoValue")
+	}
+	c := &defaults
+	if len(opts) > 0 {
+		c = newConfig(opts, "DoValue")
+	}
 	var v T
 	if fn == nil {
-		return v, errNilFunc
+		c.release()
+		return v, errNilFn
 	}
-	err := Do(ctx, func(ctx context.Context) error {
+	err := do(ctx, func(ctx context.Context) error {
 		var err error
 		v, err = fn(ctx)
 		return err
-	}, opts...)
+	}, c)
 	if err != nil {
 		var zero T
 		return zero, err
@@ -96,12 +89,48 @@ func DoValue[T any](ctx context.Context, fn func(ctx context.Context) (T, error)
 	return v, nil
 }
 
+// do is Do once the options are applied; it releases c.
+func do(ctx context.Context, fn func(ctx context.Context) error, c *config) (err error) {
+	// The first attempt without a timeout is made here rather than through
+	// call, to save a call level on the path that matters most; the deferred
+	// recover below covers that attempt only.
+	calling := false
+	defer func() {
+		if calling {
+			err = failure(1, safe.Recovered(recover()), stopPanic)
+		}
+		c.release()
+	}()
+	switch {
+	case fn == nil:
+		return errNilFn
+	case c.err != nil:
+		return c.err
+	case ctx.Err() != nil:
+		return stopped(ctx, 0, nil)
+	}
+	var start time.Time
+	if c.maxElapsed > 0 {
+		start = time.Now()
+	}
+	timedOut := false
+	if c.attemptTimeout > 0 {
+		timedOut, err = attemptWithTimeout(ctx, c.attemptTimeout, fn)
+	} else {
+		calling = true
+		err = fn(ctx)
+		calling = false
+	}
+	if err == nil {
+		return nil
+	}
+	return retryLoop(ctx, c, fn, start, timedOut, err)
+}
+
 // retryLoop takes over after the first attempt failed with err: only here is
 // the backoff state built, the clock read and a timer made.
-func retryLoop(ctx context.Context, opts []Option, fn func(context.Context) error,
+func retryLoop(ctx context.Context, c *config, fn func(context.Context) error,
 	start time.Time, timedOut bool, err error) error {
-	attemptTimeout, _, _ := check(opts)
-	c := newConfig(opts)
 	// ExponentialBackOff is not safe for concurrent use: this one belongs to
 	// this call alone. Its own MaxElapsedTime (15 minutes by default) is
 	// switched off, since the budget is ours to keep, and its clock is a stub,
@@ -178,7 +207,7 @@ func retryLoop(ctx context.Context, opts []Option, fn func(context.Context) erro
 		if ctx.Err() != nil {
 			return stopped(ctx, n, err)
 		}
-		timedOut, err = attempt(ctx, attemptTimeout, fn)
+		timedOut, err = attempt(ctx, c.attemptTimeout, fn)
 		if err == nil {
 			return nil
 		}

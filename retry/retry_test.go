@@ -86,6 +86,11 @@ func TestFirstTrySuccess(t *testing.T) {
 		ctx := context.Background()
 		op := func(context.Context) error { return nil }
 		opts := []retry.Option{retry.WithMaxAttempts(3), retry.WithJitter(0.2)}
+		calls := 0
+		capturing := []retry.Option{
+			retry.WithRetryIf(func(error) bool { calls++; return true }),
+			retry.WithOnRetry(func(int, error, time.Duration) { calls++ }),
+		}
 		cases := map[string]func(){
 			"no options": func() { _ = retry.Do(ctx, op) },
 			"inline options": func() {
@@ -94,13 +99,9 @@ func TestFirstTrySuccess(t *testing.T) {
 					retry.WithRetryIf(func(error) bool { return true }),
 					retry.WithOnRetry(func(int, error, time.Duration) {}))
 			},
-			"shared options": func() { _ = retry.Do(ctx, op, opts...) },
-			"inline options with capturing closures": func() {
-				calls := 0
-				_ = retry.Do(ctx, op, retry.WithRetryIf(func(error) bool { calls++; return true }),
-					retry.WithOnRetry(func(int, error, time.Duration) { calls++ }))
-			},
-			"DoValue": func() { _, _ = retry.DoValue(ctx, func(context.Context) (int, error) { return 1, nil }, opts...) },
+			"shared options":                         func() { _ = retry.Do(ctx, op, opts...) },
+			"shared options with capturing closures": func() { _ = retry.Do(ctx, op, capturing...) },
+			"DoValue":                                func() { _, _ = retry.DoValue(ctx, func(context.Context) (int, error) { return 1, nil }, opts...) },
 		}
 		for name, f := range cases {
 			if n := testing.AllocsPerRun(100, f); n != 0 {
@@ -244,10 +245,13 @@ func TestDefaults(t *testing.T) {
 			}
 		})
 	})
-	t.Run("the zero Option does nothing", func(t *testing.T) {
+	t.Run("options of one call do not leak into the next", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			calls := 0
-			_ = retry.Do(t.Context(), func(context.Context) error { calls++; return errFlaky }, retry.Option{})
+			fail := func(context.Context) error { calls++; return errFlaky }
+			_ = retry.Do(t.Context(), fail, retry.WithMaxAttempts(2), retry.WithRetryIf(func(error) bool { return true }))
+			calls = 0
+			_ = retry.Do(t.Context(), fail, retry.WithJitter(0))
 			if calls != retry.DefaultMaxAttempts {
 				t.Fatalf("calls = %d; want %d", calls, retry.DefaultMaxAttempts)
 			}
@@ -782,12 +786,39 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	})
-	t.Run("a nil function returns an error", func(t *testing.T) {
-		if err := retry.Do(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "nil function") {
-			t.Errorf("Do(nil) = %v; want a nil function error", err)
+	t.Run("a nil function returns an error naming fn that matches ErrNilFunc", func(t *testing.T) {
+		if err := retry.Do(context.Background(), nil); err == nil || err.Error() != "retry: fn is nil" || !errors.Is(err, retry.ErrNilFunc) {
+			t.Errorf("Do(nil) = %v; want %q matching ErrNilFunc", err, "retry: fn is nil")
 		}
-		if _, err := retry.DoValue[int](context.Background(), nil); err == nil || !strings.Contains(err.Error(), "nil function") {
-			t.Errorf("DoValue(nil) = %v; want a nil function error", err)
+		if _, err := retry.DoValue[int](context.Background(), nil, retry.WithMaxAttempts(2)); err == nil || !errors.Is(err, retry.ErrNilFunc) {
+			t.Errorf("DoValue(nil) = %v; want ErrNilFunc", err)
+		}
+	})
+	t.Run("a nil ctx or a nil Option panics naming the function called", func(t *testing.T) {
+		var nilCtx context.Context
+		calls := 0
+		fn := func(context.Context) error { calls++; return nil }
+		vfn := func(context.Context) (int, error) { calls++; return 1, nil }
+		for _, c := range []struct {
+			want string
+			call func()
+		}{
+			{"retry: nil ctx passed to Do", func() { retry.Do(nilCtx, fn) }},
+			{"retry: nil ctx passed to DoValue", func() { retry.DoValue(nilCtx, vfn) }},
+			{"retry: nil Option passed to Do (opts[1])", func() { retry.Do(context.Background(), fn, retry.WithJitter(0), nil) }},
+			{"retry: nil Option passed to DoValue (opts[0])", func() { retry.DoValue(context.Background(), vfn, nil) }},
+		} {
+			func() {
+				defer func() {
+					if r := recover(); r != c.want {
+						t.Errorf("panic = %v; want %q", r, c.want)
+					}
+				}()
+				c.call()
+			}()
+		}
+		if calls != 0 {
+			t.Errorf("fn called %d times; want 0", calls)
 		}
 	})
 }

@@ -9,7 +9,9 @@
 //     fail cancels that ctx with its error as the cause.
 //   - [Group.Wait] waits for every task, then returns all real failures
 //     joined, the first first. Errors that tasks return because the group
-//     cancelled them are not failures and are left out.
+//     cancelled them are not failures and are left out. Wait is called
+//     once, by the group's owner: a second call panics, as Go does after
+//     Wait has returned.
 //   - A panic or runtime.Goexit in a task becomes a [*PanicError] failure: it
 //     never crashes the process and never hangs Wait.
 //   - [WithLimit] bounds how many tasks run at once; [Group.Go] waits for a

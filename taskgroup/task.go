@@ -77,7 +77,7 @@ func (g *Group) runTask(t interface {
 // nil.
 func Start[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) *Task[T] {
 	if ctx == nil {
-		panic("taskgroup: Start called with a nil ctx")
+		panic("taskgroup: nil ctx passed to Start")
 	}
 	if fn == nil {
 		panic("taskgroup: Start called with a nil fn")
@@ -96,8 +96,13 @@ func Start[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) 
 // the waiting. Wait may be called any number of times, from any goroutine.
 //
 // Wait's signature is that of a gather function, so t.Wait plugs straight
-// into gather.All.
-func (t *Task[T]) Wait(ctx context.Context) (T, error) { return t.h.Wait(ctx) }
+// into gather.All. Wait panics if ctx is nil.
+func (t *Task[T]) Wait(ctx context.Context) (T, error) {
+	if ctx == nil {
+		panic("taskgroup: nil ctx passed to Wait")
+	}
+	return t.h.Wait(ctx)
+}
 
 // Done returns a channel that is closed when the task has finished.
 func (t *Task[T]) Done() <-chan struct{} { return t.h.Done() }

@@ -39,6 +39,7 @@ type Group struct {
 
 	wg        sync.WaitGroup
 	cancelled atomic.Bool // Cancel was called
+	waited    atomic.Bool // Wait has been called
 	finished  atomic.Bool // Wait has returned
 
 	mu   sync.Mutex // protects errs
@@ -70,12 +71,12 @@ func WithLimit(n int) Option {
 // New panics if ctx is nil or an option is invalid.
 func New(ctx context.Context, opts ...Option) *Group {
 	if ctx == nil {
-		panic("taskgroup: New called with a nil ctx")
+		panic("taskgroup: nil ctx passed to New")
 	}
 	var c config
-	for _, o := range opts {
+	for i, o := range opts {
 		if o == nil {
-			panic("taskgroup: New called with a nil Option")
+			panic(fmt.Sprintf("taskgroup: nil Option passed to New (opts[%d])", i))
 		}
 		o(&c)
 	}
@@ -137,9 +138,15 @@ func (g *Group) TryGo(fn func(ctx context.Context) error) bool {
 //     [Group.Cancel] did;
 //   - the parent ctx's cause when only the parent ended.
 //
-// Wait must be called exactly once; Go, TryGo and Spawn panic after it
-// has returned.
+// Wait must be called exactly once: a second call panics, as Go, TryGo and
+// Spawn do after Wait has returned, since a finished group has nothing left
+// to report. (Returning the first result again would hide the bug of two
+// owners waiting on one group; returning context.Canceled, the ctx's state
+// after Wait, would look like a cancellation that never happened.)
 func (g *Group) Wait() error {
+	if g.waited.Swap(true) {
+		panic("taskgroup: Wait called twice; a Group is waited on once, by its owner")
+	}
 	g.lazyInit()
 	g.wg.Wait()
 	g.finished.Store(true)

@@ -492,11 +492,23 @@ func TestBadInput(t *testing.T) {
 		{"Start with a nil ctx", func() {
 			//lint:ignore SA1012 testing the nil check
 			taskgroup.Start(nil, func(context.Context) (int, error) { return 0, nil })
-		}, "taskgroup: Start called with a nil ctx"},
+		}, "taskgroup: nil ctx passed to Start"},
 		{"New with a nil ctx", func() {
 			//lint:ignore SA1012 testing the nil check
 			taskgroup.New(nil)
-		}, "taskgroup: New called with a nil ctx"},
+		}, "taskgroup: nil ctx passed to New"},
+		{"New with a nil Option", func() { taskgroup.New(context.Background(), nil) }, "taskgroup: nil Option passed to New"},
+		{"Task.Wait with a nil ctx", func() {
+			task := taskgroup.Start(context.Background(), func(context.Context) (int, error) { return 0, nil })
+			var nilCtx context.Context
+			defer task.Wait(context.Background())
+			task.Wait(nilCtx)
+		}, "taskgroup: nil ctx passed to Wait"},
+		{"a second Group.Wait", func() {
+			g := taskgroup.New(context.Background())
+			g.Wait()
+			g.Wait()
+		}, "taskgroup: Wait called twice"},
 		{"WithLimit(0)", func() { taskgroup.New(context.Background(), taskgroup.WithLimit(0)) }, "taskgroup: WithLimit(0): limit must be at least 1"},
 		{"WithLimit(-1)", func() { taskgroup.New(context.Background(), taskgroup.WithLimit(-1)) }, "taskgroup: WithLimit(-1)"},
 	}

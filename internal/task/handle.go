@@ -151,6 +151,20 @@ func (h *Handle[T]) Cancel(err error) bool {
 	return false
 }
 
+// SkipIfDone resolves a pending task whose parent ctx has already ended as
+// Cancelled with the parent's cause, without running it, and reports
+// whether it did. A queue of tasks calls it as it takes one off: a task
+// whose ctx ended while it waited must not run (an earlier cancellation
+// wins). A parent that ends just after the check loses that race, and the
+// task runs with its ctx already done.
+func (h *Handle[T]) SkipIfDone() bool {
+	p := h.ctx.parent
+	if p.Err() == nil {
+		return false
+	}
+	return h.Reject(Cancelled, context.Cause(p))
+}
+
 // Start claims a pending task for running. It returns false when the task
 // was cancelled before it could start; the caller then must not call Run.
 func (h *Handle[T]) Start() bool {
