@@ -64,22 +64,11 @@ func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([
 		return out, nil
 	}
 	g := taskgroup.New(ctx)
-	// One closure serves every goroutine: each claims the next index when
-	// it starts. That saves a closure allocation per function, and since
-	// the group starts one goroutine per Go call, every function runs once
-	// (or, once the group's ctx has ended, the rest do not run at all).
-	var next atomic.Int64
-	run := func(ctx context.Context) error {
-		i := next.Add(1) - 1
-		if err := ctx.Err(); err != nil {
-			// Started after a failure (or ctx's end): do not call the
-			// function. The group counts this as a cancellation.
-			return err
-		}
+	run := claimNext(func(ctx context.Context, i int) error {
 		v, err := fns[i](ctx)
 		out[i] = v
 		return err
-	}
+	})
 	for range fns {
 		g.Go(run)
 	}
@@ -352,6 +341,27 @@ func startTask[T any](wg *sync.WaitGroup, ctx context.Context, fn func(context.C
 		}
 	})
 	return h
+}
+
+// claimNext returns the one function that All and Map hand to every Go of
+// their group: each call claims the next index, 0, 1, 2..., and calls do
+// with it, unless the group's ctx has already ended.
+//
+// Why one function for every goroutine rather than a closure per index:
+// it saves an allocation per item. Since the group starts one goroutine
+// per Go call, each index is claimed exactly once, in the order the
+// goroutines start. A goroutine that starts after a failure (or ctx's end)
+// does not call do: after a failure no new call starts, and the group
+// counts the ctx's error it returns as a cancellation, not a failure.
+func claimNext(do func(ctx context.Context, i int) error) func(context.Context) error {
+	var next atomic.Int64
+	return func(ctx context.Context) error {
+		i := int(next.Add(1) - 1)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return do(ctx, i)
+	}
 }
 
 // withCause makes an error returned after ctx ended match ctx's cause, as
