@@ -3,7 +3,6 @@ package gather
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -126,19 +125,4 @@ func Any[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (T
 		t.Cancel(context.Canceled)
 	}
 	return value, nil // the deferred wg.Wait awaits every goroutine
-}
-
-// withCause makes an error returned after ctx ended match ctx's cause, as
-// every call of this module does (rule 1), while still matching what the
-// functions returned: the functions usually return context.Canceled, which
-// says nothing of a custom cause.
-func withCause(ctx context.Context, err error) error {
-	if err == nil || ctx.Err() == nil {
-		return err
-	}
-	cause := context.Cause(ctx)
-	if errors.Is(err, cause) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", cause, err)
 }

@@ -3,6 +3,7 @@ package gather
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -163,3 +164,18 @@ type nilFuncError int
 func (e nilFuncError) Error() string { return "gather: fns[" + strconv.Itoa(int(e)) + "] is nil" }
 
 func (e nilFuncError) Is(target error) bool { return target == ErrNilFunc }
+
+// withCause makes an error returned after ctx ended match ctx's cause, as
+// every call of this module does (rule 1), while still matching what the
+// functions returned: the functions usually return context.Canceled, which
+// says nothing of a custom cause.
+func withCause(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
+}
