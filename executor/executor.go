@@ -3,9 +3,6 @@ package executor
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -39,31 +36,6 @@ var (
 	ErrNilFunc = errors.New("executor: nil function")
 )
 
-// errShutdownNow resolves the futures that ShutdownNow cancelled before
-// they started, and errTooLate those that a submit racing Shutdown queued
-// after the workers had exited. Both match ErrClosed and context.Canceled.
-var (
-	errShutdownNow error = &closedError{"executor: cancelled by ShutdownNow before it started"}
-	errTooLate     error = &closedError{"executor: queued as the executor shut down, after its workers had exited; never started"}
-)
-
-// errNilFn is the error of a submit given a nil fn.
-var errNilFn error = &nilFuncError{"executor: fn is nil"}
-
-type nilFuncError struct{ msg string }
-
-func (e *nilFuncError) Error() string { return e.msg }
-
-func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }
-
-type closedError struct{ msg string }
-
-func (e *closedError) Error() string { return e.msg }
-
-func (*closedError) Is(target error) bool {
-	return target == ErrClosed || target == context.Canceled
-}
-
 // Executor runs tasks on a fixed set of worker goroutines fed by a bounded
 // FIFO queue.
 //
@@ -77,9 +49,9 @@ func (*closedError) Is(target error) bool {
 //
 // The queue is a lock-free ring rather than a buffered channel: with tiny
 // tasks a channel pool spends most of its time contending for the
-// channel's lock, and the ring lets Go undercut such a pool (see
-// BENCHMARKS.md). Workers take tasks in the order they were queued, and
-// submitters waiting for room are served in the order they began to wait.
+// channel's lock (see ring.go; BENCHMARKS.md has the figures). Workers take
+// tasks in the order they were queued, and submitters waiting for room are
+// served in the order they began to wait.
 //
 // Cost: a task submitted with [Executor.Go] costs no allocation: a
 // compare-and-swap and a store to put it on the ring, the same to take it
@@ -88,6 +60,8 @@ func (*closedError) Is(target error) bool {
 type Executor struct {
 	// Read on every task, written once: kept apart from the counters.
 	q         *ring
+	idle      idleWorkers // workers parked on an empty queue (worker.go)
+	room      roomWaiters // submitters waiting for room (admit.go)
 	workers   []*worker
 	onError   func(error)   // nil: failures of Go tasks are logged through slog
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
@@ -110,72 +84,11 @@ type Executor struct {
 	shared counters // the work done off the workers: rejections, inline runs, cancellations
 }
 
-// Option configures an Executor built by [New].
-type Option func(*config)
-
-type config struct {
-	workers int
-	queue   int
-	onError func(error)
-}
-
-// WithWorkers sets the number of worker goroutines, and so how many tasks
-// run at once. The default is runtime.GOMAXPROCS(0), right for CPU-bound
-// work. n must be at least 1: New panics otherwise.
-func WithWorkers(n int) Option {
-	return func(c *config) {
-		if n < 1 {
-			panic(fmt.Sprintf("executor: WithWorkers(%d): workers must be at least 1", n))
-		}
-		c.workers = n
-	}
-}
-
-// WithQueueSize sets how many submitted tasks may wait for a worker before
-// [Submit] and [Executor.Go] block and [TrySubmit] fails with [ErrFull]. The
-// default is max(1024, 4*workers): deep enough that producers of tiny tasks
-// rarely wait, small enough to push back on a runaway producer. The queue
-// is allocated whole by New, 32 bytes per place. m must be at least 1: New
-// panics otherwise.
-func WithQueueSize(m int) Option {
-	return func(c *config) {
-		if m < 1 {
-			panic(fmt.Sprintf("executor: WithQueueSize(%d): queue size must be at least 1", m))
-		}
-		c.queue = m
-	}
-}
-
-// WithErrorHandler sets the function that receives the failures of tasks
-// started with [Executor.Go]: the errors they return (other than their own
-// cancellation) and their panics as [*PanicError]. It runs on the worker
-// that ran the task, outside any lock; it may submit work. A panic in it is
-// logged and does not stop the worker. Without a handler the failures are
-// logged through log/slog's default logger; either way they count in
-// [Stats].Failed. h must not be nil: New panics otherwise.
-func WithErrorHandler(h func(error)) Option {
-	return func(c *config) {
-		if h == nil {
-			panic("executor: WithErrorHandler(nil): handler must not be nil")
-		}
-		c.onError = h
-	}
-}
-
 // New starts an executor and its workers. It panics, with a message naming
 // the option, if an option is invalid. The caller must call
 // [Executor.Shutdown] or [Executor.ShutdownNow] to end the workers.
 func New(opts ...Option) *Executor {
-	c := config{workers: runtime.GOMAXPROCS(0)}
-	for i, o := range opts {
-		if o == nil {
-			panic(fmt.Sprintf("executor: nil Option passed to New (opts[%d])", i))
-		}
-		o(&c)
-	}
-	if c.queue == 0 {
-		c.queue = max(1024, 4*c.workers)
-	}
+	c := newConfig(opts)
 	ex := &Executor{
 		q:       newRing(c.queue),
 		workers: make([]*worker, c.workers),
@@ -186,8 +99,7 @@ func New(opts ...Option) *Executor {
 	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
 	ex.live.Store(int32(c.workers))
 	for i := range ex.workers {
-		w := &worker{ex: ex, ctx: &goCtx{ex: ex}, parker: newParker()}
-		ex.workers[i] = w
+		ex.workers[i] = &worker{ex: ex, ctx: task.NewReused(ex, ex.nowCtx), parker: newParker()}
 	}
 	for _, w := range ex.workers {
 		go w.loop()
@@ -230,44 +142,26 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
 	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
-		if ex.q.tryPut(job{fn: fn, ctx: ctx}) {
-			ex.afterSend()
+		if ex.send(job{fn: fn, arg: ctx}) {
 			return nil
 		}
 	}
 	return ex.goSlow(ctx, fn)
 }
 
-// background is context.Background(): a ctx that never ends and holds no
-// task's ctx, so Go skips the calls that check and retain one.
-var background = context.Background()
-
-// live reports whether ctx has not ended, and retains the task ctx it may
-// derive from (see [retain]).
-func live(ctx context.Context) bool {
-	if ctx.Done() != nil && ctx.Err() != nil {
-		return false
-	}
-	retain(ctx)
-	return true
-}
-
 // goSlow is Go past its fast path: bad input, a closed executor, an ended
-// ctx, or a full queue. The submit is counted already.
+// ctx, or a full queue.
 func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
 	if ctx == nil {
 		panic("executor: nil ctx passed to Go")
 	}
-	err := ex.admit(ctx, fn == nil)
-	inline := false
-	if err == nil {
-		retain(ctx)
-		inline, err = ex.enqueue(ctx, job{fn: fn, ctx: ctx})
+	if err := ex.admit(ctx, fn == nil); err != nil {
+		return ex.reject(err)
 	}
+	task.Retain(ctx)
+	inline, err := ex.enqueue(ctx, job{fn: fn, arg: ctx})
 	if err != nil {
-		ex.submitted.Add(1)
-		ex.shared.rejected.Add(1)
-		return err
+		return ex.reject(err)
 	}
 	if inline {
 		ex.submitted.Add(1)
@@ -319,9 +213,9 @@ func (ex *Executor) Shutdown(ctx context.Context) error {
 // cancels the ctx of every running task, on a worker or run by a task on its
 // own goroutine (see [Submit] and [Future.Wait]). Then it waits, without a
 // bound, for the running tasks to return and the workers to exit.
-// ShutdownNow may be called any number of times,
-// also after Shutdown, but not from one of the executor's own tasks: it
-// would wait for that task forever.
+// ShutdownNow may be called any number of times, also after Shutdown, but
+// not from one of the executor's own tasks: it would wait for that task
+// forever.
 func (ex *Executor) ShutdownNow() {
 	ex.now.Store(true)
 	ex.nowCancel()
@@ -330,7 +224,7 @@ func (ex *Executor) ShutdownNow() {
 		r := w.cur
 		w.mu.Unlock()
 		if r != nil && r.abort(errShutdownNow) {
-			ex.shared.dropped.Add(1)
+			ex.shared.count(task.Cancelled)
 		}
 	}
 	// Futures run inline were started (runInline checks now under the same
@@ -352,286 +246,14 @@ func (ex *Executor) ShutdownNow() {
 	<-ex.done
 }
 
-// Stats is a snapshot of an executor's work.
-//
-// Once every submitted task has resolved (after Shutdown has returned, for
-// instance), Submitted = Completed + Failed + Cancelled + Rejected. Tasks
-// started by [Map] count one per chunk.
-type Stats struct {
-	Workers int // worker goroutines that have not exited
-	Running int // tasks accepted and not yet queued, nor resolved: running (on workers or inline), or being handed to the queue
-	Queued  int // tasks waiting in the queue (a cancelled future counts until a worker skips it)
-
-	Submitted uint64 // calls to Submit, TrySubmit and Go
-	Completed uint64 // tasks that returned a nil error
-	Failed    uint64 // tasks that returned an error of their own, or panicked
-	Cancelled uint64 // tasks cancelled before they ran (their ctx ended while queued, Future.Cancel, ShutdownNow), or that returned their own cancellation
-	Rejected  uint64 // submits refused: shut down, queue full, ctx ended, or bad input
-}
-
-// Stats returns a snapshot of the executor's counters. The fields are read
-// one after another while work goes on, so they agree with each other
-// exactly only when the executor is idle, and after Shutdown has returned.
-//
-// So that a task costs neither its submitter nor a worker an atomic
-// operation, a queued task's submit is counted by the worker that takes it
-// from the queue (until then it counts in Queued), and a worker keeps its
-// counts to itself and publishes them when it takes its first task after
-// publishing, before it waits for work, after every 32 tasks, and when it
-// exits. A
-// task's outcome may therefore show some time after its future resolved (a
-// Stats call right after [Future.Wait] may not show it yet); while a worker
-// streams through the queue, the tasks it finished but has not published
-// count as Running (never more than the number of workers plus the tasks
-// running inline) and the one it took last may show in neither Queued nor
-// Submitted yet; and a submit blocked on a full queue counts once it is
-// accepted or refused.
-func (ex *Executor) Stats() Stats {
-	var s Stats
-	// Queued first and the submits taken from the queue after it, so that
-	// a task moving from one to the other is counted twice rather than
-	// missed: Running errs high rather than low.
-	s.Queued = ex.q.len()
-	var taken uint64
-	add := func(c *counters) {
-		s.Completed += c.succeeded.Load()
-		s.Failed += c.failed.Load()
-		s.Cancelled += c.cancelled.Load() + c.dropped.Load()
-		s.Rejected += c.rejected.Load()
-		taken += c.taken.Load() // after the outcomes (see worker.flush)
-	}
-	add(&ex.shared)
-	for _, w := range ex.workers {
-		add(&w.counters)
-	}
-	s.Workers = int(ex.live.Load())
-	s.Submitted = ex.submitted.Load() + taken + uint64(s.Queued)
-	// Workers do not count the tasks they finish one by one; running is
-	// what was submitted and is neither refused, queued nor finished.
-	running := int64(s.Submitted) - int64(s.Completed+s.Failed+s.Cancelled+s.Rejected) - int64(s.Queued)
-	s.Running = int(max(0, min(running, int64(s.Workers)+ex.inline.Load())))
-	return s
-}
-
-// job is one entry of the queue: a Go task (fn and its ctx), or a future
-// (fn is nil, and ctx is the future as a [futureJob]). It is passed by
-// value, so a Go task costs no allocation. Three words rather than five (a
-// field for each kind) make a slot of the ring 32 bytes, two to a cache
-// line, which measurably cuts the traffic between submitter and workers.
-type job struct {
-	fn  func(context.Context) error
-	ctx context.Context
-}
-
-// runner is a queued future, seen without its type parameter.
-type runner interface {
-	runOn(w *worker)  // run on a worker (or skip it, if it was cancelled)
-	abort(error) bool // cancel; reports whether it resolved a pending task
-}
-
-// counters count tasks by outcome. Each worker publishes its tally to its
-// own; the executor's shared set counts the rest, atomically as it goes.
-type counters struct {
-	taken     atomic.Uint64 // tasks taken from the queue: their submits (see [Executor.Stats])
-	rejected  atomic.Uint64
-	succeeded atomic.Uint64
-	failed    atomic.Uint64
-	cancelled atomic.Uint64 // ended by their own cancellation after starting
-	dropped   atomic.Uint64 // cancelled before starting
-	_         [64]byte      // keep the next worker's counters off this cache line
-}
-
-// count records the final state of a task that ran.
-func (c *counters) count(st task.State) {
-	switch st {
-	case task.Succeeded:
-		c.succeeded.Add(1)
-	case task.Cancelled:
-		c.cancelled.Add(1)
-	default:
-		c.failed.Add(1)
-	}
-}
-
-// tally is a worker's own count of outcomes: plain fields, touched only by
-// the worker's goroutine, published to its counters by [worker.flush].
-type tally struct {
-	taken, succeeded, failed, cancelled, dropped uint64
-	tasks                                        uint32 // handled since the last flush
-}
-
-func (t *tally) count(st task.State) {
-	switch st {
-	case task.Succeeded:
-		t.succeeded++
-	case task.Cancelled:
-		t.cancelled++
-	default:
-		t.failed++
-	}
-}
-
-// worker is one worker goroutine's state.
-type worker struct {
-	_        [64]byte
-	counters counters // published, read by Stats
-	tally    tally    // the worker's own
-	ex       *Executor
-	ctx      *goCtx     // the ctx of this worker's Go tasks, reused from one to the next
-	parker   *parker    // wakes the worker when it waits for work
-	mu       sync.Mutex // protects cur
-	cur      runner     // the future running on this worker, for ShutdownNow
-}
-
-// loop runs the worker goroutine: it serves the queue until the executor
-// is closed and the queue is empty.
-func (w *worker) loop() {
-	ex := w.ex
-	clean := false
-	defer func() {
-		w.flush()
-		if !clean {
-			// A task called runtime.Goexit, which ends this goroutine
-			// whatever we do; the task's outcome is recorded. Put a fresh
-			// goroutine in this one's place.
-			go w.loop()
-			return
-		}
-		ex.workerExited()
-	}()
-	for !w.serve() {
-		// A Go task panicked; serve recorded it. Serve on.
-	}
-	clean = true
-}
-
-// serve runs tasks from the queue until the executor is closed and the
-// queue is empty, and then returns true. It returns false after a Go task
-// panicked, once the panic is recorded: the caller calls it again.
-//
-// The recovery of Go tasks is serve's one deferred call rather than one per
-// task: a task costs no defer, only the stores of gc around it.
-func (w *worker) serve() (done bool) {
-	ex := w.ex
-	var gc *goCtx // the running Go task's ctx; nil between Go tasks
-	defer func() {
-		if gc == nil {
-			return // not a Go task's panic (futures recover their own): let it go on
-		}
-		w.goEnded(gc, safe.Recovered(recover()), false)
-	}()
-	q := ex.q
-	for {
-		j, ok := q.tryGet()
-		if !ok {
-			w.flush() // about to wait: publish the counts
-			if ex.closed.Load() {
-				if q.empty() {
-					return true // closed, and what was queued is run (after ShutdownNow, cancelled)
-				}
-				runtime.Gosched() // a put has its position and is copying its job in
-				continue
-			}
-			q.park(w.parker, func() bool {
-				j, ok = q.tryGet()
-				return ok || ex.closed.Load()
-			})
-			if !ok {
-				continue
-			}
-		}
-		w.tally.taken++ // the task's submit (see Stats)
-		if w.tally.tasks == 0 {
-			// The first task since the counts were published, as after
-			// waiting for work: show it as submitted and running at once.
-			w.flush()
-		}
-		if j.fn == nil {
-			j.ctx.(runner).runOn(w)
-		} else if ex.now.Load() {
-			w.tally.dropped++
-		} else if j.ctx != background && j.ctx.Err() != nil {
-			// Its ctx ended while it was queued: the earlier cancellation
-			// wins, and the task never runs. (Err is an atomic load for
-			// the context package's own types.) A ctx that ends just after
-			// this check lets the task run with its ctx already done.
-			w.tally.dropped++
-		} else {
-			gc = w.ctx
-			if gc.escaped.Load() {
-				gc = &goCtx{ex: ex} // the last task's ctx may still be watched
-				w.ctx = gc
-			}
-			gc.start(j.ctx)
-			err := j.fn(gc)
-			c := gc
-			gc = nil // past this point a panic is not the task's
-			if err == nil {
-				c.finish()
-				w.tally.succeeded++
-			} else {
-				w.goEnded(c, err, true)
-			}
-		}
-		if w.tally.tasks++; w.tally.tasks == 32 {
-			w.flush()
-		}
-	}
-}
-
-// goEnded records the end of a Go task on w that did not succeed: it
-// returned err (returned is true) or panicked, err being the panic.
-func (w *worker) goEnded(gc *goCtx, err error, returned bool) {
-	st := task.Failed
-	if returned && task.IsCancellation(gc, err) {
-		st = task.Cancelled
-	}
-	gc.finish()
-	w.tally.count(st)
-	if st == task.Failed {
-		w.ex.report(err)
-	}
-}
-
-// flush publishes the worker's tally.
-func (w *worker) flush() {
-	c, t := &w.counters, &w.tally
-	t.tasks = 0
-	// taken first: Stats, which reads it after the outcomes, never sees
-	// the outcome of a task whose submit it does not see.
-	if c.taken.Load() != t.taken {
-		c.taken.Store(t.taken)
-	}
-	if c.succeeded.Load() != t.succeeded {
-		c.succeeded.Store(t.succeeded)
-	}
-	if c.failed.Load() != t.failed {
-		c.failed.Store(t.failed)
-	}
-	if c.cancelled.Load() != t.cancelled {
-		c.cancelled.Store(t.cancelled)
-	}
-	if c.dropped.Load() != t.dropped {
-		c.dropped.Store(t.dropped)
-	}
-}
-
-// claim records r as the future running on w. It reports false if
-// ShutdownNow has begun, in which case r must be cancelled, not run.
-func (w *worker) claim(r runner) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.ex.now.Load() {
-		return false
-	}
-	w.cur = r
-	return true
-}
-
-func (w *worker) release() {
-	w.mu.Lock()
-	w.cur = nil
-	w.mu.Unlock()
+// close stops accepting work and wakes the parked workers, which exit once
+// the queue is empty.
+func (ex *Executor) close() {
+	ex.closeOnce.Do(func() {
+		ex.closed.Store(true)
+		close(ex.closing)
+		ex.idle.wakeAll()
+	})
 }
 
 // workerExited runs as each worker exits. The last worker marks the
@@ -645,143 +267,27 @@ func (ex *Executor) workerExited() {
 	ex.drain()
 }
 
-// close stops accepting work and wakes the parked workers, which exit once
-// the queue is empty.
-func (ex *Executor) close() {
-	ex.closeOnce.Do(func() {
-		ex.closed.Store(true)
-		close(ex.closing)
-		ex.q.wakeAll()
-	})
+// errShutdownNow resolves the futures that ShutdownNow cancelled before
+// they started, and errTooLate those that a submit racing Shutdown queued
+// after the workers had exited. Both match ErrClosed and context.Canceled.
+var (
+	errShutdownNow error = &closedError{"executor: cancelled by ShutdownNow before it started"}
+	errTooLate     error = &closedError{"executor: queued as the executor shut down, after its workers had exited; never started"}
+)
+
+type closedError struct{ msg string }
+
+func (e *closedError) Error() string { return e.msg }
+
+func (*closedError) Is(target error) bool {
+	return target == ErrClosed || target == context.Canceled
 }
 
-// admit checks a submit before anything is queued. The caller has checked
-// ctx for nil.
-func (ex *Executor) admit(ctx context.Context, nilFn bool) error {
-	switch {
-	case nilFn:
-		return errNilFn
-	case ex.closed.Load():
-		return ErrClosed
-	}
-	if ctx.Done() != nil {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-	}
-	return nil
-}
+// errNilFn is the error of a submit given a nil fn.
+var errNilFn error = &nilFuncError{"executor: fn is nil"}
 
-// enqueue puts j on the queue, waiting for room until ctx ends or the
-// executor shuts down. When the queue is full and ctx belongs to one of this
-// executor's tasks, it returns inline = true without queueing: the caller
-// must run the task itself, since waiting could deadlock.
-func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error) {
-	if ex.q.tryPut(j) {
-		ex.afterSend()
-		return false, nil
-	}
-	if ex.owns(ctx) {
-		return true, nil
-	}
-	if err := ex.q.put(ctx, ex.closing, j); err != nil {
-		return false, err
-	}
-	ex.afterSend()
-	return false, nil
-}
+type nilFuncError struct{ msg string }
 
-// afterSend runs after every put. A submit that passed the closed check
-// before Shutdown but put its job after the last worker exited would leave
-// it in a queue nobody reads; such a submitter sees stopped and drains the
-// queue itself. The last worker sets stopped and then drains, so a job put
-// before stopped was set is drained by that worker: nothing is left behind,
-// and no submit pays more than an atomic load for it.
-func (ex *Executor) afterSend() {
-	if ex.stopped.Load() {
-		ex.drain()
-	}
-}
+func (e *nilFuncError) Error() string { return e.msg }
 
-// drain empties the queue and cancels what it takes. ShutdownNow calls it;
-// so do the last worker and late submitters (see afterSend), once the
-// workers have exited: what the queue holds then arrived too late to run.
-// A put still copying its job in is waited for.
-func (ex *Executor) drain() {
-	why := errTooLate
-	if ex.now.Load() {
-		why = errShutdownNow
-	}
-	for {
-		j, ok := ex.q.tryGet()
-		if !ok {
-			if ex.q.empty() {
-				return
-			}
-			runtime.Gosched() // a put has its position and is copying its job in
-			continue
-		}
-		ex.submitted.Add(1) // a queued task is counted by whoever takes it
-		if j.fn != nil || j.ctx.(runner).abort(why) {
-			ex.shared.dropped.Add(1)
-		}
-	}
-}
-
-// owns reports whether ctx is (or derives from) the ctx of one of ex's
-// tasks.
-func (ex *Executor) owns(ctx context.Context) bool {
-	if task.OwnerOf(ctx) == ex {
-		return true
-	}
-	c, _ := ctx.Value(goOwnerKey{}).(*goCtx)
-	return c != nil && c.ex == ex
-}
-
-// runGo runs a Go task on the calling goroutine, off the workers (a task
-// of ex that called Go with the queue full), under a ctx of its own, and
-// records its outcome in the shared counters.
-func (ex *Executor) runGo(parent context.Context, fn func(context.Context) error) {
-	ex.inline.Add(1)
-	gc := &goCtx{ex: ex}
-	gc.start(parent)
-	var err error
-	returned := false
-	defer func() {
-		st := task.Succeeded
-		switch {
-		case !returned:
-			err = safe.Recovered(recover())
-			st = task.Failed
-		case err == nil:
-		case task.IsCancellation(gc, err):
-			st = task.Cancelled
-		default:
-			st = task.Failed
-		}
-		gc.finish()
-		ex.shared.count(st)
-		ex.inline.Add(-1)
-		if st == task.Failed {
-			ex.report(err)
-		}
-	}()
-	err = fn(gc)
-	returned = true
-}
-
-// report hands a Go task's failure to the error handler, or logs it.
-func (ex *Executor) report(err error) {
-	if ex.onError == nil {
-		slog.Default().Error("executor: task failed", "err", err)
-		return
-	}
-	returned := false
-	defer func() {
-		if !returned {
-			slog.Default().Error("executor: error handler panicked", "err", safe.Recovered(recover()), "task_err", err)
-		}
-	}()
-	ex.onError(err)
-	returned = true
-}
+func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }

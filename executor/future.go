@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/async-patterns/async/internal/task"
 )
@@ -77,13 +76,11 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 	err := ex.admit(ctx, fn == nil)
 	inline := false
 	if err == nil {
-		retain(ctx)
-		inline, err = ex.enqueue(ctx, job{ctx: (*futureJob[T])(f)})
+		task.Retain(ctx)
+		inline, err = ex.enqueue(ctx, job{arg: runner(f)})
 	}
 	if err != nil {
-		ex.submitted.Add(1)
-		ex.shared.rejected.Add(1)
-		f.h.Reject(Failed, err)
+		f.h.Reject(Failed, ex.reject(err))
 		return f
 	}
 	if inline {
@@ -104,21 +101,13 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
-	err := ex.admit(context.Background(), fn == nil)
-	var f *Future[T]
-	if err == nil {
-		f = &Future[T]{ex: ex}
-		f.h.Init(context.Background(), ex, fn)
-		if ex.q.tryPut(job{ctx: (*futureJob[T])(f)}) {
-			ex.afterSend()
-		} else {
-			err = ErrFull
-		}
+	if err := ex.admit(context.Background(), fn == nil); err != nil {
+		return nil, ex.reject(err)
 	}
-	if err != nil {
-		ex.submitted.Add(1)
-		ex.shared.rejected.Add(1)
-		return nil, err
+	f := &Future[T]{ex: ex}
+	f.h.Init(context.Background(), ex, fn)
+	if !ex.send(job{arg: runner(f)}) {
+		return nil, ex.reject(ErrFull)
 	}
 	return f, nil
 }
@@ -159,7 +148,7 @@ func (f *Future[T]) Done() <-chan struct{} { return f.h.Done() }
 // and does nothing on a resolved future.
 func (f *Future[T]) Cancel() {
 	if f.h.Cancel(context.Canceled) && f.ex != nil {
-		f.ex.shared.dropped.Add(1)
+		f.ex.shared.count(Cancelled)
 	}
 }
 
@@ -175,12 +164,12 @@ func (f *Future[T]) runOn(w *worker) {
 		return // cancelled while queued, or run by a waiter; counted there
 	}
 	if f.h.SkipIfDone() {
-		w.tally.dropped++ // its submit ctx ended while it was queued
+		w.tally.count(Cancelled) // its submit ctx ended while it was queued
 		return
 	}
 	if !w.claim(f) {
 		if f.h.Cancel(errShutdownNow) {
-			w.tally.dropped++
+			w.tally.count(Cancelled)
 		}
 		return
 	}
@@ -198,14 +187,14 @@ func (f *Future[T]) runOn(w *worker) {
 func (f *Future[T]) runInline() {
 	ex := f.ex
 	if f.h.SkipIfDone() {
-		ex.shared.dropped.Add(1)
+		ex.shared.count(Cancelled)
 		return
 	}
 	ex.inlineMu.Lock()
 	if ex.now.Load() {
 		ex.inlineMu.Unlock()
 		if f.h.Cancel(errShutdownNow) {
-			ex.shared.dropped.Add(1)
+			ex.shared.count(Cancelled)
 		}
 		return
 	}
@@ -239,19 +228,3 @@ func (f *Future[T]) ended(w *worker) {
 }
 
 func (f *Future[T]) abort(err error) bool { return f.h.Cancel(err) }
-
-// futureJob is a Future as it travels through the queue: in the ctx word
-// of a [job], so that an entry needs no field of its own for futures. As a
-// context it is the future's own task ctx (the one its function receives);
-// as a runner it is the future.
-type futureJob[T any] Future[T]
-
-func (j *futureJob[T]) future() *Future[T] { return (*Future[T])(j) }
-
-func (j *futureJob[T]) Deadline() (time.Time, bool) { return j.h.Context().Deadline() }
-func (j *futureJob[T]) Done() <-chan struct{}       { return j.h.Context().Done() }
-func (j *futureJob[T]) Err() error                  { return j.h.Context().Err() }
-func (j *futureJob[T]) Value(key any) any           { return j.h.Context().Value(key) }
-
-func (j *futureJob[T]) runOn(w *worker)      { j.future().runOn(w) }
-func (j *futureJob[T]) abort(err error) bool { return j.future().abort(err) }

@@ -112,7 +112,7 @@ func mapChunk[In, Out any](ctx context.Context, m *mapRun, part []In, dst []Out,
 		var v Out
 		v, err = fn(ctx, part[i])
 		if err != nil {
-			if !task.IsCancellation(ctx, err) {
+			if task.Classify(ctx, err, true) == task.Failed {
 				m.fail(err)
 			}
 			break

@@ -17,7 +17,14 @@ import (
 
 // item makes a job that carries n: its ctx is a ctx holding n.
 func item(n int) job {
-	return job{fn: func(context.Context) error { return nil }, ctx: numCtx{context.Background(), n}}
+	return job{fn: func(context.Context) error { return nil }, arg: numCtx{context.Background(), n}}
+}
+
+// bare returns an executor with a queue of the given size and no workers:
+// the queue with both halves of the parking protocol, for the tests to
+// play the workers and the submitters.
+func bare(size int) *Executor {
+	return &Executor{q: newRing(size)}
 }
 
 type numCtx struct {
@@ -25,7 +32,7 @@ type numCtx struct {
 	n int
 }
 
-func numOf(j job) int { return j.ctx.(numCtx).n }
+func numOf(j job) int { return j.arg.(numCtx).n }
 
 // checkRingModel runs ops against a ring of the given size and a slice: an
 // op below 128 puts, the rest get. It returns an error at the first
@@ -98,19 +105,19 @@ func FuzzRingModel(f *testing.F) {
 	})
 }
 
-// consume takes jobs from r as a worker does, parking when it is empty,
-// and hands each to handle, until handle reports false or stop is set and
-// r is empty.
-func consume(r *ring, stop *atomic.Bool, handle func(job) bool) {
+// consume takes jobs from ex's queue as a worker does, parking when it is
+// empty, and hands each to handle, until handle reports false or stop is
+// set and the queue is empty.
+func consume(ex *Executor, stop *atomic.Bool, handle func(job) bool) {
 	me := newParker()
 	for {
-		j, ok := r.tryGet()
+		j, ok := ex.take()
 		if !ok {
-			if stop.Load() && r.empty() {
+			if stop.Load() && ex.q.empty() {
 				return
 			}
-			r.park(me, func() bool {
-				j, ok = r.tryGet()
+			ex.idle.park(me, func() bool {
+				j, ok = ex.take()
 				return ok || stop.Load()
 			})
 			if !ok {
@@ -132,7 +139,7 @@ func TestRingConcurrent(t *testing.T) {
 	const producers, consumers, perProducer = 3, 3, 3000
 	for _, size := range []int{1, 2, 3, 16} {
 		t.Run(fmt.Sprint("size ", size), func(t *testing.T) {
-			r := newRing(size)
+			ex := bare(size)
 			var stop atomic.Bool
 			seen := make([]atomic.Int32, producers*perProducer)
 			var cwg sync.WaitGroup
@@ -145,7 +152,7 @@ func TestRingConcurrent(t *testing.T) {
 					for p := range last {
 						last[p] = -1
 					}
-					consume(r, &stop, func(j job) bool {
+					consume(ex, &stop, func(j job) bool {
 						n := numOf(j)
 						seen[n].Add(1)
 						p, k := n/perProducer, n%perProducer
@@ -164,7 +171,7 @@ func TestRingConcurrent(t *testing.T) {
 				go func() {
 					defer pwg.Done()
 					for k := range perProducer {
-						if err := r.put(context.Background(), nil, item(p*perProducer+k)); err != nil {
+						if err := ex.put(context.Background(), item(p*perProducer+k)); err != nil {
 							errs <- err
 							return
 						}
@@ -173,7 +180,7 @@ func TestRingConcurrent(t *testing.T) {
 			}
 			pwg.Wait()
 			stop.Store(true)
-			r.wakeAll()
+			ex.idle.wakeAll()
 			cwg.Wait()
 			close(errs)
 			for err := range errs {
@@ -184,8 +191,8 @@ func TestRingConcurrent(t *testing.T) {
 					t.Fatalf("item %d arrived %d times; want once", n, c)
 				}
 			}
-			if r.putters.Load() != 0 || r.idle.Load() != 0 || len(r.waiters) != 0 || len(r.parked) != 0 {
-				t.Errorf("after the run: %d putters, %d idle, %d waiters, %d parked; want none", r.putters.Load(), r.idle.Load(), len(r.waiters), len(r.parked))
+			if ex.room.n.Load() != 0 || ex.idle.n.Load() != 0 || len(ex.room.waiters) != 0 || len(ex.idle.parked) != 0 {
+				t.Errorf("after the run: %d putters, %d idle, %d waiters, %d parked; want none", ex.room.n.Load(), ex.idle.n.Load(), len(ex.room.waiters), len(ex.idle.parked))
 			}
 		})
 	}
@@ -194,12 +201,12 @@ func TestRingConcurrent(t *testing.T) {
 func TestRingWaitForRoom(t *testing.T) {
 	t.Run("waiting putters get room in the order they began to wait", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := newRing(1)
-			r.tryPut(item(0))
+			ex := bare(1)
+			ex.send(item(0))
 			done := make(chan int, 3)
 			for n := 1; n <= 3; n++ {
 				go func() {
-					if err := r.put(context.Background(), nil, item(n)); err != nil {
+					if err := ex.put(context.Background(), item(n)); err != nil {
 						t.Error(err)
 					}
 					done <- n
@@ -207,7 +214,7 @@ func TestRingWaitForRoom(t *testing.T) {
 				synctest.Wait() // n is waiting before n+1 starts
 			}
 			for want := 0; want <= 3; want++ {
-				j, ok := r.tryGet()
+				j, ok := ex.take()
 				if !ok || numOf(j) != want {
 					t.Fatalf("tryGet() = %v, %v; want item %d", j, ok, want)
 				}
@@ -221,45 +228,45 @@ func TestRingWaitForRoom(t *testing.T) {
 		})
 	})
 
-	t.Run("a put gives up when its ctx ends or closing closes", func(t *testing.T) {
+	t.Run("a put gives up when its ctx ends or the executor closes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := newRing(1)
-			r.tryPut(item(0))
+			ex := bare(1)
+			ex.closing = make(chan struct{})
+			ex.send(item(0))
 			ctx, cancel := context.WithTimeoutCause(context.Background(), time.Second, errors.New("gave up"))
 			defer cancel()
-			if err := r.put(ctx, nil, item(1)); err == nil || err.Error() != "gave up" {
+			if err := ex.put(ctx, item(1)); err == nil || err.Error() != "gave up" {
 				t.Errorf("put with a ctx that ends = %v; want its cause", err)
 			}
-			closing := make(chan struct{})
-			time.AfterFunc(time.Second, func() { close(closing) })
-			if err := r.put(context.Background(), closing, item(2)); err != ErrClosed {
+			time.AfterFunc(time.Second, func() { close(ex.closing) })
+			if err := ex.put(context.Background(), item(2)); err != ErrClosed {
 				t.Errorf("put when closing closes = %v; want ErrClosed", err)
 			}
-			if r.len() != 1 || r.putters.Load() != 0 {
-				t.Errorf("len() = %d, putters = %d; want 1, 0: nothing added, nobody left waiting", r.len(), r.putters.Load())
+			if ex.q.len() != 1 || ex.room.n.Load() != 0 {
+				t.Errorf("len() = %d, putters = %d; want 1, 0: nothing added, nobody left waiting", ex.q.len(), ex.room.n.Load())
 			}
 		})
 	})
 
 	t.Run("a waiter woken for room that gives up passes the wake-up on", func(t *testing.T) {
-		r := newRing(1)
-		r.tryPut(item(0))
-		a, b := r.waitRoom(), r.waitRoom()
-		r.tryGet() // frees the slot: wakes a, the first waiter
+		ex := bare(1)
+		ex.send(item(0))
+		a, b := ex.room.wait(), ex.room.wait()
+		ex.take() // frees the slot: wakes a, the first waiter
 		select {
 		case <-a.ready:
 		default:
 			t.Fatal("the first waiter was not woken by the get")
 		}
-		r.stopWaiting(a) // a gives up without using the room
+		ex.room.stop(a) // a gives up without using the room
 		select {
 		case <-b.ready:
 		default:
 			t.Fatal("the second waiter was not woken when the first gave up its turn")
 		}
-		r.stopWaiting(b)
-		if r.putters.Load() != 0 || len(r.waiters) != 0 {
-			t.Errorf("putters = %d, waiters = %d; want 0", r.putters.Load(), len(r.waiters))
+		ex.room.stop(b)
+		if ex.room.n.Load() != 0 || len(ex.room.waiters) != 0 {
+			t.Errorf("putters = %d, waiters = %d; want 0", ex.room.n.Load(), len(ex.room.waiters))
 		}
 	})
 }
@@ -276,14 +283,12 @@ func TestLateJob(t *testing.T) {
 	ran := false
 	f := &Future[int]{ex: ex}
 	f.h.Init(context.Background(), ex, func(context.Context) (int, error) { ran = true; return 1, nil })
-	if !ex.q.tryPut(job{ctx: (*futureJob[int])(f)}) {
-		t.Fatal("tryPut failed on an empty queue")
+	if !ex.send(job{arg: runner(f)}) {
+		t.Fatal("send failed on an empty queue")
 	}
-	ex.afterSend()
-	if !ex.q.tryPut(job{fn: func(context.Context) error { ran = true; return nil }, ctx: context.Background()}) {
-		t.Fatal("tryPut failed on an empty queue")
+	if !ex.send(job{fn: func(context.Context) error { ran = true; return nil }, arg: context.Background()}) {
+		t.Fatal("send failed on an empty queue")
 	}
-	ex.afterSend()
 
 	if ran {
 		t.Error("a job queued after the workers exited ran")
@@ -308,7 +313,7 @@ func TestRingParkWake(t *testing.T) {
 	if testing.Short() {
 		rounds = 20_000
 	}
-	r := newRing(4)
+	ex := bare(4)
 	var stop atomic.Bool
 	var pending sync.WaitGroup
 	var cwg sync.WaitGroup
@@ -316,7 +321,7 @@ func TestRingParkWake(t *testing.T) {
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			consume(r, &stop, func(j job) bool { j.fn(j.ctx); return true })
+			consume(ex, &stop, func(j job) bool { j.fn(j.arg.(context.Context)); return true })
 		}()
 	}
 	done := func(context.Context) error { pending.Done(); return nil }
@@ -324,13 +329,13 @@ func TestRingParkWake(t *testing.T) {
 		n := 1 + i%3
 		pending.Add(n)
 		for range n {
-			if !r.tryPut(job{fn: done, ctx: context.Background()}) {
-				t.Fatal("tryPut failed on a ring with room")
+			if !ex.send(job{fn: done, arg: context.Background()}) {
+				t.Fatal("send failed on a queue with room")
 			}
 		}
 		pending.Wait()
 	}
 	stop.Store(true)
-	r.wakeAll()
+	ex.idle.wakeAll()
 	cwg.Wait()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/async-patterns/async/taskgroup"
 )
@@ -75,22 +74,12 @@ func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, 
 	} else {
 		g = taskgroup.New(ctx)
 	}
-	// As in All, one closure serves every goroutine, each claiming the next
-	// item when it starts: the items start in input order.
-	var next atomic.Int64
-	run := func(ctx context.Context) error {
-		i := next.Add(1) - 1
-		if err := ctx.Err(); err != nil {
-			// The group let this goroutine start before a failure (or
-			// ctx's end) that came before it could call fn: after a
-			// failure no new call starts. The group counts this as a
-			// cancellation.
-			return err
-		}
+	// The items start in input order, each goroutine claiming the next.
+	run := claimNext(func(ctx context.Context, i int) error {
 		v, err := fn(ctx, items[i])
 		out[i] = v
 		return err
-	}
+	})
 	for range items {
 		if g.Context().Err() != nil {
 			break // Go would start nothing more

@@ -238,8 +238,9 @@ func (g *Group) run(fn func(context.Context) error) {
 	returned := false
 	defer func() {
 		if !returned {
-			g.fail(safe.Recovered(recover()))
-		} else if err != nil && !task.IsCancellation(g.ctx, err) {
+			err = safe.Recovered(recover())
+		}
+		if task.Classify(g.ctx, err, returned) == task.Failed {
 			g.fail(err)
 		}
 		g.release()

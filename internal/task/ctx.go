@@ -14,14 +14,45 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// ownerKey is the context key under which a Ctx answers its owner.
+// ownerKey is the one context key of the package's task ctxs ([Ctx] and
+// [Reused]): each answers it with itself, so that code handed a ctx can
+// walk up the task ctxs it derives from.
 type ownerKey struct{}
 
-// OwnerOf returns the owner recorded by the nearest task ctx that ctx derives
-// from, or nil. An executor uses it to recognise a submit made from inside
-// one of its own tasks.
-func OwnerOf(ctx context.Context) any {
-	return ctx.Value(ownerKey{})
+// owned is a task ctx, as found through ownerKey.
+type owned interface {
+	owner() any          // the executor the task runs on, or nil
+	up() context.Context // the ctx it derives from
+	retain()             // it is being handed to work that may outlive its task
+}
+
+// lookup returns the nearest task ctx that ctx is or derives from, or nil.
+func lookup(ctx context.Context) owned {
+	o, _ := ctx.Value(ownerKey{}).(owned)
+	return o
+}
+
+// OwnedBy reports whether ctx is, or derives from, the ctx of a task whose
+// owner is owner. An executor uses it to recognise a call made from inside
+// one of its own tasks, however many task ctxs (of a taskgroup, of another
+// executor) lie between.
+func OwnedBy(ctx context.Context, owner any) bool {
+	for o := lookup(ctx); o != nil; o = lookup(o.up()) {
+		if o.owner() == owner {
+			return true
+		}
+	}
+	return false
+}
+
+// Retain tells every [Reused] ctx that ctx is or derives from that it is
+// being handed to work that may outlive its task (a queued submit), so
+// that it is retired rather than reused when its task ends. It costs one
+// Value lookup when there is none.
+func Retain(ctx context.Context) {
+	for o := lookup(ctx); o != nil; o = lookup(o.up()) {
+		o.retain()
+	}
 }
 
 // Ctx is the context a task's function receives. It lives inside the task's
@@ -34,7 +65,7 @@ func OwnerOf(ctx context.Context) any {
 // not be copied after first use.
 type Ctx struct {
 	parent context.Context
-	owner  any // answered for ownerKey; set before the task starts
+	own    any // what OwnedBy compares; set before the task starts
 
 	mu     sync.Mutex    // protects the fields below
 	done   chan struct{} // nil until Done is first called or the ctx is cancelled
@@ -47,7 +78,7 @@ type afterEntry struct{ f func() }
 
 func (c *Ctx) init(parent context.Context, owner any) {
 	c.parent = parent
-	c.owner = owner
+	c.own = owner
 }
 
 // Deadline returns the parent's deadline.
@@ -101,15 +132,22 @@ func (c *Ctx) Err() error {
 	return c.parent.Err()
 }
 
-// Value returns the owner for the owner key and asks the parent otherwise.
+// Value answers itself for the owner key and asks the parent otherwise.
 // context.Cause therefore finds the parent's cause when the parent ended, and
 // falls back to Err (context.Canceled) when the task alone was cancelled.
 func (c *Ctx) Value(key any) any {
-	if _, ok := key.(ownerKey); ok && c.owner != nil {
-		return c.owner
+	if _, ok := key.(ownerKey); ok {
+		return c
 	}
 	return c.parent.Value(key)
 }
+
+func (c *Ctx) owner() any          { return c.own }
+func (c *Ctx) up() context.Context { return c.parent }
+
+// retain does nothing: a Ctx lives in its task's handle and is never
+// reused, so it stays valid as long as anything holds it.
+func (c *Ctx) retain() {}
 
 // AfterFunc arranges for f to run in its own goroutine once the ctx is done.
 // The context package uses it when a child is derived with WithCancel or

@@ -1,56 +1,12 @@
-// Package task is the one implementation behind taskgroup.Task and
-// executor.Future: a typed, cancellable handle on a function's result, with
-// its own context, that costs one allocation.
 package task
 
 import (
 	"context"
-	"errors"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/async-patterns/async/internal/safe"
 )
-
-// State is where a task is in its life.
-type State int32
-
-// The states of a task. Pending and Running are live; the other three are
-// final, and a task reaches exactly one of them.
-const (
-	// Pending: created, its function not started yet (queued, or waiting
-	// for a slot).
-	Pending State = iota
-	// Running: its function is running.
-	Running
-	// Succeeded: its function returned a nil error.
-	Succeeded
-	// Failed: its function returned an error that is not its cancellation,
-	// or panicked.
-	Failed
-	// Cancelled: it was cancelled before it started, or its function
-	// returned the error its cancellation caused.
-	Cancelled
-)
-
-// String returns the state's name: "pending", "running", "succeeded",
-// "failed" or "cancelled".
-func (s State) String() string {
-	switch s {
-	case Pending:
-		return "pending"
-	case Running:
-		return "running"
-	case Succeeded:
-		return "succeeded"
-	case Failed:
-		return "failed"
-	case Cancelled:
-		return "cancelled"
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
 
 // Handle is a task's result-to-be. The zero Handle is not usable; call
 // [Handle.Init] before sharing it. A Handle must not be copied after Init.
@@ -184,16 +140,10 @@ func (h *Handle[T]) Run() {
 		returned bool
 	)
 	defer func() {
-		st := Succeeded
 		if !returned {
 			err = safe.Recovered(recover())
-			st = Failed
-		} else if err != nil {
-			st = Failed
-			if IsCancellation(&h.ctx, err) {
-				st = Cancelled
-			}
 		}
+		st := Classify(&h.ctx, err, returned)
 		h.ctx.cancel(context.Canceled)
 		h.resolve(v, err, st)
 	}()
@@ -225,20 +175,4 @@ func (h *Handle[T]) resolve(v T, err error, st State) {
 	}
 	h.mu.Unlock()
 	h.wg.Done()
-}
-
-// IsCancellation reports whether err, returned by a function whose ctx is
-// ctx, is that ctx's cancellation coming back rather than a failure of its
-// own: ctx is done and err matches ctx.Err(), context.Canceled, or
-// context.Cause(ctx).
-func IsCancellation(ctx context.Context, err error) bool {
-	cerr := ctx.Err()
-	if cerr == nil || err == nil {
-		return false
-	}
-	if errors.Is(err, cerr) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	cause := context.Cause(ctx)
-	return cause != nil && errors.Is(err, cause)
 }

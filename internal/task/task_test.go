@@ -107,11 +107,25 @@ func TestCtx(t *testing.T) {
 		h := &Handle[int]{}
 		h.Init(context.WithValue(context.Background(), key{}, 1), owner, nil)
 		derived := context.WithValue(h.Context(), key{}, 2)
-		if OwnerOf(derived) != owner {
-			t.Errorf("OwnerOf(derived) = %v; want %v", OwnerOf(derived), owner)
+		if !OwnedBy(derived, owner) {
+			t.Errorf("OwnedBy(derived, owner) = false; want true")
 		}
-		if OwnerOf(context.Background()) != nil {
-			t.Errorf("OwnerOf(Background) = %v; want nil", OwnerOf(context.Background()))
+		if OwnedBy(context.Background(), owner) {
+			t.Errorf("OwnedBy(Background, owner) = true; want false")
+		}
+		// A task of no owner in between, and a reused ctx of another owner
+		// below it: the walk goes on past both.
+		other := &struct{ name string }{"other"}
+		r := NewReused(other, context.Background())
+		r.Start(derived)
+		inner := &Handle[int]{}
+		inner.Init(r, nil, nil)
+		if !OwnedBy(inner.Context(), owner) || !OwnedBy(inner.Context(), other) {
+			t.Errorf("OwnedBy through a taskgroup ctx and a reused ctx = false; want true for both owners")
+		}
+		Retain(inner.Context())
+		if !r.Retained() {
+			t.Errorf("Retain through a task ctx did not reach the reused ctx above it")
 		}
 		if h.Context().Value(key{}) != 1 {
 			t.Errorf("Value(key) = %v; want the parent's 1", h.Context().Value(key{}))
