@@ -611,8 +611,21 @@ func (q *Queue[T]) waitOne(ctx context.Context) (*Delivery[T], error) {
 	}
 	fctx, cancel := context.WithTimeout(ctx, poll)
 	defer cancel()
+	if dl, _ := fctx.Deadline(); time.Until(dl) < time.Millisecond {
+		// Too short for a pull request (FetchContext refuses a deadline
+		// already passed): wait it out.
+		<-fctx.Done()
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, nil
+	}
 	batch, err := q.cons.Fetch(1, jetstream.FetchContext(fctx))
 	if err != nil {
+		if errors.Is(err, jetstream.ErrInvalidOption) && fctx.Err() == nil {
+			// The deadline passed between the check and the call.
+			<-fctx.Done()
+		}
 		return nil, q.fetchErr(ctx, err)
 	}
 	msgs := batch.Messages()
@@ -683,21 +696,29 @@ func (q *Queue[T]) deliver(m jetstream.Msg) *Delivery[T] {
 // is acked (it listens to the consumer's ack subjects) and otherwise on a
 // timer that backs off from 5ms to maxWakeWait.
 type waker struct {
-	acks  chan *nats.Msg
+	acks  chan struct{} // a token when acks were seen since the last wait
 	subs  []*nats.Subscription
 	delay time.Duration
 	timer *time.Timer
 }
 
 func (q *Queue[T]) newWaker() (*waker, error) {
-	w := &waker{acks: make(chan *nats.Msg, 64), delay: 5 * time.Millisecond}
+	w := &waker{acks: make(chan struct{}, 1), delay: 5 * time.Millisecond}
+	// A callback that never blocks, so that a burst of acks is folded into
+	// one token instead of overflowing a channel subscription.
+	signal := func(*nats.Msg) {
+		select {
+		case w.acks <- struct{}{}:
+		default:
+		}
+	}
 	// v1 and v2 ack subject layouts ($JS.ACK.<stream>.<consumer>... and
 	// $JS.ACK.<domain>.<account>.<stream>.<consumer>...).
 	for _, subj := range []string{
 		"$JS.ACK." + q.name + "." + consumerName + ".>",
 		"$JS.ACK.*.*." + q.name + "." + consumerName + ".>",
 	} {
-		sub, err := q.nc.ChanSubscribe(subj, w.acks)
+		sub, err := q.nc.Subscribe(subj, signal)
 		if err != nil {
 			w.stop()
 			return nil, fmt.Errorf("jsqueue: subscribing to acks: %w", err)
@@ -719,10 +740,6 @@ func (w *waker) wait(ctx context.Context, notice <-chan *nats.Msg, closed <-chan
 	w.delay = min(2*w.delay, maxWakeWait)
 	select {
 	case <-w.acks:
-		// Take the burst, so that the next wait blocks on a fresh ack.
-		for len(w.acks) > 0 {
-			<-w.acks
-		}
 	case <-notice:
 		markClosed()
 	case <-closed:
