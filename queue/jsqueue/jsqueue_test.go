@@ -483,10 +483,14 @@ func TestManyConsumers(t *testing.T) {
 	opts := []jsqueue.Option{jsqueue.WithCapacity(items), jsqueue.WithAckWait(time.Second), jsqueue.WithMemoryStorage()}
 	producer := newQueue[int](t, js, "many", opts...)
 
-	var done [items]atomic.Int32
+	var done, lastAttempt [items]atomic.Int32
 	var redelivered atomic.Int32
 	handler := func(ctx context.Context, v int) error {
 		done[v].Add(1)
+		lastAttempt[v].Store(int32(jsqueue.Attempt(ctx)))
+		if jsqueue.Attempt(ctx) > 1 {
+			redelivered.Add(1)
+		}
 		return nil
 	}
 	sctx, stop := context.WithCancel(ctx)
@@ -550,11 +554,13 @@ func TestManyConsumers(t *testing.T) {
 		}
 	}
 	for v := range held {
-		if done[v].Load() == 0 {
-			t.Fatalf("held item %d never done", v)
+		if a := lastAttempt[v].Load(); a < 2 {
+			t.Fatalf("held item %d done at attempt %d; want >= 2 (a redelivery)", v, a)
 		}
 	}
-	redelivered.Store(int32(len(held)))
+	if n := redelivered.Load(); n < int32(len(held)) {
+		t.Fatalf("redeliveries = %d; want >= %d (the items held)", n, len(held))
+	}
 	t.Logf("%d items done; %d held by the closed connection and redelivered; %d done more than once", items, redelivered.Load(), twice)
 }
 
@@ -606,6 +612,7 @@ func TestKilledWorker(t *testing.T) {
 
 	var mu sync.Mutex
 	attempts := map[int]int{}
+	attemptNo := map[int]int{}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
@@ -613,6 +620,7 @@ func TestKilledWorker(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			attempts[v]++
+			attemptNo[v] = jsqueue.Attempt(ctx)
 			return nil
 		})
 	}()
@@ -625,8 +633,8 @@ func TestKilledWorker(t *testing.T) {
 		t.Fatalf("items done = %d; want 10", len(attempts))
 	}
 	for v := range held {
-		if attempts[v] != 1 {
-			t.Fatalf("item %d held by the killed worker done %d times; want 1", v, attempts[v])
+		if attempts[v] != 1 || attemptNo[v] != 2 {
+			t.Fatalf("item %d held by the killed worker done %d times, at attempt %d; want once, at attempt 2", v, attempts[v], attemptNo[v])
 		}
 	}
 }

@@ -46,8 +46,10 @@ var ErrGraceExpired = errors.New("jsqueue: grace period expired")
 // backoff. Bad arguments (a nil queue or fn, workers below 1, a bad option)
 // return an error naming them and start nothing.
 //
-// Cost: one goroutine per worker, plus one goroutine and a ticker per item
-// handled, beside the round trips of Get and the ack.
+// The handler's ctx also carries the item's attempt number ([Attempt]).
+//
+// Cost: one goroutine per worker, plus one goroutine, a ticker and a
+// context value per item handled, beside the round trips of Get and the ack.
 func Serve[T any](ctx context.Context, q *Queue[T], workers int, fn func(ctx context.Context, v T) error, opts ...Option) error {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to Serve")
@@ -115,6 +117,16 @@ func Serve[T any](ctx context.Context, q *Queue[T], workers int, fn func(ctx con
 	return nil
 }
 
+type attemptKey struct{}
+
+// Attempt returns the attempt number of the item a Serve handler is
+// running on (1 on first delivery), read from the handler's ctx, and 0 for
+// any other ctx.
+func Attempt(ctx context.Context) int {
+	n, _ := ctx.Value(attemptKey{}).(int)
+	return n
+}
+
 type serving[T any] struct {
 	q   *Queue[T]
 	fn  func(context.Context, T) error
@@ -154,7 +166,7 @@ func (s *serving[T]) work(gctx, hctx context.Context) error {
 // handle runs fn on d, extending d while it runs, and settles d.
 func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
 	done := make(chan error, 1)
-	go run(hctx, s.fn, d.Value, done)
+	go run(context.WithValue(hctx, attemptKey{}, d.Attempt), s.fn, d.Value, done)
 	tick := time.NewTicker(max(s.q.cfg.ackWait/3, time.Millisecond))
 	defer tick.Stop()
 	var err error
