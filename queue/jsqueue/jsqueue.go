@@ -2,6 +2,7 @@ package jsqueue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -475,23 +476,42 @@ func (q *Queue[T]) ensureStream(ctx context.Context, cfg jetstream.StreamConfig)
 }
 
 // publish stores data in one round trip bounded by opTimeout, detached from
-// any caller's ctx so that its result is known. It maps the bound to ErrFull.
+// any caller's ctx so that its result is known. It maps the bound to ErrFull
+// and a missing stream (a closed queue, or a leader change in a cluster) to
+// jetstream.ErrNoStreamResponse. It is the request jetstream's Publish makes,
+// without its per-call option and context allocations, and without its
+// retries on no responders (the callers decide).
 func (q *Queue[T]) publish(data []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	_, err := q.js.Publish(ctx, q.subject, data, jetstream.WithRetryAttempts(0))
-	if err == nil {
-		return nil
+	resp, err := q.nc.Request(q.subject, data, opTimeout)
+	if err != nil {
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			return jetstream.ErrNoStreamResponse
+		case errors.Is(err, nats.ErrTimeout):
+			return fmt.Errorf("jsqueue: put: no answer from JetStream within %v; the item may or may not be stored: %w", opTimeout, err)
+		}
+		return err
 	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed &&
-		strings.Contains(apiErr.Description, "maximum messages") {
-		return ErrFull
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return fmt.Errorf("jsqueue: put: reading JetStream's answer: %w", err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("jsqueue: put: no answer from JetStream within %v; the item may or may not be stored: %w", opTimeout, err)
+	if e := ack.Error; e != nil {
+		if e.ErrorCode == errCodeStoreFailed && strings.Contains(e.Description, "maximum messages") {
+			return ErrFull
+		}
+		return fmt.Errorf("jsqueue: put: %w", e)
 	}
-	return err
+	if ack.Stream == "" {
+		return errors.New("jsqueue: put: JetStream's answer names no stream")
+	}
+	return nil
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Error  *jetstream.APIError `json:"error,omitempty"`
+	Stream string              `json:"stream"`
 }
 
 func (q *Queue[T]) markClosed() { q.closeOne.Do(func() { close(q.closed) }) }

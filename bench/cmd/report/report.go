@@ -30,6 +30,8 @@ var floors = map[string]string{
 	"Retry/first-try":          "direct",
 	"Breaker/success":          "gobreaker",
 	"Breaker/success-parallel": "gobreaker",
+	"Jsqueue/consumers-1":      "jetstream",
+	"Jsqueue/consumers-4":      "jetstream",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -137,6 +139,8 @@ var targets = []Target{
 	{"Retry/first-try", "first-try success adds <= 20 ns and 0 allocs", all(added("ours", "direct", 20), allocs("ours", 0))},
 	{"Breaker/success", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
 	{"Breaker/success-parallel", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
+	{"Jsqueue/consumers-1", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
+	{"Jsqueue/consumers-4", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
