@@ -115,7 +115,7 @@ func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts .
 		deadStream: name + "-dead",
 		deadSubj:   "jsqueue." + name + ".dead",
 		eventSubj:  "jsqueue." + name + ".events",
-		notify:     make(chan *nats.Msg, 4),
+		notify:     make(chan *nats.Msg, 16),
 		closed:     make(chan struct{}),
 	}
 	q.codec = JSON[T]{}
@@ -390,17 +390,19 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 		return fmt.Errorf("jsqueue: closing %s: %w", q.name, err)
 	}
 	cfg := s.CachedInfo().Config
-	if cfg.Metadata[metaClosed] != "true" {
-		md := make(map[string]string, len(cfg.Metadata)+1)
-		for k, v := range cfg.Metadata {
-			md[k] = v
-		}
-		md[metaClosed] = "true"
-		cfg.Metadata = md
-		cfg.Subjects = []string{"jsqueue." + q.name + ".sealed"}
-		if _, err := q.js.UpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("jsqueue: closing %s: %w", q.name, err)
-		}
+	if cfg.Metadata[metaClosed] == "true" {
+		q.markClosed()
+		return nil
+	}
+	md := make(map[string]string, len(cfg.Metadata)+1)
+	for k, v := range cfg.Metadata {
+		md[k] = v
+	}
+	md[metaClosed] = "true"
+	cfg.Metadata = md
+	cfg.Subjects = []string{"jsqueue." + q.name + ".sealed"}
+	if _, err := q.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("jsqueue: closing %s: %w", q.name, err)
 	}
 	q.markClosed()
 	return q.nc.Publish(q.eventSubj, []byte("closed"))
@@ -650,8 +652,9 @@ func (q *Queue[T]) waitOne(ctx context.Context) (*Delivery[T], error) {
 	}
 	msgs := batch.Messages()
 	var notice <-chan *nats.Msg
+	var closed <-chan struct{}
 	if !closing {
-		notice = q.notify
+		notice, closed = q.notify, q.closed
 	}
 	select {
 	case m, ok := <-msgs:
@@ -660,6 +663,7 @@ func (q *Queue[T]) waitOne(ctx context.Context) (*Delivery[T], error) {
 		}
 	case <-notice:
 		q.markClosed()
+	case <-closed: // another waiter on this handle took the notice
 	case <-ctx.Done():
 	}
 	// Withdraw the pull request and hand back what came meanwhile.

@@ -638,3 +638,41 @@ func TestKilledWorker(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseWakesEveryGetter(t *testing.T) {
+	s := startServer(t)
+	_, js1 := connect(t, s)
+	_, js2 := connect(t, s)
+	ctx := context.Background()
+	q1 := newQueue[int](t, js1, "wakeall")
+	q2 := newQueue[int](t, js2, "wakeall")
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := q2.Get(gctx)
+			errs <- err
+		}()
+	}
+	if err := q1.Close(ctx); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	// Well under the 5s a pull request lasts: only the close notice can
+	// end these Gets in time.
+	timeout := time.After(2 * time.Second)
+	for i := range 3 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, queue.ErrClosed) {
+				t.Fatalf("a Get blocked on the handle = %v; want ErrClosed", err)
+			}
+		case <-timeout:
+			cancel()
+			for range 3 - i {
+				<-errs
+			}
+			t.Fatalf("%d of 3 Gets blocked on the handle were not woken by Close", 3-i)
+		}
+	}
+}
