@@ -53,7 +53,7 @@ func BenchmarkJsqueue(b *testing.B) {
 // runWorkQueue runs put on jsProducers goroutines over b.N items and take
 // on consumers goroutines until b.N items are taken, timing only that.
 // take returns how many items it took; it is called again until the total
-// reaches b.N, then its ctx is cancelled.
+// reaches b.N; then the clock stops and take's ctx is cancelled.
 func runWorkQueue(b *testing.B, consumers int, put func(i int) error, take func(ctx context.Context, c int) (int, error)) {
 	b.Helper()
 	var taken atomic.Int64
@@ -85,14 +85,19 @@ func runWorkQueue(b *testing.B, consumers int, put func(i int) error, take func(
 					}
 					return
 				}
-				if taken.Add(int64(n)) >= int64(b.N) {
+				if n > 0 && taken.Add(int64(n)) == int64(b.N) {
+					// The last item is taken: stop the clock here, so that
+					// no contender is charged for how fast a consumer still
+					// blocked in a read notices the cancellation. Main
+					// waits on wg before it touches b again.
+					b.StopTimer()
 					cancel()
 				}
 			}
 		})
 	}
 	wg.Wait()
-	b.StopTimer()
+	b.StopTimer() // no-op unless a put or take failed
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
@@ -147,7 +152,7 @@ func benchOurs(b *testing.B, consumers int) {
 		func(ctx context.Context, c int) (int, error) {
 			ds, err := qs[c].GetBatch(ctx, jsBatch)
 			for _, d := range ds {
-				sinkInt = d.Value
+				jsSink.Add(int64(d.Value))
 				if err := d.Done(); err != nil {
 					return 0, err
 				}
@@ -210,7 +215,7 @@ func ackAll(batch jetstream.MessageBatch) (int, error) {
 		if err := json.Unmarshal(m.Data(), &v); err != nil {
 			return n, err
 		}
-		sinkInt = v
+		jsSink.Add(int64(v))
 		if err := m.Ack(); err != nil {
 			return n, err
 		}
@@ -251,7 +256,7 @@ func benchRedisStreams(b *testing.B, consumers int) {
 				if err != nil {
 					return 0, err
 				}
-				sinkInt = v
+				jsSink.Add(int64(v))
 				ids = append(ids, m.ID)
 			}
 			if err := clients[1+c].XAck(ctx, "items", "workers", ids...).Err(); err != nil {
@@ -297,3 +302,6 @@ func startRedis(b *testing.B) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// jsSink keeps the values taken alive; consumers add to it concurrently.
+var jsSink atomic.Int64
