@@ -564,8 +564,9 @@ func TestManyConsumers(t *testing.T) {
 	t.Logf("%d items done; %d held by the closed connection and redelivered; %d done more than once", items, redelivered.Load(), twice)
 }
 
-// TestKilledWorker: a worker process killed with SIGKILL mid-task; its
-// deliveries come back after the ack wait and are done here.
+// TestKilledWorker: a worker process (this test binary, serving the queue
+// with handlers that never return) killed with SIGKILL mid-task; its
+// deliveries come back after the ack wait and are done here, once each.
 func TestKilledWorker(t *testing.T) {
 	s := startServer(t)
 	_, js := connect(t, s)
@@ -588,11 +589,8 @@ func TestKilledWorker(t *testing.T) {
 	}
 	held := map[int]bool{}
 	lines := bufio.NewScanner(out)
-	for lines.Scan() {
+	for len(held) < 3 && lines.Scan() {
 		line := lines.Text()
-		if line == "ready" {
-			break
-		}
 		v, ok := strings.CutPrefix(line, "held ")
 		if !ok {
 			_ = cmd.Process.Kill()
@@ -602,6 +600,9 @@ func TestKilledWorker(t *testing.T) {
 		n, _ := strconv.Atoi(v)
 		held[n] = true
 	}
+	// Let the child's Serve extend its deliveries past the ack wait once, so
+	// that what brings them back below is its death, not a missed Extend.
+	<-time.After(2 * killedAckWait)
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatalf("Kill() = %v", err)
 	}
