@@ -64,7 +64,14 @@ const (
 //
 // The zero value is not usable: call New. A Queue is safe for concurrent use.
 // It holds one core NATS subscription (for the close notice, no goroutine)
-// that ends with the connection; there is nothing else to release.
+// that ends with the connection; there is nothing else to release. Make one
+// handle per queue and connection and share it: each New adds a
+// subscription.
+//
+// An item stored an instant ago may not be ready for a getter yet
+// (JetStream tells its consumer of new messages asynchronously): a Get or
+// GetBatch waiting for it gets it a moment later, while TryGet may report
+// [ErrEmpty].
 type Queue[T any] struct {
 	js         jetstream.JetStream
 	nc         *nats.Conn
