@@ -213,6 +213,9 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if q.isClosed() {
+			return ErrClosed // closing is for good: no round trip needed
+		}
 		err := q.publish(data)
 		switch {
 		case err == nil:
@@ -220,6 +223,9 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		case errors.Is(err, ErrFull):
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			if closed, cerr := q.checkClosed(ctx); cerr != nil {
+				if ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
 				return cerr
 			} else if closed {
 				return ErrClosed
@@ -237,11 +243,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 			}
 			continue
 		}
-		notice, closed := q.notify, q.closed
-		if q.isClosed() {
-			notice, closed = nil, nil // already known; the next publish says so
-		}
-		if err := w.wait(ctx, notice, closed, q.markClosed); err != nil {
+		if err := w.wait(ctx, q.notify, q.closed, q.markClosed); err != nil {
 			return err
 		}
 	}
@@ -254,6 +256,9 @@ func (q *Queue[T]) TryPut(v T) error {
 	data, err := q.codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("jsqueue: encoding the value: %w", err)
+	}
+	if q.isClosed() {
+		return ErrClosed
 	}
 	err = q.publish(data)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {

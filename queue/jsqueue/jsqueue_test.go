@@ -15,6 +15,7 @@ import (
 
 	"github.com/async-patterns/async/queue"
 	"github.com/async-patterns/async/queue/jsqueue"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestPutGetDone(t *testing.T) {
@@ -228,6 +229,12 @@ func TestClose(t *testing.T) {
 		}
 		if err := q2.TryPut(3); !errors.Is(err, queue.ErrClosed) {
 			t.Fatalf("TryPut() after Close = %v; want ErrClosed", err)
+		}
+	})
+	t.Run("JetStream itself refuses a put, even from a process that missed the notice", func(t *testing.T) {
+		_, err := js2.Publish(ctx, "jsqueue.closing.items", []byte("5"), jetstream.WithRetryAttempts(0))
+		if !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			t.Fatalf("raw Publish() after Close = %v; want ErrNoStreamResponse", err)
 		}
 	})
 	t.Run("a getter drains the items left, then gets ErrClosed", func(t *testing.T) {
