@@ -34,6 +34,8 @@ var floors = map[string]string{
 	"Memo/hit":                 "mutexMap",
 	"Memo/stampede":            "singleflight",
 	"RetryHTTP/first-try":      "direct",
+	"Jsqueue/consumers-1":      "jetstream",
+	"Jsqueue/consumers-4":      "jetstream",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -144,6 +146,8 @@ var targets = []Target{
 	{"Memo/hit", "a hit (no TTL: no clock read) <= 1.5x a sync.Mutex+map lookup, 0 allocs", all(ratio("ours", "mutexMap", 1.5), allocs("ours", 0))},
 	{"Memo/stampede", "a cold-key stampede <= 1.2x raw singleflight per waiter", ratio("ours", "singleflight", 1.2)},
 	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
+	{"Jsqueue/consumers-1", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
+	{"Jsqueue/consumers-4", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
