@@ -303,6 +303,7 @@ func (b *Breaker) apply(snap Snapshot, own bool) {
 	now := time.Now()
 	rejoined := false
 	b.mu.Lock()
+	n := len(b.queue)
 	if own && b.sh.degraded {
 		// Back on the shared state: whatever the store says now is the
 		// truth, even an older generation (the store lost its data).
@@ -322,6 +323,7 @@ func (b *Breaker) apply(snap Snapshot, own bool) {
 			b.setSharedLocked(snap.Generation, snap.State, snap.OpenFor, now)
 		}
 	}
+	queued := len(b.queue) > n
 	b.mu.Unlock()
 	if rejoined {
 		slog.Info("breaker: store available again; using shared state", "name", b.cfg.name)
@@ -329,7 +331,10 @@ func (b *Breaker) apply(snap Snapshot, own bool) {
 			b.cfg.onStoreStatus(b.cfg.name, nil)
 		}
 	}
-	if b.queued.Load() {
+	// A watch delivers only what it queued itself: changes queued by a
+	// call on another goroutine are that call's to deliver, before it
+	// returns.
+	if queued || (own && b.queued.Load()) {
 		b.flush()
 	}
 }

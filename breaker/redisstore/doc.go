@@ -1,0 +1,2 @@
+// Package redisstore provides a [breaker.Store] on Redis.
+package redisstore
