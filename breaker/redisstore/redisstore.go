@@ -51,9 +51,9 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 
-	mu       sync.Mutex                            // protects the fields below
+	mu       sync.Mutex                          // protects the fields below
 	watchers map[string][]func(breaker.Snapshot) // channel -> callbacks
-	ps       *redis.PubSub                         // nil until the first Watch
+	ps       *redis.PubSub                       // nil until the first Watch
 	closed   bool
 	stop     chan struct{} // closed by Close
 	done     chan struct{} // closed when the receiving goroutine returns

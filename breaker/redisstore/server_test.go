@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"bufio"
 	"context"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +22,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The outage tests make the breakers report through slog; keep the
+	// output readable.
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	goleak.VerifyTestMain(m)
 }
 

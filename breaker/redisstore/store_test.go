@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/breaker/internal/breakermodel"
@@ -422,5 +425,100 @@ func TestBadInput(t *testing.T) {
 		t.Run("a breaker with a store and no name panics", func(t *testing.T) {
 			wantPanic(t, "breaker: WithStore", func() { breaker.New(breaker.WithStore(store)) })
 		})
+	})
+}
+
+// TestDocExample runs the package doc's example against a real Redis.
+func TestDocExample(t *testing.T) {
+	s := startRedis(t)
+	addr := s.addr()
+	ctx := t.Context()
+	var charged int
+	charge := func(context.Context) error { charged++; return errBoom }
+
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	defer client.Close()
+	store := redisstore.New(client)
+	defer store.Close()
+	b := breaker.New(breaker.WithName("payments"), breaker.WithStore(store),
+		breaker.WithConsecutiveFailures(5), breaker.WithOpenTimeout(30*time.Second))
+	var err error
+	for range 6 {
+		err = b.Do(ctx, func(ctx context.Context) error {
+			return charge(ctx)
+		})
+	}
+	if !errors.Is(err, breaker.ErrOpen) || charged != 5 {
+		t.Fatalf("after 6 calls: Do() = %v, charged %d times; want ErrOpen after 5", err, charged)
+	}
+	var re *breaker.RejectedError
+	if errors.As(err, &re); re.RetryAfter() <= 29*time.Second {
+		t.Errorf("RetryAfter() = %v; want about 30s", re.RetryAfter())
+	}
+}
+
+func TestPanicAndGoexit(t *testing.T) {
+	s := startRedis(t)
+	r := newReplica(t, s, "panics", breaker.WithConsecutiveFailures(1<<20))
+	t.Run("a panic is a counted failure returned as a PanicError", func(t *testing.T) {
+		err := r.b.Do(t.Context(), func(context.Context) error { panic("kaboom") })
+		var pe *breaker.PanicError
+		if !errors.As(err, &pe) || pe.Value != "kaboom" {
+			t.Fatalf("Do() = %v; want a *PanicError with kaboom", err)
+		}
+		if c := r.b.Counts(); c.TotalFailures != 1 {
+			t.Errorf("Counts().TotalFailures = %d; want 1", c.TotalFailures)
+		}
+	})
+	t.Run("a Goexit is a counted failure", func(t *testing.T) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			r.b.Do(context.Background(), func(context.Context) error { runtime.Goexit(); return nil })
+		}()
+		<-done
+		if c := r.b.Counts(); c.TotalFailures != 2 || c.Requests != 2 {
+			t.Errorf("Counts() = %+v; want 2 requests, 2 failures", c)
+		}
+	})
+	t.Run("the caller's cancellation is not counted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		err := r.b.Do(ctx, func(ctx context.Context) error { cancel(); return ctx.Err() })
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Do() = %v; want context.Canceled", err)
+		}
+		if c := r.b.Counts(); c.TotalFailures != 2 || c.TotalExclusions != 1 {
+			t.Errorf("Counts() = %+v; want 2 failures, 1 exclusion", c)
+		}
+	})
+}
+
+func TestWindow(t *testing.T) {
+	s := startRedis(t)
+	const bucket = 100 * time.Millisecond
+	r := newReplica(t, s, "window", breaker.WithFailureRatio(0.5, 4), breaker.WithWindow(3*bucket, bucket))
+	t.Run("failures older than the window are forgotten", func(t *testing.T) {
+		for range 3 {
+			r.b.Do(t.Context(), fail)
+		}
+		if c := r.b.Counts(); c.TotalFailures != 3 || c.Requests != 3 {
+			t.Fatalf("Counts() = %+v; want 3 requests, 3 failures", c)
+		}
+		time.Sleep(4 * bucket) // real Redis clock: see the note in server_test.go
+		if c := r.b.Counts(); c != (breaker.Counts{}) {
+			t.Fatalf("Counts() = %+v after the window passed; want zero", c)
+		}
+	})
+	t.Run("the ratio trips once min requests are in the window", func(t *testing.T) {
+		r.b.Do(t.Context(), succeed)
+		r.b.Do(t.Context(), fail)
+		r.b.Do(t.Context(), succeed)
+		if got := r.b.State(); got != breaker.Closed {
+			t.Fatalf("State() = %v after 3 calls; want closed", got)
+		}
+		r.b.Do(t.Context(), fail)
+		if got := r.b.State(); got != breaker.Open {
+			t.Fatalf("State() = %v at 2 of 4 failed; want open", got)
+		}
 	})
 }

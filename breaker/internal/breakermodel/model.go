@@ -108,7 +108,7 @@ type Config struct {
 // first difference in an error, a RetryAfter, the state, the counts or the
 // transitions the hook saw. An op is a call that succeeds, fails or is
 // cancelled by its caller (op%6 = 0, 1, 2), a sleep (3, picking from
-// c.Sleeps by op>>3), Trip (4) or Reset (5).
+// c.Sleeps by op/6), Trip (4) or Reset (5).
 func Run(t *testing.T, c Config, ops []byte) {
 	t.Helper()
 	m := &model{threshold: 3, probes: 2, timeout: c.Timeout}
@@ -153,7 +153,7 @@ func Run(t *testing.T, c Config, ops []byte) {
 				}
 			}
 		case 3:
-			c.Sleep(c.Sleeps[int(op>>3)%len(c.Sleeps)])
+			c.Sleep(c.Sleeps[int(op/6)%len(c.Sleeps)])
 		case 4:
 			m.refresh(now)
 			m.set(breaker.Open, now)
@@ -179,12 +179,28 @@ func Run(t *testing.T, c Config, ops []byte) {
 	}
 }
 
+// The ops of a sequence, as Run decodes them.
+const (
+	OK     byte = 0 // a call that succeeds
+	Fail   byte = 1 // a call that fails
+	Cancel byte = 2 // a call its caller cancels
+	Trip   byte = 4
+	Reset  byte = 5
+)
+
+// Sleep is the op that sleeps Config.Sleeps[i].
+func Sleep(i int) byte { return byte(6*i + 3) }
+
 // Seeds are op sequences worth running on every breaker: trips, probes,
-// cancelled probes, Trip and Reset in each state.
+// cancelled probes, Trip and Reset in each state. Sleep(4) is the open
+// timeout to the nanosecond (still open) for the in-process breaker and
+// no wait for the shared one; Sleep(5) is past the open timeout for both.
 var Seeds = [][]byte{
-	{1, 1, 1, 0, 4<<3 | 3, 0, 0},
-	{1, 1, 1, 5<<3 | 3, 2, 0, 1, 5<<3 | 3, 0, 0, 0},
-	{4, 4<<3 | 3, 1<<3 | 3, 2, 2, 0, 1, 5, 1, 1, 1, 1},
-	{1, 1, 4, 3, 4<<3 | 3, 0, 4, 0, 3<<3 | 3, 3<<3 | 3, 2<<3 | 3, 0, 0, 5},
-	{1, 1, 1, 4<<3 | 3, 1<<3 | 3, 1, 5<<3 | 3, 0, 2, 0, 2, 0, 0},
+	{Fail, Fail, Fail, OK, Sleep(5), OK, OK, OK},
+	{Fail, Fail, Fail, Sleep(5), Cancel, OK, Fail, Sleep(5), OK, OK, OK},
+	{Trip, Sleep(4), Sleep(1), Cancel, Cancel, OK, Fail, Reset, Fail, Fail, Fail, Fail},
+	{Fail, Fail, Trip, Sleep(3), Sleep(4), OK, Trip, OK, Sleep(3), Sleep(3), Sleep(2), OK, OK, Reset},
+	{Fail, Fail, Fail, Sleep(4), Sleep(1), Fail, Sleep(5), OK, Cancel, OK, Cancel, OK, OK},
+	{Fail, Fail, Fail, Sleep(5), OK, Trip, Sleep(5), Cancel, Cancel, OK, Fail, Sleep(5), Reset, OK, Fail, OK},
+	{Trip, Sleep(5), Sleep(5), OK, OK, Sleep(5), Fail, Fail, Reset, Fail, Fail, Cancel, Fail},
 }
