@@ -62,11 +62,18 @@ type Policy struct {
 
 // Ticket is what [Store.Admit] hands back for one call: whether it was let
 // through and, if it was, the generation and window bucket its outcome
-// belongs to.
+// belongs to. A Ticket with Local set was made by the breaker itself, for a
+// call it let through without asking the store because it knew the
+// breaker closed in generation Generation: [Store.Record] then counts the
+// request too, in the bucket of the window in which the call Started (the
+// store measures the time since Started on the local clock, so clock skew
+// between replicas does not matter).
 type Ticket struct {
 	Admitted   bool
 	Generation uint64
 	Bucket     int64
+	Local      bool
+	Started    time.Time
 }
 
 // Outcome is how an admitted call ended, for [Store.Record].
@@ -188,13 +195,19 @@ func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) err
 		b.mu.Unlock()
 		return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(until.Sub(now))}
 	}
+	if !b.sh.degraded && b.state == Closed && b.sh.gen != 0 {
+		// Known closed: let the call through without a round trip; Record
+		// counts its request with its outcome.
+		t := Ticket{Admitted: true, Generation: b.sh.gen, Local: true, Started: now}
+		b.mu.Unlock()
+		return b.runShared(ctx, fn, t)
+	}
 	try := b.tryStoreLocked(now)
 	b.mu.Unlock()
 	if !try {
 		return b.unavailable()
 	}
-	sctx := context.WithoutCancel(ctx)
-	t, snap, serr := b.sh.store.Admit(sctx, b.cfg.name, b.sh.policy)
+	t, snap, serr := b.sh.store.Admit(context.WithoutCancel(ctx), b.cfg.name, b.sh.policy)
 	if serr != nil {
 		b.degrade(serr)
 		return b.unavailable()
@@ -206,6 +219,13 @@ func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) err
 		}
 		return true, &RejectedError{Name: b.cfg.name, State: HalfOpen}
 	}
+	return b.runShared(ctx, fn, t)
+}
+
+// runShared runs fn for the call admitted with ticket t and records its
+// outcome.
+func (b *Breaker) runShared(ctx context.Context, fn func(ctx context.Context) error, t Ticket) (handled bool, err error) {
+	sctx := context.WithoutCancel(ctx)
 	returned := false
 	defer func() {
 		if returned {

@@ -140,8 +140,12 @@ func (s *Store) Record(ctx context.Context, name string, p *breaker.Policy, t br
 	default:
 		return breaker.Snapshot{}, fmt.Errorf("redisstore: Record: bad outcome %d", int(o))
 	}
+	own, ago := "0", "0"
+	if t.Local {
+		own, ago = "1", strconv.FormatInt(max(time.Since(t.Started), 0).Microseconds(), 10)
+	}
 	_, snap, err := s.run(ctx, name, p, "record",
-		strconv.FormatUint(t.Generation, 10), strconv.FormatInt(t.Bucket, 10), out)
+		strconv.FormatUint(t.Generation, 10), strconv.FormatInt(t.Bucket, 10), out, own, ago)
 	return snap, err
 }
 

@@ -2,7 +2,9 @@
 -- server's clock. KEYS[1] is the breaker's hash. ARGV: op ("admit",
 -- "record", "load", "force"), consecutive, ratio, min requests, window (us),
 -- bucket (us), open timeout (us), half-open probes, pub/sub channel, then
--- for "record": generation, bucket, outcome ("s", "f", "x"); for "force":
+-- for "record": generation, bucket, outcome ("s", "f", "x"), and for a call
+-- the breaker admitted on its own (closed state known): 1 and how long ago
+-- it started (us), else 0 and 0; for "force":
 -- the target state (0 closed, 2 open).
 --
 -- Reply: {admitted, bucket, state, generation, open for (us), requests,
@@ -111,7 +113,23 @@ if op == 'admit' then
   end
 elseif op == 'record' then
   local tgen, tb, outcome = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
+  local own, ago = ARGV[13] == '1', tonumber(ARGV[14])
   local live = tgen == gen and st ~= 2
+  if own then
+    -- Admitted without a round trip while closed: count the request now,
+    -- in the bucket in which the call started.
+    -- (A call that started in a bucket that has left the window is
+    -- forgotten whole, as gobreaker forgets the request it counted then.)
+    live = live and st == 0
+    if live and window > 0 then
+      tb = math.max(math.floor((now - ago - start) / bucket), 0)
+      if tb > cur or cur - tb >= nb then live = false end
+    end
+    if live then
+      R = R + 1
+      if window > 0 then bump('r', tb) end
+    end
+  end
   if live and st == 0 and window > 0 and (tb > cur or cur - tb >= nb) then live = false end
   if live then
     local win = st == 0 and window > 0
