@@ -118,12 +118,26 @@ const StoreRetryInterval = 200 * time.Millisecond
 // store. The breaker must have a name ([WithName], or the [Group] key): New
 // panics without one.
 //
-// Each call then costs at most two store operations: [Store.Admit] before
-// fn, [Store.Record] after it; a call made while the breaker is known to be
-// open is rejected without any. No lock is held across fn. Trip and Reset
-// act on the shared state; State and Counts read it. Changes made by other
-// replicas reach the [WithOnStateChange] hook through [Store.Watch], on the
-// store's goroutine; the hook's rules are unchanged.
+// Every option keeps its meaning, now over all replicas: the policy counts
+// every replica's outcomes, the half-open breaker admits
+// [WithHalfOpenRequests] probes in all, [Breaker.Trip] and [Breaker.Reset]
+// act on every replica, State and Counts read the shared state, and the
+// caller's cancellation is never counted. No lock is held across fn.
+//
+// Costs: while the breaker is known to be closed, a call runs at once and
+// costs one store operation ([Store.Record], which counts its request and
+// its outcome together, so Counts().Requests leaves out calls still
+// running); a half-open probe, or the first call of a breaker that has not
+// heard from the store yet, costs two ([Store.Admit] before fn, Record
+// after); a call made while the breaker is known to be open is rejected
+// with no store operation, with the time left ([RejectedError.RetryAfter]).
+// State, Counts, Trip and Reset cost one each. Changes made by other
+// replicas arrive through [Store.Watch]: the breaker learns of them within
+// one delivery, and runs the [WithOnStateChange] hook for them on the
+// store's goroutine, with the hook's usual rules. A replica that has not
+// heard yet that another one opened the breaker lets through at most one
+// more call per calling goroutine: its Record answers with the new state,
+// and its outcome, from an older generation, is not counted.
 //
 // When a store operation fails (the store is down or slower than its
 // timeout), the breaker falls back to its in-process state machine, starting
