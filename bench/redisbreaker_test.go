@@ -36,8 +36,9 @@ import (
 // equivalent written on go-redis and redsync following that module's code,
 // with a mutex around its map of locks (the original has none: a data race).
 //
-// shared-8x8 is the closed breaker, every call succeeding; shared-open is
-// the open breaker, every call rejected. rtt/call is the Redis round trips
+// shared-8x8 is the closed breaker, every call succeeding, the callers
+// starting spread over one call's time; shared-open is the open breaker,
+// every call rejected. rtt/call is the Redis round trips
 // (commands and pipelines sent, counted by a go-redis hook) per call;
 // errors/call counts calls that failed for another reason than the
 // dependency (gobreakerDistributed's lock timeouts).
@@ -97,16 +98,16 @@ func benchmarkShared(b *testing.B) {
 		b.Run("ours", func(b *testing.B) {
 			var trips atomic.Int64
 			bs := ours(b, "closed", &trips)
-			runFleet(b, replicas, callers, &trips, func(r int) error { return bs[r].Do(ctx, work) })
+			runFleet(b, replicas, callers, callTime, &trips, func(r int) error { return bs[r].Do(ctx, work) })
 		})
 		b.Run("gobreaker", func(b *testing.B) {
 			bs := local()
-			runFleet(b, replicas, callers, nil, func(r int) error { _, err := bs[r].Execute(gwork); return err })
+			runFleet(b, replicas, callers, callTime, nil, func(r int) error { _, err := bs[r].Execute(gwork); return err })
 		})
 		b.Run("gobreakerDistributed", func(b *testing.B) {
 			var trips atomic.Int64
 			bs := distributed(b, "gobreaker-closed", &trips)
-			runFleet(b, replicas, callers, &trips, func(r int) error { _, err := bs[r].Execute(gwork); return err })
+			runFleet(b, replicas, callers, callTime, &trips, func(r int) error { _, err := bs[r].Execute(gwork); return err })
 		})
 	})
 	b.Run("shared-open", func(b *testing.B) {
@@ -117,7 +118,7 @@ func benchmarkShared(b *testing.B) {
 			for range breaker.DefaultConsecutiveFailures {
 				bs[0].Do(ctx, fail)
 			}
-			runFleet(b, replicas, callers, &trips, func(r int) error { return rejected(bs[r].Do(ctx, work)) })
+			runFleet(b, replicas, callers, 0, &trips, func(r int) error { return rejected(bs[r].Do(ctx, work)) })
 		})
 		b.Run("gobreaker", func(b *testing.B) {
 			bs := local()
@@ -126,7 +127,7 @@ func benchmarkShared(b *testing.B) {
 					br.Execute(gfail)
 				}
 			}
-			runFleet(b, replicas, callers, nil, func(r int) error { _, err := bs[r].Execute(gwork); return rejected(err) })
+			runFleet(b, replicas, callers, 0, nil, func(r int) error { _, err := bs[r].Execute(gwork); return rejected(err) })
 		})
 		b.Run("gobreakerDistributed", func(b *testing.B) {
 			var trips atomic.Int64
@@ -134,7 +135,7 @@ func benchmarkShared(b *testing.B) {
 			for range 6 {
 				bs[0].Execute(gfail)
 			}
-			runFleet(b, replicas, callers, &trips, func(r int) error { _, err := bs[r].Execute(gwork); return rejected(err) })
+			runFleet(b, replicas, callers, 0, &trips, func(r int) error { _, err := bs[r].Execute(gwork); return rejected(err) })
 		})
 	})
 }
@@ -153,8 +154,11 @@ func rejected(err error) error {
 
 // runFleet makes b.N calls from callers goroutines on each of replicas
 // replicas, after one untimed call per replica (script loading) and one per
-// caller (dials), and reports the round trips and errors per call.
-func runFleet(b *testing.B, replicas, callers int, trips *atomic.Int64, call func(replica int) error) {
+// caller (dials), and reports the round trips and errors per call. The
+// callers start spread evenly over stagger (the closed scenario passes one
+// call's time), so that, as with independent requests, they do not all
+// reach Redis in the same instant, 64 at a time.
+func runFleet(b *testing.B, replicas, callers int, stagger time.Duration, trips *atomic.Int64, call func(replica int) error) {
 	var wg sync.WaitGroup
 	for r := range replicas {
 		call(r)
@@ -171,8 +175,9 @@ func runFleet(b *testing.B, replicas, callers int, trips *atomic.Int64, call fun
 	}
 	b.ResetTimer()
 	for r := range replicas {
-		for range callers {
+		for c := range callers {
 			wg.Go(func() {
+								time.Sleep(stagger * time.Duration(r*callers+c) / time.Duration(replicas*callers))
 				for next.Add(1) <= int64(b.N) {
 					if call(r) != nil {
 						errs.Add(1)
