@@ -177,7 +177,7 @@ func runFleet(b *testing.B, replicas, callers int, stagger time.Duration, trips 
 	for r := range replicas {
 		for c := range callers {
 			wg.Go(func() {
-								time.Sleep(stagger * time.Duration(r*callers+c) / time.Duration(replicas*callers))
+				time.Sleep(stagger * time.Duration(r*callers+c) / time.Duration(replicas*callers))
 				for next.Add(1) <= int64(b.N) {
 					if call(r) != nil {
 						errs.Add(1)
