@@ -1,8 +1,9 @@
 -- One transition of a shared circuit breaker, atomic on the server, on the
 -- server's clock. KEYS[1] is the breaker's hash. ARGV: op ("admit",
 -- "record", "load", "force"), consecutive, ratio, min requests, window (us),
--- bucket (us), open timeout (us), half-open probes, pub/sub channel, then
--- for "record": generation, bucket, outcome ("s", "f", "x"), and for a call
+-- bucket (us), open timeout (us), half-open probes, pub/sub channel, the
+-- id of the calling store (carried by the published changes), then for
+-- "record": generation, bucket, outcome ("s", "f", "x"), and for a call
 -- the breaker admitted on its own (closed state known): 1 and how long ago
 -- it started (us), else 0 and 0; for "force":
 -- the target state (0 closed, 2 open).
@@ -22,6 +23,7 @@ local bucket = tonumber(ARGV[6])
 local timeout = tonumber(ARGV[7])
 local probes = tonumber(ARGV[8])
 local channel = ARGV[9]
+local origin = ARGV[10]
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -59,7 +61,7 @@ local function newgen(to)
   end
   redis.call('DEL', key)
   changes[#changes + 1] = {gen, from, to}
-  redis.call('PUBLISH', channel, fmt(gen) .. ' ' .. from .. ' ' .. to .. ' ' .. fmt(left))
+  redis.call('PUBLISH', channel, fmt(gen) .. ' ' .. from .. ' ' .. to .. ' ' .. fmt(left) .. ' ' .. origin)
 end
 
 -- refresh half-opens an open breaker whose period has passed (strictly).
@@ -112,8 +114,8 @@ if op == 'admit' then
     if st == 1 then hs = now end
   end
 elseif op == 'record' then
-  local tgen, tb, outcome = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
-  local own, ago = ARGV[13] == '1', tonumber(ARGV[14])
+  local tgen, tb, outcome = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
+  local own, ago = ARGV[14] == '1', tonumber(ARGV[15])
   local live = tgen == gen and st ~= 2
   if own then
     -- Admitted without a round trip while closed: count the request now,
@@ -151,7 +153,7 @@ elseif op == 'record' then
     end
   end
 elseif op == 'force' then
-  newgen(tonumber(ARGV[10]))
+  newgen(tonumber(ARGV[11]))
 end
 
 redis.call('HSET', key, 'st', st, 'gen', fmt(gen), 'start', fmt(start), 'until', fmt(untl),
