@@ -3,8 +3,8 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -238,7 +238,10 @@ func (s *Store) receive(ps *redis.PubSub) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, time.Second)
+			// Capped low: a change published before go-redis subscribes
+			// again is not seen (the breakers learn it from their next
+			// operation), so come back soon after Redis does.
+			backoff = min(2*backoff, 100*time.Millisecond)
 			continue
 		}
 		backoff = 10 * time.Millisecond
