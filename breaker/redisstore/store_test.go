@@ -571,3 +571,41 @@ func TestWindow(t *testing.T) {
 		}
 	})
 }
+
+func TestProbeLease(t *testing.T) {
+	s := startRedis(t)
+	const timeout = 60 * time.Millisecond
+	r := newReplica(t, s, "lease", breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(timeout))
+	r.b.Do(t.Context(), fail)
+	time.Sleep(timeout + 20*time.Millisecond) // real Redis clock: see the note in server_test.go
+
+	started, release := make(chan struct{}), make(chan struct{})
+	probeDone := make(chan error)
+	go func() {
+		probeDone <- r.b.Do(context.Background(), func(context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	if err := r.b.Do(t.Context(), succeed); !errors.Is(err, breaker.ErrTooManyRequests) {
+		t.Fatalf("while the probe runs: Do() = %v; want ErrTooManyRequests", err)
+	}
+	t.Run("a probe that has not reported after the open timeout gives its permit back", func(t *testing.T) {
+		time.Sleep(timeout + 20*time.Millisecond)
+		if err := r.b.Do(t.Context(), succeed); err != nil {
+			t.Fatalf("after the lease: Do() = %v; want nil (a new probe)", err)
+		}
+		if got := r.b.State(); got != breaker.Closed {
+			t.Errorf("State() = %v after the new probe succeeded; want closed", got)
+		}
+	})
+	close(release)
+	if err := <-probeDone; err != nil {
+		t.Errorf("old probe: Do() = %v; want nil", err)
+	}
+	if c := r.b.Counts(); c.TotalSuccesses != 0 {
+		t.Errorf("Counts() = %+v; want the old probe's outcome, from an older generation, dropped", c)
+	}
+}
