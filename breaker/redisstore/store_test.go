@@ -609,3 +609,30 @@ func TestProbeLease(t *testing.T) {
 		t.Errorf("Counts() = %+v; want the old probe's outcome, from an older generation, dropped", c)
 	}
 }
+
+func TestInFlightAcrossReset(t *testing.T) {
+	s := startRedis(t)
+	a := newReplica(t, s, "inflight")
+	b := newReplica(t, s, "inflight")
+	a.b.Do(t.Context(), succeed) // a knows the breaker closed
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- a.b.Do(context.Background(), func(context.Context) error {
+			close(started)
+			<-release
+			return errBoom
+		})
+	}()
+	<-started
+	b.b.Reset() // another replica starts a new generation
+	close(release)
+	if err := <-done; err != errBoom {
+		t.Fatalf("Do() = %v; want %v", err, errBoom)
+	}
+	t.Run("a call running across a Reset on another replica is not counted", func(t *testing.T) {
+		if c := b.b.Counts(); c != (breaker.Counts{}) {
+			t.Errorf("Counts() = %+v; want zero", c)
+		}
+	})
+}
