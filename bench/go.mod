@@ -9,11 +9,13 @@ replace github.com/async-patterns/async/queue/jsqueue => ../queue/jsqueue
 require (
 	github.com/alitto/pond/v2 v2.7.1
 	github.com/async-patterns/async v0.0.0-00010101000000-000000000000
+	github.com/async-patterns/async/breaker/redisstore v0.0.0-00010101000000-000000000000
 	github.com/async-patterns/async/queue/jsqueue v0.0.0-00010101000000-000000000000
 	github.com/avast/retry-go/v5 v5.1.1
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/go-redsync/redsync/v4 v4.18.1
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/nats-io/nats.go v1.55.0
 	github.com/panjf2000/ants/v2 v2.12.1
@@ -42,3 +44,5 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+replace github.com/async-patterns/async/breaker/redisstore => ../breaker/redisstore
