@@ -742,7 +742,7 @@ type waker struct {
 	delay  time.Duration
 	minGap time.Duration // least time between two wakes (Join's reads)
 	last   time.Time     // the last wake, when minGap > 0
-	timer *time.Timer
+	timer  *time.Timer
 }
 
 func (q *Queue[T]) newWaker() (*waker, error) {
