@@ -466,6 +466,12 @@ func (b *Breaker) replace(s State) {
 	// Let the old instance notice a passed open timeout first, so that the
 	// hook sees the true state we leave.
 	b.cb.Load().State()
+	b.install(s)
+}
+
+// install makes a fresh in-process state machine in state s the live one
+// and fires the hooks for the change, outside the lock.
+func (b *Breaker) install(s State) {
 	cb := b.instance(s)
 	b.mu.Lock()
 	b.live = cb

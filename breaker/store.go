@@ -321,13 +321,7 @@ func (b *Breaker) degrade(err error) {
 	}
 	b.mu.Unlock()
 	slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
-	cb := b.instance(s)
-	b.mu.Lock()
-	b.live = cb
-	b.cb.Store(cb)
-	b.setLocked(b.state, s)
-	b.mu.Unlock()
-	b.flush()
+	b.install(s)
 }
 
 // queueStatusLocked queues a change of the store's status for the
