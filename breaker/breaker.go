@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +150,9 @@ type Breaker struct {
 	openUntil  time.Time                           // when an open live half-opens, at the latest
 	queue      []transition                        // changes not yet passed to the hook
 	delivering bool                                // a goroutine is running the hook
+
+	sh       *shared // nil without a Store; its mutable fields are under mu
+	storeErr error   // the store's last error while degraded
 }
 
 // transition is one change of state waiting for the hook.
@@ -195,6 +197,11 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
+	if b.sh != nil {
+		if handled, err := b.doShared(ctx, fn); handled {
+			return err
+		}
+	}
 	defer func() {
 		// Only the Goexit mark of call can get here; see call.
 		if r := recover(); r != nil {
@@ -234,6 +241,11 @@ func DoValue[T any](ctx context.Context, b *Breaker, fn func(ctx context.Context
 // State returns the breaker's state. An open breaker whose timeout has passed
 // becomes half-open here, and the hook runs for it before State returns.
 func (b *Breaker) State() State {
+	if b.sh != nil {
+		if snap, ok := b.loadShared(); ok {
+			return snap.State
+		}
+	}
 	s := b.cb.Load().State()
 	if b.queued.Load() {
 		b.flush()
@@ -244,6 +256,11 @@ func (b *Breaker) State() State {
 // Counts returns the breaker's counts, after moving the rolling window (and
 // the state, like [Breaker.State]) to the present.
 func (b *Breaker) Counts() Counts {
+	if b.sh != nil {
+		if snap, ok := b.loadShared(); ok {
+			return snap.Counts
+		}
+	}
 	cb := b.cb.Load()
 	cb.State()
 	n := cb.Counts()
@@ -261,12 +278,22 @@ func (b *Breaker) Name() string { return b.cfg.name }
 // Tripping an open breaker starts its open timeout again. The hook runs for
 // the change before Trip returns (when the breaker was not already open).
 // Calls already running finish, but their outcomes are not counted.
-func (b *Breaker) Trip() { b.replace(Open) }
+func (b *Breaker) Trip() {
+	if b.sh != nil && b.forceShared(Open) {
+		return
+	}
+	b.replace(Open)
+}
 
 // Reset closes the breaker now and clears its counts. The hook runs for the
 // change before Reset returns (when the breaker was not already closed).
 // Calls already running finish, but their outcomes are not counted.
-func (b *Breaker) Reset() { b.replace(Closed) }
+func (b *Breaker) Reset() {
+	if b.sh != nil && b.forceShared(Closed) {
+		return
+	}
+	b.replace(Closed)
+}
 
 var (
 	errNilFn = errors.New("breaker: nil fn")
@@ -283,6 +310,13 @@ func newBreaker(cfg config) *Breaker {
 	cb := b.instance(Closed)
 	b.live = cb
 	b.cb.Store(cb)
+	if cfg.store != nil {
+		if cfg.name == "" {
+			panic("breaker: WithStore needs a name (WithName or a Group key): replicas share the state of the breaker with the same name")
+		}
+		b.sh = &shared{store: cfg.store, policy: cfg.policy()}
+		cfg.store.Watch(cfg.name, b.watch)
+	}
 	return b
 }
 
@@ -374,16 +408,7 @@ func (b *Breaker) rejected(gerr error) error {
 	b.mu.Unlock()
 	// gobreaker half-opens strictly after its expiry, which is at or
 	// before until (record reads the clock after gobreaker did): wait past it.
-	d := time.Until(until)
-	switch {
-	case d < 0:
-		d = 0
-	case d > math.MaxInt64-time.Millisecond:
-		d = math.MaxInt64 // rounding up would wrap negative
-	default:
-		d = d.Truncate(time.Millisecond) + time.Millisecond
-	}
-	return &RejectedError{Name: b.cfg.name, State: Open, retryAfter: d}
+	return &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(time.Until(until))}
 }
 
 // record notes a change of state of instance cb. gobreaker calls it under

@@ -40,6 +40,9 @@ type config struct {
 	halfOpen      uint32
 	isFailure     func(error) bool
 	onStateChange func(name string, from, to State)
+	store         Store
+	onStoreStatus func(name string, err error)
+	storeRequired bool
 }
 
 // WithName sets the name passed to the [WithOnStateChange] hook and shown in

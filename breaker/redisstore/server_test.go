@@ -1,0 +1,172 @@
+package redisstore_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/async-patterns/async/breaker"
+	"github.com/async-patterns/async/breaker/redisstore"
+)
+
+func TestMain(m *testing.M) {
+	// The outage tests make the breakers report through slog; keep the
+	// output readable.
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	goleak.VerifyTestMain(m)
+}
+
+// Why these tests run in real time, not in a testing/synctest bubble: the
+// breaker's clock is the Redis server's TIME, in another process, which a
+// bubble's fake clock cannot move; a goroutine blocked on the network is
+// not durably blocked either. So open timeouts are short (tens of
+// milliseconds) and the waits are for events (hooks, channels), with
+// generous upper bounds only where the contract is a bound.
+
+// server is a redis-server process the test started on a loopback port.
+type server struct {
+	t    testing.TB
+	port int
+	cmd  *exec.Cmd
+}
+
+// startRedis starts a redis-server with no persistence on a free loopback
+// port and stops it when the test ends. Without redis-server on PATH the
+// test is skipped, unless ASYNC_REQUIRE_REDIS=1.
+func startRedis(t testing.TB) *server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("ASYNC_REQUIRE_REDIS") == "1" {
+			t.Fatalf("redis-server not on PATH and ASYNC_REQUIRE_REDIS=1: %v", err)
+		}
+		t.Skip("redis-server not on PATH (apt-get install redis-server); skipping the tests against a real Redis")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &server{t: t, port: port}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// start runs redis-server on s.port and returns once it accepts connections.
+func (s *server) start() {
+	s.t.Helper()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		found := false
+		for sc.Scan() {
+			if !found && strings.Contains(sc.Text(), "Ready to accept connections") {
+				found = true
+				ready <- true
+			}
+		}
+		if !found {
+			ready <- false
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			cmd.Process.Kill()
+			cmd.Wait()
+			s.t.Fatalf("redis-server on port %d exited before it was ready", s.port)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		s.t.Fatalf("redis-server on port %d not ready after 10s", s.port)
+	}
+	s.cmd = cmd
+}
+
+// stop kills the server (SIGKILL: nothing is saved) and waits for it.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+func (s *server) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// client returns a new client of s, closed when the test ends, that counts
+// the commands it sends in *trips (when trips is not nil).
+func (s *server) client(t testing.TB, trips *atomic.Int64) *redis.Client {
+	c := redis.NewClient(&redis.Options{
+		Addr:                  s.addr(),
+		ContextTimeoutEnabled: true,
+		DialTimeout:           time.Second,
+		MaxRetries:            -1,
+	})
+	if trips != nil {
+		c.AddHook(counter{trips})
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// counter is a go-redis hook that counts round trips (one per command or
+// pipeline sent).
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// replica is one process's view: its own client, store and breaker.
+type replica struct {
+	trips atomic.Int64
+	store *redisstore.Store
+	b     *breaker.Breaker
+}
+
+// newReplica builds a replica of the breaker named name on s; the store is
+// closed when the test ends.
+func newReplica(t testing.TB, s *server, name string, opts ...breaker.Option) *replica {
+	r := &replica{}
+	// A long timeout: these tests are about sharing, not outages, and a
+	// loaded machine under -race can be slow to answer.
+	r.store = redisstore.New(s.client(t, &r.trips), redisstore.WithTimeout(5*time.Second))
+	t.Cleanup(func() { r.store.Close() })
+	r.b = breaker.New(append([]breaker.Option{breaker.WithName(name), breaker.WithStore(r.store)}, opts...)...)
+	return r
+}
