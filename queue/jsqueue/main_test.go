@@ -1,0 +1,103 @@
+package jsqueue_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/async-patterns/async/queue/jsqueue"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+)
+
+// childEnv, when set to a server URL, makes the test binary a worker
+// process for TestKilledWorker instead of running tests.
+const childEnv = "JSQUEUE_TEST_CHILD_URL"
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(childEnv); url != "" {
+		os.Exit(runChild(url))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// runChild takes three items of the "killed" queue, reports each on stdout,
+// never settles them, and waits to be killed.
+func runChild(url string) int {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	ctx := context.Background()
+	q, err := jsqueue.New[int](ctx, js, "killed", jsqueue.WithAckWait(killedAckWait))
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	for range 3 {
+		d, err := q.Get(ctx)
+		if err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		fmt.Println("held", d.Value)
+	}
+	fmt.Println("ready")
+	select {} // mid-task: killed here
+}
+
+const killedAckWait = 500 * time.Millisecond
+
+// startServer runs an embedded server for one test; it is shut down after
+// the test's connections are closed.
+func startServer(t testing.TB) *jsqueue.Server {
+	t.Helper()
+	s, err := jsqueue.StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatalf("StartEmbedded() = %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// connect opens a connection closed at the end of the test.
+func connect(t testing.TB, s *jsqueue.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(s.URL)
+	if err != nil {
+		t.Fatalf("nats.Connect() = %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream.New() = %v", err)
+	}
+	return nc, js
+}
+
+func newQueue[T any](t testing.TB, js jetstream.JetStream, name string, opts ...jsqueue.Option) *jsqueue.Queue[T] {
+	t.Helper()
+	q, err := jsqueue.New[T](context.Background(), js, name, opts...)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	return q
+}
+
+func queueLen[T any](t testing.TB, q *jsqueue.Queue[T]) int {
+	t.Helper()
+	n, err := q.Len(context.Background())
+	if err != nil {
+		t.Fatalf("Len() = %v", err)
+	}
+	return n
+}

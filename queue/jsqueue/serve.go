@@ -1,0 +1,233 @@
+package jsqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/async-patterns/async/internal/safe"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrGraceExpired is the cause of a handler's ctx when Serve's grace period
+// ends before the handler returns.
+var ErrGraceExpired = errors.New("jsqueue: grace period expired")
+
+// Serve runs fn on the queue's items with workers goroutines, in this
+// process, alongside any other process serving the same queue: the executor
+// across machines.
+//
+// Each worker takes one item at a time with Get and calls fn with a ctx
+// derived from ctx (it keeps ctx's values and survives ctx by the grace
+// period, see below) and the item's value. While fn runs, Serve extends the
+// delivery every third of the ack wait, so long work is not delivered twice.
+// When fn returns nil the item is done. When it returns an error or panics
+// (the panic becomes a *[PanicError]) the item is delivered again after a
+// backoff ([WithBackoff]: exponential in the attempt number, jittered, at
+// least an error's RetryAfter()), to any process; on the last attempt
+// ([WithMaxDeliver]) or for an error [WithRetryIf] rejects, it is
+// dead-lettered with that error instead.
+//
+// When ctx ends, workers stop taking items and running handlers get the
+// grace period ([WithGrace]) to finish; then their ctx is cancelled with
+// [ErrGraceExpired] and Serve stops extending them. A handler that returns
+// an error after that hands its item back at once (it counts as an
+// attempt); one that does not return keeps Serve waiting, so fn must
+// honour ctx. Items not finished are delivered again to other processes.
+//
+// Serve returns after every goroutine it started has ended: nil when the
+// queue was closed and drained, context.Cause(ctx) when ctx ended, or the
+// error that made a worker stop (a closed connection, a deleted stream),
+// which also stops the others. Transient Get errors are retried with a
+// backoff. Bad arguments (a nil queue or fn, workers below 1, a bad option)
+// return an error naming them and start nothing.
+//
+// The handler's ctx also carries the item's attempt number ([Attempt]).
+//
+// Cost: one goroutine per worker, plus one goroutine, a ticker and a
+// context value per item handled, beside the round trips of Get and the ack.
+func Serve[T any](ctx context.Context, q *Queue[T], workers int, fn func(ctx context.Context, v T) error, opts ...Option) error {
+	if ctx == nil {
+		panic("jsqueue: nil ctx passed to Serve")
+	}
+	switch {
+	case q == nil:
+		return errors.New("jsqueue: Serve: nil q")
+	case fn == nil:
+		return fmt.Errorf("jsqueue: Serve: fn: %w", ErrNilFunc)
+	case workers < 1:
+		return fmt.Errorf("jsqueue: Serve: workers = %d; want >= 1", workers)
+	}
+	cfg := applyOptions("Serve", opts)
+	if cfg.badOption != "" {
+		return errors.New("jsqueue: Serve: " + cfg.badOption)
+	}
+	s := &serving[T]{q: q, fn: fn, cfg: cfg}
+
+	// Handlers run under hctx: ctx's values, not its cancellation, which
+	// reaches them only after the grace period.
+	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer hcancel(nil)
+	// Workers take items under gctx: ctx, or the first fatal error.
+	gctx, gcancel := context.WithCancelCause(ctx)
+	defer gcancel(nil)
+
+	stop := make(chan struct{})
+	graceDone := make(chan struct{})
+	go func() {
+		defer close(graceDone)
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(cfg.grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			hcancel(ErrGraceExpired)
+		case <-stop:
+		}
+	}()
+
+	var wg sync.WaitGroup
+	var fatalOnce sync.Once
+	var fatal error
+	for range workers {
+		wg.Go(func() {
+			if err := s.work(gctx, hctx); err != nil {
+				fatalOnce.Do(func() { fatal = err })
+				gcancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-graceDone
+	switch {
+	case fatal != nil:
+		return fatal
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+type attemptKey struct{}
+
+// Attempt returns the attempt number of the item a Serve handler is
+// running on (1 on first delivery), read from the handler's ctx, and 0 for
+// any other ctx.
+func Attempt(ctx context.Context) int {
+	n, _ := ctx.Value(attemptKey{}).(int)
+	return n
+}
+
+type serving[T any] struct {
+	q   *Queue[T]
+	fn  func(context.Context, T) error
+	cfg config
+}
+
+// work takes and handles items until gctx ends (nil), the queue is closed
+// and drained (nil), or a fatal error (returned).
+func (s *serving[T]) work(gctx, hctx context.Context) error {
+	wait := 100 * time.Millisecond
+	for {
+		d, err := s.q.Get(gctx)
+		if err != nil {
+			switch {
+			case gctx.Err() != nil, errors.Is(err, ErrClosed):
+				return nil
+			case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, jetstream.ErrStreamNotFound),
+				errors.Is(err, jetstream.ErrConsumerNotFound):
+				return err
+			}
+			// Transient (a timeout, a reconnect): back off and try again.
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-gctx.Done():
+				t.Stop()
+				return nil
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		wait = 100 * time.Millisecond
+		s.handle(hctx, d)
+	}
+}
+
+// handle runs fn on d, extending d while it runs, and settles d.
+func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
+	done := make(chan error, 1)
+	go run(context.WithValue(hctx, attemptKey{}, d.Attempt), s.fn, d.Value, done)
+	tick := time.NewTicker(max(s.q.cfg.ackWait/3, time.Millisecond))
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			if hctx.Err() == nil {
+				_ = d.Extend()
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		_ = d.Done()
+	case hctx.Err() != nil:
+		// Cut short by the end of the grace period: hand it back at once.
+		_ = d.msg.Nak()
+	case s.cfg.retryIf != nil && !isPanic(err) && !s.cfg.retryIf(err):
+		_ = d.DeadLetter(err)
+	default:
+		_ = d.Fail(err, s.delay(d.Attempt, err))
+	}
+}
+
+// delay is the wait before attempt+1: initial·2^(attempt-1), capped, ±50%,
+// and at least the error's RetryAfter() hint.
+func (s *serving[T]) delay(attempt int, err error) time.Duration {
+	w := s.cfg.initial
+	for i := 1; i < attempt && w < s.cfg.maxDelay; i++ {
+		w *= 2
+	}
+	w = min(w, s.cfg.maxDelay)
+	if w > 0 {
+		w = time.Duration(float64(w) * (0.5 + rand.Float64()))
+	}
+	var h interface{ RetryAfter() time.Duration }
+	if errors.As(err, &h) {
+		w = max(w, h.RetryAfter())
+	}
+	return w
+}
+
+func isPanic(err error) bool {
+	var p *PanicError
+	return errors.As(err, &p)
+}
+
+// run sends fn's error on done, or a *PanicError if fn panics or calls
+// runtime.Goexit (which would otherwise skip the send and leave the worker
+// waiting forever).
+func run[T any](ctx context.Context, fn func(context.Context, T) error, v T, done chan<- error) {
+	returned := false
+	defer func() {
+		if !returned {
+			done <- safe.Recovered(recover())
+		}
+	}()
+	err := fn(ctx, v)
+	returned = true
+	done <- err
+}
