@@ -3,24 +3,30 @@
 // server plays three hosts (api.test, cdn.test and down.test) with a few
 // milliseconds to 50 ms of latency per page and some misbehaviour:
 //
-//   - api.test/flaky answers 500 the first time, then 200: retry fixes it;
+//   - api.test/flaky answers 503 the first time, then 200: retried;
 //   - api.test/slow hangs the first time until the client hangs up: the
 //     attempt is cut off by its timeout and retried;
 //   - api.test/missing is a 404: not retried, and not the host's fault;
-//   - down.test answers 503 to everything: its breaker opens after three
-//     failures, and the requests after that are rejected at once, without
-//     touching the network.
+//   - down.test answers 503 with "Retry-After: 120" (down for maintenance)
+//     to everything: a wait that long is not worth it, so each URL is tried
+//     once, and after its third failure the host's breaker opens: a request
+//     made after that is rejected at once, without touching the network.
+//
+// All of that is the client's transport: a retryhttp.Transport (three
+// attempts, exponential backoff, a timeout per attempt, Retry-After honoured
+// up to a second, a breaker per host) around an http.Transport. The program
+// only builds requests and reads responses; retryhttp.AttemptsOf tells it
+// how many attempts each response took.
 //
 // The concurrent pass uses gather.Map with WithLimit(5), so at most five
-// requests are in flight; each URL goes through retry.DoValue (three attempts,
-// exponential backoff, a timeout per attempt) around breaker.DoValue with the
-// URL's host's breaker from a breaker.Group. One URL's failure is part of its
-// result, not an error of the whole Map, so it cancels nothing.
+// requests are in flight. One URL's failure is part of its result, not an
+// error of the whole Map, so it cancels nothing.
 //
-// The breakers belong to the client, which is used for both passes, as in a
-// long-running program: down.test's breaker opens during the first pass and
-// is still open in the second. The site forgets its own state between passes,
-// so the flaky and slow pages misbehave in both.
+// Each pass starts with a new client, hence fresh breakers, and the site
+// forgets its own state between passes, so the two passes do the same work
+// (the same requests, the same breaker opening) and the speed-up compares
+// like with like. After each pass, one more request to down.test shows its
+// breaker rejecting it.
 //
 //	go run ./examples/fetch -n 20 -limit 5
 package main
@@ -35,7 +41,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,6 +50,7 @@ import (
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/gather"
 	"github.com/async-patterns/async/retry"
+	"github.com/async-patterns/async/retry/retryhttp"
 )
 
 func main() {
@@ -68,8 +74,8 @@ type config struct {
 }
 
 // run starts the site, fetches every URL sequentially and then concurrently,
-// and prints a line per URL, in input order, after each pass. Lines that
-// depend on timing start with "time:".
+// each pass with a new client, and prints a line per URL, in input order,
+// after each pass. Lines that depend on timing start with "time:".
 func run(ctx context.Context, out io.Writer, cfg config) error {
 	if cfg.urls < len(specials) || cfg.limit < 1 || cfg.attemptTimeout <= 0 {
 		return fmt.Errorf("need at least %d URLs, a limit >= 1 and a positive attempt timeout; got %d, %d, %v",
@@ -77,11 +83,11 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	}
 	s := newSite()
 	defer s.Close()
-	c := newClient(s, cfg.attemptTimeout)
-	defer c.Close()
 	urls := makeURLs(cfg.urls)
 
-	fmt.Fprintf(out, "sequential: %d URLs, one at a time\n", len(urls))
+	fmt.Fprintf(out, "sequential: %d URLs, one at a time, fresh breakers\n", len(urls))
+	c := newClient(s, cfg.attemptTimeout)
+	defer c.http.CloseIdleConnections()
 	start := time.Now()
 	seq := make([]result, len(urls))
 	for i, u := range urls {
@@ -91,11 +97,13 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c.report(out, seq)
+	c.report(ctx, out, seq)
 	fmt.Fprintf(out, "time: sequential %v\n", seqTime.Round(time.Millisecond))
 
 	s.reset()
-	fmt.Fprintf(out, "\nconcurrent: %d URLs, gather.Map with WithLimit(%d)\n", len(urls), cfg.limit)
+	fmt.Fprintf(out, "\nconcurrent: %d URLs, gather.Map with WithLimit(%d), fresh breakers\n", len(urls), cfg.limit)
+	c = newClient(s, cfg.attemptTimeout)
+	defer c.http.CloseIdleConnections()
 	start = time.Now()
 	// fetch never fails: a URL's failure is in its result, so that it does
 	// not cancel the others (asyncio.gather with return_exceptions=True).
@@ -110,9 +118,9 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c.report(out, con)
+	c.report(ctx, out, con)
 	fmt.Fprintf(out, "time: concurrent %v\n", conTime.Round(time.Millisecond))
-	fmt.Fprintf(out, "time: speed-up %.1fx\n", seqTime.Seconds()/conTime.Seconds())
+	fmt.Fprintf(out, "time: speed-up %.1fx for the same work\n", seqTime.Seconds()/conTime.Seconds())
 	return nil
 }
 
@@ -147,12 +155,11 @@ func makeURLs(n int) []string {
 	return urls
 }
 
-// client fetches URLs through retry and a breaker per host. Its fields are
-// set once; it is safe for concurrent use.
+// client is an HTTP client whose transport retries and keeps a breaker per
+// host, and which records the breakers' changes. It is safe for concurrent
+// use.
 type client struct {
-	http     *http.Client
-	breakers *breaker.Group
-	retry    []retry.Option
+	http *http.Client
 
 	mu      sync.Mutex // protects changes
 	changes []string   // breaker state changes, reported and cleared by report
@@ -163,100 +170,79 @@ type client struct {
 func newClient(s *site, attemptTimeout time.Duration) *client {
 	addr := s.Listener.Addr().String()
 	var dialer net.Dialer
-	transport := &http.Transport{ // no Proxy: never leave this machine
+	base := &http.Transport{ // no Proxy: never leave this machine
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, network, addr)
 		},
 		MaxIdleConnsPerHost: 8,
 	}
-	c := &client{http: &http.Client{Transport: transport}}
-	c.breakers = breaker.NewGroup(
+	c := &client{}
+	hosts := breaker.NewGroup(
 		breaker.WithConsecutiveFailures(3),
-		breaker.WithOpenTimeout(time.Minute), // longer than the run: it stays open
-		// A 4xx is the caller's mistake, not a sign that the host is down.
-		breaker.WithIsFailure(func(err error) bool {
-			var se *statusError
-			return !errors.As(err, &se) || se.code >= 500
-		}),
+		breaker.WithOpenTimeout(time.Minute), // longer than a pass: it stays open
 		breaker.WithOnStateChange(func(host string, from, to breaker.State) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			c.changes = append(c.changes, fmt.Sprintf("breaker %s: %v -> %v", host, from, to))
 		}),
 	)
-	c.retry = []retry.Option{
-		retry.WithMaxAttempts(3),
-		retry.WithBackoff(20*time.Millisecond, 200*time.Millisecond),
-		retry.WithAttemptTimeout(attemptTimeout),
-		retry.WithRetryIf(retryable),
-	}
+	c.http = retryhttp.NewClient(
+		retryhttp.WithBase(base),
+		retryhttp.WithRetry(
+			retry.WithMaxAttempts(3),
+			retry.WithBackoff(20*time.Millisecond, 200*time.Millisecond),
+			retry.WithAttemptTimeout(attemptTimeout),
+		),
+		retryhttp.WithMaxRetryAfter(time.Second), // a server asking for longer is not waited for
+		retryhttp.WithBreakers(hosts),            // 5xx and network errors count; a 404 does not
+	)
 	return c
 }
-
-// Close closes the client's idle connections.
-func (c *client) Close() { c.http.CloseIdleConnections() }
 
 // result is what happened to one URL.
 type result struct {
 	url      string
-	err      error    // nil when the URL was fetched
-	attempts []string // the outcome of each attempt: "200", "500", "timeout", "circuit open"
+	status   int   // the response's status; 0 when there was none
+	err      error // the error when there was no response
+	attempts int   // attempts made: retryhttp.AttemptsOf, or the *retry.Error's count
 }
 
-// fetch gets rawURL with retries, each attempt through the breaker of the
-// URL's host. It records every attempt's outcome in the result.
-func (c *client) fetch(ctx context.Context, rawURL string) result {
-	r := result{url: rawURL}
-	u, err := url.Parse(rawURL)
+// fetch gets url and reads the body.
+func (c *client) fetch(ctx context.Context, url string) result {
+	r := result{url: url}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	b := c.breakers.Get(u.Host)
-	_, r.err = retry.DoValue(ctx, func(ctx context.Context) (int, error) {
-		code, err := breaker.DoValue(ctx, b, func(ctx context.Context) (int, error) {
-			return c.get(ctx, rawURL)
-		})
-		r.attempts = append(r.attempts, outcome(code, err))
-		return code, err
-	}, c.retry...)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		r.err = err
+		var re *retry.Error
+		if errors.As(err, &re) {
+			r.attempts = re.Attempts
+		}
+		return r
+	}
+	defer resp.Body.Close()
+	_, r.err = io.Copy(io.Discard, resp.Body)
+	r.status, r.attempts = resp.StatusCode, retryhttp.AttemptsOf(resp)
 	return r
 }
 
-// get makes one request and reads the body. A status of 400 or more is
-// returned as a *statusError.
-func (c *client) get(ctx context.Context, rawURL string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, err
-	}
-	if resp.StatusCode >= 400 {
-		return resp.StatusCode, &statusError{resp.StatusCode}
-	}
-	return resp.StatusCode, nil
-}
-
-// report prints one line per URL in input order, a tally, and the breaker
-// changes since the last report.
-func (c *client) report(out io.Writer, results []result) {
+// report prints one line per URL in input order, a tally, the breaker
+// changes, and what down.test's breaker does with one more request.
+func (c *client) report(ctx context.Context, out io.Writer, results []result) {
 	ok, attempts := 0, 0
 	for _, r := range results {
 		verdict := "ok"
-		if r.err != nil {
+		if r.err != nil || r.status >= 400 {
 			verdict = "failed"
 		} else {
 			ok++
 		}
-		attempts += len(r.attempts)
-		fmt.Fprintf(out, "  %-20s %-7s %s\n", strings.TrimPrefix(r.url, "http://"), verdict, strings.Join(r.attempts, ", "))
+		attempts += r.attempts
+		fmt.Fprintf(out, "  %-20s %-7s %s\n", strings.TrimPrefix(r.url, "http://"), verdict, r.describe())
 	}
 	fmt.Fprintf(out, "  %d ok, %d failed, %d attempts\n", ok, len(results)-ok, attempts)
 	c.mu.Lock()
@@ -269,45 +255,20 @@ func (c *client) report(out io.Writer, results []result) {
 	for _, ch := range changes {
 		fmt.Fprintln(out, "  "+ch)
 	}
+	fmt.Fprintf(out, "  then down.test/status again: %s\n", c.fetch(ctx, "http://down.test/status").describe())
 }
 
-// statusError is an HTTP status of 400 or more.
-type statusError struct{ code int }
-
-func (e *statusError) Error() string {
-	return fmt.Sprintf("%d %s", e.code, http.StatusText(e.code))
-}
-
-// retryable says which failures deserve another attempt: a 5xx, a timeout,
-// a network error. Not a 4xx (asking again will not help) and not a breaker
-// rejection (the breaker stays open for a minute; waiting is pointless here).
-// An attempt cut off by its own timeout is retried by retry.Do whatever this
-// says.
-func retryable(err error) bool {
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.code >= 500
-	}
-	return !errors.Is(err, breaker.ErrOpen) && !errors.Is(err, breaker.ErrTooManyRequests)
-}
-
-// outcome names an attempt's result in a word.
-func outcome(code int, err error) string {
-	var se *statusError
+// describe says what a URL got, and after how many attempts.
+func (r result) describe() string {
 	switch {
-	case err == nil:
-		return fmt.Sprint(code)
-	case errors.As(err, &se):
-		return fmt.Sprint(se.code)
-	case errors.Is(err, breaker.ErrOpen):
-		return "circuit open"
-	case errors.Is(err, breaker.ErrTooManyRequests):
-		return "half-open"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	default:
-		return "error: " + err.Error()
+	case errors.Is(r.err, breaker.ErrOpen):
+		return "circuit open, not sent"
+	case r.err != nil:
+		return r.err.Error()
+	case r.attempts == 1:
+		return fmt.Sprintf("%d after 1 attempt", r.status)
 	}
+	return fmt.Sprintf("%d after %d attempts", r.status, r.attempts)
 }
 
 // site is the local server behind every .test host. It routes on the Host
@@ -354,9 +315,10 @@ func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case r.Host == "down.test":
+		w.Header().Set("Retry-After", "120")
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 	case page == "api.test/flaky" && hit == 1:
-		http.Error(w, "oops", http.StatusInternalServerError)
+		http.Error(w, "busy", http.StatusServiceUnavailable)
 	case page == "api.test/missing":
 		http.NotFound(w, r)
 	case r.Host == "api.test" || r.Host == "cdn.test":

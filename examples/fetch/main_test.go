@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -30,29 +31,31 @@ func withoutTimes(s string) string {
 // What run prints for 8 URLs, timing lines aside. The attempt timeout in the
 // tests is generous, so that a loaded machine cannot make an ordinary page
 // time out; api.test/slow hangs until the client gives up, however long.
-const want8 = `sequential: 8 URLs, one at a time
-  api.test/users/1     ok      200
-  api.test/flaky       ok      500, 200
-  down.test/status     failed  503, 503, 503
-  api.test/slow        ok      timeout, 200
-  down.test/feed       failed  circuit open
-  api.test/missing     failed  404
-  down.test/search     failed  circuit open
-  cdn.test/img/1.png   ok      200
-  4 ok, 4 failed, 12 attempts
-  breaker down.test: closed -> open
-
-concurrent: 8 URLs, gather.Map with WithLimit(3)
-  api.test/users/1     ok      200
-  api.test/flaky       ok      500, 200
-  down.test/status     failed  circuit open
-  api.test/slow        ok      timeout, 200
-  down.test/feed       failed  circuit open
-  api.test/missing     failed  404
-  down.test/search     failed  circuit open
-  cdn.test/img/1.png   ok      200
+const want8 = `sequential: 8 URLs, one at a time, fresh breakers
+  api.test/users/1     ok      200 after 1 attempt
+  api.test/flaky       ok      200 after 2 attempts
+  down.test/status     failed  503 after 1 attempt
+  api.test/slow        ok      200 after 2 attempts
+  down.test/feed       failed  503 after 1 attempt
+  api.test/missing     failed  404 after 1 attempt
+  down.test/search     failed  503 after 1 attempt
+  cdn.test/img/1.png   ok      200 after 1 attempt
   4 ok, 4 failed, 10 attempts
-  no breaker changed state
+  breaker down.test: closed -> open
+  then down.test/status again: circuit open, not sent
+
+concurrent: 8 URLs, gather.Map with WithLimit(3), fresh breakers
+  api.test/users/1     ok      200 after 1 attempt
+  api.test/flaky       ok      200 after 2 attempts
+  down.test/status     failed  503 after 1 attempt
+  api.test/slow        ok      200 after 2 attempts
+  down.test/feed       failed  503 after 1 attempt
+  api.test/missing     failed  404 after 1 attempt
+  down.test/search     failed  503 after 1 attempt
+  cdn.test/img/1.png   ok      200 after 1 attempt
+  4 ok, 4 failed, 10 attempts
+  breaker down.test: closed -> open
+  then down.test/status again: circuit open, not sent
 `
 
 func TestRunReportsEveryURLInOrder(t *testing.T) {
@@ -67,6 +70,36 @@ func TestRunReportsEveryURLInOrder(t *testing.T) {
 		if !strings.Contains(out.String(), "\n"+prefix) {
 			t.Errorf("run printed:\n%s\nwant a line starting with %q", out.String(), prefix)
 		}
+	}
+}
+
+// Issue 18, point 3: the concurrent pass used to inherit the breaker the
+// first pass had opened, so it rejected down.test at once, said "no breaker
+// changed state", and its speed-up compared 10 attempts with 12.
+func TestEachPassStartsWithFreshBreakersAndDoesTheSameWork(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, config{urls: 20, limit: 5, attemptTimeout: 500 * time.Millisecond}); err != nil {
+		t.Fatalf("run() = %v; want nil", err)
+	}
+	seq, con, found := strings.Cut(out.String(), "\nconcurrent:")
+	if !found {
+		t.Fatalf("run printed:\n%s\nwant a concurrent pass", out.String())
+	}
+	tally := regexp.MustCompile(`(?m)^  (\d+) ok, (\d+) failed, (\d+) attempts$`)
+	var tallies [2][]string
+	for i, pass := range []string{seq, con} {
+		if !strings.Contains(pass, "\n  breaker down.test: closed -> open\n") {
+			t.Errorf("pass %d printed:\n%s\nwant down.test's fresh breaker to open in it", i+1, pass)
+		}
+		if tallies[i] = tally.FindStringSubmatch(pass); tallies[i] == nil {
+			t.Fatalf("pass %d printed:\n%s\nwant a tally line", i+1, pass)
+		}
+	}
+	if tallies[0][0] != tallies[1][0] {
+		t.Errorf("tallies = %q and %q; want the same work in both passes", tallies[0][0], tallies[1][0])
+	}
+	if want := "for the same work\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("run printed:\n%s\nwant the speed-up line to end with %q", out.String(), want)
 	}
 }
 

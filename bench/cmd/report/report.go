@@ -30,6 +30,7 @@ var floors = map[string]string{
 	"Retry/first-try":          "direct",
 	"Breaker/success":          "gobreaker",
 	"Breaker/success-parallel": "gobreaker",
+	"RetryHTTP/first-try":      "direct",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -137,6 +138,7 @@ var targets = []Target{
 	{"Retry/first-try", "first-try success adds <= 20 ns and 0 allocs", all(added("ours", "direct", 20), allocs("ours", 0))},
 	{"Breaker/success", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
 	{"Breaker/success-parallel", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
+	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
@@ -184,6 +186,18 @@ func allocs(contender string, n float64) func(*Scenario) Verdict {
 		}
 		a := math.Round(r[0].Allocs()*100) / 100
 		return Verdict{Met: a <= n, Measured: fmt.Sprintf("%s allocs/item", num(a))}
+	}
+}
+
+// allocsAtMost: contender's allocations per op <= ref's.
+func allocsAtMost(contender, ref string) func(*Scenario) Verdict {
+	return func(s *Scenario) Verdict {
+		r, missing := rows(s, contender, ref)
+		if missing != "" {
+			return Verdict{Missing: missing}
+		}
+		a, b := r[0].Allocs(), r[1].Allocs()
+		return Verdict{Met: a <= b, Measured: fmt.Sprintf("%s allocs/op against %s's %s", num(a), ref, num(b))}
 	}
 }
 

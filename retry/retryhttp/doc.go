@@ -1,0 +1,64 @@
+// Package retryhttp provides an http.RoundTripper that retries requests with
+// the retry package's policy, honours Retry-After, can guard each host with a
+// circuit breaker, and can hedge slow requests.
+//
+// A [Transport] wraps a base transport (http.DefaultTransport unless
+// [WithBase] says otherwise); [NewClient] returns an *http.Client using one.
+//
+//	client := retryhttp.NewClient(
+//		retryhttp.WithRetry(retry.WithMaxAttempts(4), retry.WithAttemptTimeout(2*time.Second)),
+//		retryhttp.WithBreakers(breaker.NewGroup(breaker.WithConsecutiveFailures(5))),
+//	)
+//	resp, err := client.Do(req) // err: nothing came back; resp: the answer, maybe a 503 after 4 tries
+//
+// # Contract
+//
+//   - What is retried: requests whose method is idempotent (GET, HEAD,
+//     OPTIONS, TRACE, PUT, DELETE) or that carry an Idempotency-Key header, or
+//     every method [WithAllMethods]; never a request whose body cannot be
+//     rewound (a body without GetBody), which is sent once. Every attempt
+//     gets the same body, from GetBody.
+//   - When: by default ([Retryable]) after a transport error, or a 408, 429,
+//     502, 503 or 504 response; [WithRetryIf] changes that.
+//   - How long to wait: retry's backoff, stretched to the server's
+//     Retry-After (in seconds or as an HTTP-date) when a retried response
+//     carries one, through retry.After. The retry package is deadline-aware:
+//     a wait that would end past the request ctx's deadline is not started,
+//     and the last response is returned at once. A hint longer than
+//     [WithMaxRetryAfter] ends the retries the same way.
+//   - What comes back: the first response that is not retried; or, when the
+//     retries run out on a retried response, that last response, its body
+//     unread by the caller, with a nil error, as a plain http.Transport would
+//     return it ([AttemptsOf] tells how many attempts it took); or an error
+//     (a *retry.Error) when the last attempt got no response or the request's
+//     ctx ended.
+//   - Connections are reused: the body of every response not returned is
+//     read (up to 64 KiB, which the last response keeps in memory in case it
+//     is returned) and closed before the next attempt.
+//   - Bounds: the request's ctx bounds the whole, waits included;
+//     retry.WithAttemptTimeout bounds each attempt, including the reading of
+//     the body of the response returned (its context ends when the body is
+//     closed).
+//   - Breakers ([WithBreakers]): one per host; a rejection is not sent, and
+//     its RetryAfter is waited for like a Retry-After. Only transport errors
+//     and 5xx responses count as failures.
+//   - Hedging ([WithHedge]): a second copy of a slow attempt; the first
+//     outcome that would not be retried wins, the other copy is cancelled
+//     and its body closed.
+//   - No goroutine outlives RoundTrip. Bad options panic in [New] with a
+//     message starting "retryhttp: "; a request that cannot be served as
+//     configured (hedging a POST) gets an error naming the reason.
+//
+// # Costs
+//
+// A first-try success with no per-attempt timeout, breaker or hedge adds a
+// check of the method and a call of the retry loop to the base transport:
+// no allocation, no clock read, no goroutine. A breaker adds its own
+// bookkeeping (no allocation on success). A per-attempt timeout adds, per
+// attempt, two contexts with timers (retry's, and the one that keeps the
+// returned body readable after retry has ended the attempt), a copy of the
+// request and a body wrapper. A retry adds a copy of the request and keeps
+// the body of the retried response in memory; a hedged attempt adds a
+// timer, a channel, and a goroutine, a context and a copy of the request per
+// copy sent.
+package retryhttp
