@@ -39,6 +39,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -309,25 +310,27 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 	cfg := replicaConfig{NATS: natsURL, Queue: name, Events: events, Dependency: hs.URL,
 		Redis: redisAddr, Prefix: fmt.Sprintf("replicas:%d:%d:", os.Getpid(), n), Workers: o.workers,
 		AckWait: o.ackWait, MaxDeliver: maxDeliver, OpenTimeout: openTimeout}
+	// The replicas' output goes to stderr, one write at a time: os/exec
+	// copies each child's output on a goroutine of its own unless stderr is
+	// a file.
+	childOut := &lockedWriter{w: stderr}
 	exited := make(chan exit, o.replicas)
 	var reps []*replica
-	stopAll := func() {
-		for _, r := range reps {
+	alive := make(map[int]*replica) // replicas whose exit has not been received
+	defer func() {
+		// Every replica still running is asked to stop, and awaited; one that
+		// has not stopped within 15s (Serve's grace is 2s) is killed.
+		for _, r := range alive {
 			r.stdin.Close()
 		}
-	}
-	defer func() {
-		// Every replica is asked to stop, and awaited; one that will not stop
-		// within the grace it was given is killed.
-		stopAll()
-		waitAll(reps, exited, 15*time.Second)
+		waitAll(alive, exited, 15*time.Second)
 	}()
 	for id := 1; id <= o.replicas; id++ {
 		cfg.ID = id
 		enc, _ := json.Marshal(cfg)
 		cmd := exec.Command(exe)
 		cmd.Env = append(os.Environ(), replicaEnv+"="+string(enc))
-		cmd.Stdout, cmd.Stderr = stderr, stderr
+		cmd.Stdout, cmd.Stderr = childOut, childOut
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			return res, err
@@ -337,6 +340,7 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 		}
 		r := &replica{id: id, cmd: cmd, stdin: stdin}
 		reps = append(reps, r)
+		alive[id] = r
 		go func() { exited <- exit{r.id, r.cmd.Wait()} }()
 	}
 	fmt.Fprintf(stdout, "\nrun %d: %d replicas x %d workers (%s), %d jobs\n", n, o.replicas, o.workers, breakerMode(redisAddr), o.jobs)
@@ -390,6 +394,7 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 			}
 			done = true
 		case e := <-exited:
+			delete(alive, e.id)
 			if e.id == res.killed {
 				continue
 			}
@@ -407,6 +412,7 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 				p.clear(term)
 				fmt.Fprintf(stdout, "%5.1fs  killed replica r%d (pid %d) with SIGKILL at %d/%d done\n",
 					time.Since(began).Seconds(), victim, r.cmd.Process.Pid, s.done, o.jobs)
+				s = tr.snapshot(o.replicas)
 			}
 			if term {
 				p.render(s, deadCount(ctx, js, name+"-dead"))
@@ -416,13 +422,23 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 	p.clear(term)
 
 	// Every job is done or dead-lettered: close the queue, which ends Serve
-	// in every replica, and wait for them.
+	// in every replica, and wait for them. Each replica is also told to stop
+	// (its stdin is closed, which cancels Serve's ctx): the close notice
+	// wakes only one of a replica's idle workers at once, the others would
+	// notice when their pull request expires, seconds later.
 	if err := q.Close(ctx); err != nil {
 		return res, err
 	}
-	for range o.replicas - btoi(res.killed != 0) {
+	for _, r := range alive {
+		r.stdin.Close()
+	}
+	for len(alive) > 0 {
 		select {
 		case e := <-exited:
+			delete(alive, e.id)
+			if e.id == res.killed {
+				continue
+			}
 			if e.err != nil {
 				return res, fmt.Errorf("replica r%d: %v", e.id, e.err)
 			}
@@ -432,7 +448,6 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 			return res, context.Cause(ctx)
 		}
 	}
-	reps = nil // all have exited
 
 	// Let the last events in, then count.
 	if err := sub.Drain(); err != nil {
@@ -499,6 +514,18 @@ func breakerMode(redisAddr string) string {
 	return "breakers shared through Redis at " + redisAddr
 }
 
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex // held while writing to w
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 type exit struct {
 	id  int
 	err error
@@ -506,32 +533,19 @@ type exit struct {
 
 // waitAll waits for the replicas still running, killing those that have not
 // exited within d.
-func waitAll(reps []*replica, exited <-chan exit, d time.Duration) {
-	running := make(map[int]*replica)
-	for _, r := range reps {
-		if r.cmd.ProcessState == nil {
-			running[r.id] = r
-		}
-	}
+func waitAll(alive map[int]*replica, exited <-chan exit, d time.Duration) {
 	timeout := time.After(d)
-	for len(running) > 0 {
+	for len(alive) > 0 {
 		select {
 		case e := <-exited:
-			delete(running, e.id)
+			delete(alive, e.id)
 		case <-timeout:
-			for _, r := range running {
+			for _, r := range alive {
 				_ = r.cmd.Process.Kill()
 			}
 			timeout = nil
 		}
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // deadCount returns how many dead letters the stream holds, or -1 if it
