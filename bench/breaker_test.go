@@ -77,4 +77,5 @@ func BenchmarkBreaker(b *testing.B) {
 			})
 		})
 	}
+	benchmarkShared(b)
 }

@@ -118,9 +118,12 @@ func (e *RejectedError) RetryAfter() time.Duration { return e.retryAfter }
 // hook run outside every lock, manual [Breaker.Trip] and [Breaker.Reset], and
 // rejections that say when to come back ([RejectedError.RetryAfter]).
 //
+// With [WithStore], every replica's breaker of the same name shares one
+// state kept in the store; see there for what changes.
+//
 // Create one with [New]; the zero value is not usable. A Breaker must not be
 // copied after first use. It is safe for concurrent use, starts no goroutine
-// and needs no closing. A call through it costs what a gobreaker call costs
+// and needs no closing (a [Store] may run one of its own). A call through it costs what a gobreaker call costs
 // (two short critical sections and two clock reads) plus a few nanoseconds,
 // and allocates nothing unless it is rejected.
 //

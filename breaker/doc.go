@@ -17,7 +17,11 @@
 //     [ErrTooManyRequests]) with a RetryAfter method, which retry.Do honours,
 //     so a retry loop waits for the half-open state instead of hammering;
 //   - panics in the guarded function counted as failures and returned as
-//     *[PanicError].
+//     *[PanicError];
+//   - a state shared by every replica of a service, through a [Store]
+//     ([WithStore]; github.com/async-patterns/async/breaker/redisstore keeps
+//     it on Redis), with no lock held across the call: one round trip per
+//     call while closed, two per half-open probe, none while open.
 //
 // Defaults: open after [DefaultConsecutiveFailures] failures in a row, stay
 // open [DefaultOpenTimeout], then admit [DefaultHalfOpenRequests] probe.

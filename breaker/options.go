@@ -149,7 +149,9 @@ func WithIsFailure(isFailure func(err error) bool) Option {
 
 // WithOnStateChange sets a hook called on every change of state, including
 // those made by [Breaker.Trip] and [Breaker.Reset]. See [Breaker] for when
-// and where it runs; it may call any method of the breaker.
+// and where it runs; it may call any method of the breaker. With
+// [WithStore] it also runs for the changes other replicas make, on the
+// store's goroutine.
 func WithOnStateChange(hook func(name string, from, to State)) Option {
 	return func(c *config) {
 		if hook == nil {

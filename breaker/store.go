@@ -62,11 +62,18 @@ type Policy struct {
 
 // Ticket is what [Store.Admit] hands back for one call: whether it was let
 // through and, if it was, the generation and window bucket its outcome
-// belongs to.
+// belongs to. A Ticket with Local set was made by the breaker itself, for a
+// call it let through without asking the store because it knew the
+// breaker closed in generation Generation: [Store.Record] then counts the
+// request too, in the bucket of the window in which the call Started (the
+// store measures the time since Started on the local clock, so clock skew
+// between replicas does not matter).
 type Ticket struct {
 	Admitted   bool
 	Generation uint64
 	Bucket     int64
+	Local      bool
+	Started    time.Time
 }
 
 // Outcome is how an admitted call ended, for [Store.Record].
@@ -111,12 +118,26 @@ const StoreRetryInterval = 200 * time.Millisecond
 // store. The breaker must have a name ([WithName], or the [Group] key): New
 // panics without one.
 //
-// Each call then costs at most two store operations: [Store.Admit] before
-// fn, [Store.Record] after it; a call made while the breaker is known to be
-// open is rejected without any. No lock is held across fn. Trip and Reset
-// act on the shared state; State and Counts read it. Changes made by other
-// replicas reach the [WithOnStateChange] hook through [Store.Watch], on the
-// store's goroutine; the hook's rules are unchanged.
+// Every option keeps its meaning, now over all replicas: the policy counts
+// every replica's outcomes, the half-open breaker admits
+// [WithHalfOpenRequests] probes in all, [Breaker.Trip] and [Breaker.Reset]
+// act on every replica, State and Counts read the shared state, and the
+// caller's cancellation is never counted. No lock is held across fn.
+//
+// Costs: while the breaker is known to be closed, a call runs at once and
+// costs one store operation ([Store.Record], which counts its request and
+// its outcome together, so Counts().Requests leaves out calls still
+// running); a half-open probe, or the first call of a breaker that has not
+// heard from the store yet, costs two ([Store.Admit] before fn, Record
+// after); a call made while the breaker is known to be open is rejected
+// with no store operation, with the time left ([RejectedError.RetryAfter]).
+// State, Counts, Trip and Reset cost one each. Changes made by other
+// replicas arrive through [Store.Watch]: the breaker learns of them within
+// one delivery, and runs the [WithOnStateChange] hook for them on the
+// store's goroutine, with the hook's usual rules. A replica that has not
+// heard yet that another one opened the breaker lets through at most one
+// more call per calling goroutine: its Record answers with the new state,
+// and its outcome, from an older generation, is not counted.
 //
 // When a store operation fails (the store is down or slower than its
 // timeout), the breaker falls back to its in-process state machine, starting
@@ -188,13 +209,19 @@ func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) err
 		b.mu.Unlock()
 		return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(until.Sub(now))}
 	}
+	if !b.sh.degraded && b.state == Closed && b.sh.gen != 0 {
+		// Known closed: let the call through without a round trip; Record
+		// counts its request with its outcome.
+		t := Ticket{Admitted: true, Generation: b.sh.gen, Local: true, Started: now}
+		b.mu.Unlock()
+		return b.runShared(ctx, fn, t)
+	}
 	try := b.tryStoreLocked(now)
 	b.mu.Unlock()
 	if !try {
 		return b.unavailable()
 	}
-	sctx := context.WithoutCancel(ctx)
-	t, snap, serr := b.sh.store.Admit(sctx, b.cfg.name, b.sh.policy)
+	t, snap, serr := b.sh.store.Admit(context.WithoutCancel(ctx), b.cfg.name, b.sh.policy)
 	if serr != nil {
 		b.degrade(serr)
 		return b.unavailable()
@@ -206,6 +233,13 @@ func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) err
 		}
 		return true, &RejectedError{Name: b.cfg.name, State: HalfOpen}
 	}
+	return b.runShared(ctx, fn, t)
+}
+
+// runShared runs fn for the call admitted with ticket t and records its
+// outcome.
+func (b *Breaker) runShared(ctx context.Context, fn func(ctx context.Context) error, t Ticket) (handled bool, err error) {
+	sctx := context.WithoutCancel(ctx)
 	returned := false
 	defer func() {
 		if returned {

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -50,6 +52,7 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	id      string // random; marks the changes this Store published
 
 	mu       sync.Mutex                          // protects the fields below
 	watchers map[string][]func(breaker.Snapshot) // channel -> callbacks
@@ -111,7 +114,10 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		}
 		opt(&c)
 	}
+	var id [8]byte
+	rand.Read(id[:])
 	return &Store{
+		id:       hex.EncodeToString(id[:]),
 		client:   client,
 		prefix:   c.prefix,
 		timeout:  c.timeout,
@@ -140,8 +146,12 @@ func (s *Store) Record(ctx context.Context, name string, p *breaker.Policy, t br
 	default:
 		return breaker.Snapshot{}, fmt.Errorf("redisstore: Record: bad outcome %d", int(o))
 	}
+	own, ago := "0", "0"
+	if t.Local {
+		own, ago = "1", strconv.FormatInt(max(time.Since(t.Started), 0).Microseconds(), 10)
+	}
 	_, snap, err := s.run(ctx, name, p, "record",
-		strconv.FormatUint(t.Generation, 10), strconv.FormatInt(t.Bucket, 10), out)
+		strconv.FormatUint(t.Generation, 10), strconv.FormatInt(t.Bucket, 10), out, own, ago)
 	return snap, err
 }
 
@@ -163,8 +173,11 @@ func (s *Store) Force(ctx context.Context, name string, p *breaker.Policy, to br
 // Watch implements [breaker.Store]: it subscribes to the breaker's channel,
 // starting the receiving goroutine on first use. Changes published while
 // the subscription is down (Redis unreachable) are not seen; the breaker
-// learns the state from its next operation instead. After Close, Watch
-// does nothing.
+// learns the state from its next operation instead. Changes made through
+// this Store are not passed to fn (the breaker that made them had them in
+// the reply), so two breakers of the same name should not share one Store:
+// they would learn of each other's changes only at their next operation.
+// After Close, Watch does nothing.
 func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 	if name == "" || fn == nil {
 		return
@@ -229,8 +242,11 @@ func (s *Store) receive(ps *redis.PubSub) {
 			continue
 		}
 		backoff = 10 * time.Millisecond
-		snap, ok := parseEvent(msg.Payload)
-		if !ok {
+		snap, origin, ok := parseEvent(msg.Payload)
+		if !ok || origin == s.id {
+			// The breaker that made a change of its own learns of it from
+			// the operation's reply, on the caller's goroutine, and runs
+			// the hook there; its echo must not race that.
 			continue
 		}
 		s.mu.Lock()
@@ -242,25 +258,25 @@ func (s *Store) receive(ps *redis.PubSub) {
 	}
 }
 
-// parseEvent reads "generation from to openFor(us)".
-func parseEvent(payload string) (breaker.Snapshot, bool) {
+// parseEvent reads "generation from to openFor(us) origin".
+func parseEvent(payload string) (snap breaker.Snapshot, origin string, ok bool) {
 	f := strings.Fields(payload)
-	if len(f) != 4 {
-		return breaker.Snapshot{}, false
+	if len(f) != 5 {
+		return breaker.Snapshot{}, "", false
 	}
 	gen, err1 := strconv.ParseUint(f[0], 10, 64)
 	from, err2 := strconv.Atoi(f[1])
 	to, err3 := strconv.Atoi(f[2])
 	left, err4 := strconv.ParseInt(f[3], 10, 64)
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		return breaker.Snapshot{}, false
+		return breaker.Snapshot{}, "", false
 	}
 	return breaker.Snapshot{
 		State:      breaker.State(to),
 		Generation: gen,
 		OpenFor:    time.Duration(left) * time.Microsecond,
 		Changes:    []breaker.Change{{Generation: gen, From: breaker.State(from), To: breaker.State(to)}},
-	}, true
+	}, f[4], true
 }
 
 func (s *Store) key(name string) string     { return s.prefix + "{" + name + "}" }
@@ -274,7 +290,7 @@ func (s *Store) run(ctx context.Context, name string, p *breaker.Policy, op stri
 	if p == nil {
 		return breaker.Ticket{}, breaker.Snapshot{}, errors.New("redisstore: nil policy")
 	}
-	args := make([]any, 0, 9+len(extra))
+	args := make([]any, 0, 10+len(extra))
 	args = append(args, op,
 		strconv.FormatUint(uint64(p.ConsecutiveFailures), 10),
 		strconv.FormatFloat(p.FailureRatio, 'g', -1, 64),
@@ -283,7 +299,7 @@ func (s *Store) run(ctx context.Context, name string, p *breaker.Policy, op stri
 		strconv.FormatInt(p.Bucket.Microseconds(), 10),
 		strconv.FormatInt(p.OpenTimeout.Microseconds(), 10),
 		strconv.FormatUint(uint64(p.HalfOpenRequests), 10),
-		s.channel(name))
+		s.channel(name), s.id)
 	for _, e := range extra {
 		args = append(args, e)
 	}

@@ -1,8 +1,11 @@
 -- One transition of a shared circuit breaker, atomic on the server, on the
 -- server's clock. KEYS[1] is the breaker's hash. ARGV: op ("admit",
 -- "record", "load", "force"), consecutive, ratio, min requests, window (us),
--- bucket (us), open timeout (us), half-open probes, pub/sub channel, then
--- for "record": generation, bucket, outcome ("s", "f", "x"); for "force":
+-- bucket (us), open timeout (us), half-open probes, pub/sub channel, the
+-- id of the calling store (carried by the published changes), then for
+-- "record": generation, bucket, outcome ("s", "f", "x"), and for a call
+-- the breaker admitted on its own (closed state known): 1 and how long ago
+-- it started (us), else 0 and 0; for "force":
 -- the target state (0 closed, 2 open).
 --
 -- Reply: {admitted, bucket, state, generation, open for (us), requests,
@@ -20,6 +23,7 @@ local bucket = tonumber(ARGV[6])
 local timeout = tonumber(ARGV[7])
 local probes = tonumber(ARGV[8])
 local channel = ARGV[9]
+local origin = ARGV[10]
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -57,7 +61,7 @@ local function newgen(to)
   end
   redis.call('DEL', key)
   changes[#changes + 1] = {gen, from, to}
-  redis.call('PUBLISH', channel, fmt(gen) .. ' ' .. from .. ' ' .. to .. ' ' .. fmt(left))
+  redis.call('PUBLISH', channel, fmt(gen) .. ' ' .. from .. ' ' .. to .. ' ' .. fmt(left) .. ' ' .. origin)
 end
 
 -- refresh half-opens an open breaker whose period has passed (strictly).
@@ -110,8 +114,24 @@ if op == 'admit' then
     if st == 1 then hs = now end
   end
 elseif op == 'record' then
-  local tgen, tb, outcome = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
+  local tgen, tb, outcome = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
+  local own, ago = ARGV[14] == '1', tonumber(ARGV[15])
   local live = tgen == gen and st ~= 2
+  if own then
+    -- Admitted without a round trip while closed: count the request now,
+    -- in the bucket in which the call started.
+    -- (A call that started in a bucket that has left the window is
+    -- forgotten whole, as gobreaker forgets the request it counted then.)
+    live = live and st == 0
+    if live and window > 0 then
+      tb = math.max(math.floor((now - ago - start) / bucket), 0)
+      if tb > cur or cur - tb >= nb then live = false end
+    end
+    if live then
+      R = R + 1
+      if window > 0 then bump('r', tb) end
+    end
+  end
   if live and st == 0 and window > 0 and (tb > cur or cur - tb >= nb) then live = false end
   if live then
     local win = st == 0 and window > 0
@@ -133,7 +153,7 @@ elseif op == 'record' then
     end
   end
 elseif op == 'force' then
-  newgen(tonumber(ARGV[10]))
+  newgen(tonumber(ARGV[11]))
 end
 
 redis.call('HSET', key, 'st', st, 'gen', fmt(gen), 'start', fmt(start), 'until', fmt(untl),

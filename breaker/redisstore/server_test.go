@@ -25,8 +25,13 @@ func TestMain(m *testing.M) {
 	// The outage tests make the breakers report through slog; keep the
 	// output readable.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	redis.SetLogger(quiet{}) // go-redis logs failed dials while the server is down
 	goleak.VerifyTestMain(m)
 }
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Why these tests run in real time, not in a testing/synctest bubble: the
 // breaker's clock is the Redis server's TIME, in another process, which a

@@ -166,13 +166,13 @@ func TestRoundTrips(t *testing.T) {
 	r := newReplica(t, s, "trips", breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(time.Minute))
 	r.b.Do(t.Context(), succeed) // loads the script (EVALSHA, then EVAL once)
 
-	t.Run("an admitted call costs two round trips", func(t *testing.T) {
+	t.Run("a call while the breaker is known closed costs one round trip", func(t *testing.T) {
 		before := r.trips.Load()
 		if err := r.b.Do(t.Context(), succeed); err != nil {
 			t.Fatalf("Do() = %v; want nil", err)
 		}
-		if got := r.trips.Load() - before; got != 2 {
-			t.Errorf("round trips = %d; want 2", got)
+		if got := r.trips.Load() - before; got != 1 {
+			t.Errorf("round trips = %d; want 1", got)
 		}
 	})
 	t.Run("a rejection while the open period is known costs none", func(t *testing.T) {
@@ -187,6 +187,23 @@ func TestRoundTrips(t *testing.T) {
 		}
 		if got := r.trips.Load() - before; got != 0 {
 			t.Errorf("round trips for 100 rejections = %d; want 0", got)
+		}
+	})
+	t.Run("a half-open probe costs two round trips", func(t *testing.T) {
+		p := newReplica(t, s, "probe", breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(20*time.Millisecond))
+		p.b.Do(t.Context(), fail)
+		err := p.b.Do(t.Context(), succeed)
+		var re *breaker.RejectedError
+		if !errors.As(err, &re) || re.State != breaker.Open {
+			t.Fatalf("Do() = %v; want ErrOpen", err)
+		}
+		time.Sleep(re.RetryAfter()) // real Redis clock: see the note in server_test.go
+		before := p.trips.Load()
+		if err := p.b.Do(t.Context(), succeed); err != nil {
+			t.Fatalf("probe: Do() = %v; want nil", err)
+		}
+		if got := p.trips.Load() - before; got != 2 {
+			t.Errorf("round trips = %d; want 2 (admit, record)", got)
 		}
 	})
 }
@@ -389,6 +406,11 @@ func TestRequired(t *testing.T) {
 		t.Fatalf("Do() = %v; want nil", err)
 	}
 	s.stop()
+	// The breaker knew it closed, so this call runs without asking; its
+	// report fails, and from then on calls are rejected.
+	if err := b.Do(t.Context(), succeed); err != nil {
+		t.Fatalf("Do() = %v; want nil", err)
+	}
 	ran := false
 	err := b.Do(t.Context(), func(context.Context) error { ran = true; return nil })
 	if !errors.Is(err, breaker.ErrStoreUnavailable) || ran {

@@ -31,6 +31,8 @@ var floors = map[string]string{
 	"Breaker/success":          "gobreaker",
 	"Breaker/success-parallel": "gobreaker",
 	"RetryHTTP/first-try":      "direct",
+	"Breaker/shared-8x8":       "gobreaker",
+	"Breaker/shared-open":      "gobreaker",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -139,6 +141,8 @@ var targets = []Target{
 	{"Breaker/success", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
 	{"Breaker/success-parallel", "adds <= 15 ns over raw gobreaker Execute, 0 allocs on success", all(added("ours", "gobreaker", 15), allocs("ours", 0))},
 	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
+	{"Breaker/shared-8x8", "shared: >= 0.9x local gobreaker's throughput, >= 8x DistributedCircuitBreaker's, <= 2 Redis round trips per call", all(ratio("ours", "gobreaker", 1/0.9), ratio("ours", "gobreakerDistributed", 1.0/8), metricAtMost("ours", "rtt/call", 2))},
+	{"Breaker/shared-open", "shared: 0 Redis round trips per rejection while the open period is known", metricAtMost("ours", "rtt/call", 0)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
@@ -229,6 +233,21 @@ func speedup(contender string, min float64) func(*Scenario) Verdict {
 		}
 		st := r[0].Stat("speedup")
 		return Verdict{Met: st.Median >= min, Measured: fmt.Sprintf("%.2fx (runs %.2f-%.2f)", st.Median, st.Min, st.Max)}
+	}
+}
+
+// metricAtMost: contender's median of the unit (a b.ReportMetric) <= max.
+func metricAtMost(contender, unit string, max float64) func(*Scenario) Verdict {
+	return func(s *Scenario) Verdict {
+		r, missing := rows(s, contender)
+		if missing != "" {
+			return Verdict{Missing: missing}
+		}
+		if !r[0].Has(unit) {
+			return Verdict{Missing: contender + "'s " + unit + " metric"}
+		}
+		m := r[0].Stat(unit).Median
+		return Verdict{Met: m <= max, Measured: fmt.Sprintf("%s %s", num(m), unit)}
 	}
 }
 
