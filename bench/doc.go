@@ -1,7 +1,8 @@
 // Package bench measures every package of github.com/async-patterns/async
 // side by side with what a user would pick instead: hand-written channel and
 // WaitGroup code (the floors) and the peer libraries (ants, pond, conc,
-// errgroup, backoff v4/v5, retry-go, failsafe-go, gobreaker).
+// errgroup, backoff v4/v5, retry-go, failsafe-go, gobreaker), and for
+// queue/jsqueue raw nats.go JetStream and Redis Streams through go-redis.
 //
 // It is a module of its own, so that importing the library never pulls a peer
 // in. Every contender of a scenario does the same work, at the same sizes and

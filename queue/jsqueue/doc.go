@@ -66,7 +66,10 @@
 // round trips. Join and Len: one round trip per check. Serve: a goroutine per
 // worker, and per item one goroutine, a ticker and a context value. Each
 // handle holds one core subscription (close notices) for its connection's
-// life; it starts no goroutine of its own.
+// life and starts no goroutine of its own; a Put blocked on a full queue, and
+// Join, hold an ack subscription (served by a nats.go goroutine) while they
+// wait. A Get on an idle queue renews its pull request every 5s; a connection
+// closed under it is noticed then.
 //
 // A minimal producer and worker pool:
 //

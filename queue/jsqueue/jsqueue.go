@@ -2,6 +2,7 @@ package jsqueue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -63,7 +64,14 @@ const (
 //
 // The zero value is not usable: call New. A Queue is safe for concurrent use.
 // It holds one core NATS subscription (for the close notice, no goroutine)
-// that ends with the connection; there is nothing else to release.
+// that ends with the connection; there is nothing else to release. Make one
+// handle per queue and connection and share it: each New adds a
+// subscription.
+//
+// An item stored an instant ago may not be ready for a getter yet
+// (JetStream tells its consumer of new messages asynchronously): a Get or
+// GetBatch waiting for it gets it a moment later, while TryGet may report
+// [ErrEmpty].
 type Queue[T any] struct {
 	js         jetstream.JetStream
 	nc         *nats.Conn
@@ -114,7 +122,7 @@ func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts .
 		deadStream: name + "-dead",
 		deadSubj:   "jsqueue." + name + ".dead",
 		eventSubj:  "jsqueue." + name + ".events",
-		notify:     make(chan *nats.Msg, 4),
+		notify:     make(chan *nats.Msg, 16),
 		closed:     make(chan struct{}),
 	}
 	q.codec = JSON[T]{}
@@ -205,6 +213,9 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if q.isClosed() {
+			return ErrClosed // closing is for good: no round trip needed
+		}
 		err := q.publish(data)
 		switch {
 		case err == nil:
@@ -212,6 +223,9 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		case errors.Is(err, ErrFull):
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			if closed, cerr := q.checkClosed(ctx); cerr != nil {
+				if ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
 				return cerr
 			} else if closed {
 				return ErrClosed
@@ -229,11 +243,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 			}
 			continue
 		}
-		notice, closed := q.notify, q.closed
-		if q.isClosed() {
-			notice, closed = nil, nil // already known; the next publish says so
-		}
-		if err := w.wait(ctx, notice, closed, q.markClosed); err != nil {
+		if err := w.wait(ctx, q.notify, q.closed, q.markClosed); err != nil {
 			return err
 		}
 	}
@@ -246,6 +256,9 @@ func (q *Queue[T]) TryPut(v T) error {
 	data, err := q.codec.Encode(v)
 	if err != nil {
 		return fmt.Errorf("jsqueue: encoding the value: %w", err)
+	}
+	if q.isClosed() {
+		return ErrClosed
 	}
 	err = q.publish(data)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
@@ -389,17 +402,19 @@ func (q *Queue[T]) Close(ctx context.Context) error {
 		return fmt.Errorf("jsqueue: closing %s: %w", q.name, err)
 	}
 	cfg := s.CachedInfo().Config
-	if cfg.Metadata[metaClosed] != "true" {
-		md := make(map[string]string, len(cfg.Metadata)+1)
-		for k, v := range cfg.Metadata {
-			md[k] = v
-		}
-		md[metaClosed] = "true"
-		cfg.Metadata = md
-		cfg.Subjects = []string{"jsqueue." + q.name + ".sealed"}
-		if _, err := q.js.UpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("jsqueue: closing %s: %w", q.name, err)
-		}
+	if cfg.Metadata[metaClosed] == "true" {
+		q.markClosed()
+		return nil
+	}
+	md := make(map[string]string, len(cfg.Metadata)+1)
+	for k, v := range cfg.Metadata {
+		md[k] = v
+	}
+	md[metaClosed] = "true"
+	cfg.Metadata = md
+	cfg.Subjects = []string{"jsqueue." + q.name + ".sealed"}
+	if _, err := q.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("jsqueue: closing %s: %w", q.name, err)
 	}
 	q.markClosed()
 	return q.nc.Publish(q.eventSubj, []byte("closed"))
@@ -475,23 +490,42 @@ func (q *Queue[T]) ensureStream(ctx context.Context, cfg jetstream.StreamConfig)
 }
 
 // publish stores data in one round trip bounded by opTimeout, detached from
-// any caller's ctx so that its result is known. It maps the bound to ErrFull.
+// any caller's ctx so that its result is known. It maps the bound to ErrFull
+// and a missing stream (a closed queue, or a leader change in a cluster) to
+// jetstream.ErrNoStreamResponse. It is the request jetstream's Publish makes,
+// without its per-call option and context allocations, and without its
+// retries on no responders (the callers decide).
 func (q *Queue[T]) publish(data []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	_, err := q.js.Publish(ctx, q.subject, data, jetstream.WithRetryAttempts(0))
-	if err == nil {
-		return nil
+	resp, err := q.nc.Request(q.subject, data, opTimeout)
+	if err != nil {
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			return jetstream.ErrNoStreamResponse
+		case errors.Is(err, nats.ErrTimeout):
+			return fmt.Errorf("jsqueue: put: no answer from JetStream within %v; the item may or may not be stored: %w", opTimeout, err)
+		}
+		return err
 	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed &&
-		strings.Contains(apiErr.Description, "maximum messages") {
-		return ErrFull
+	var ack pubAck
+	if err := json.Unmarshal(resp.Data, &ack); err != nil {
+		return fmt.Errorf("jsqueue: put: reading JetStream's answer: %w", err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("jsqueue: put: no answer from JetStream within %v; the item may or may not be stored: %w", opTimeout, err)
+	if e := ack.Error; e != nil {
+		if e.ErrorCode == errCodeStoreFailed && strings.Contains(e.Description, "maximum messages") {
+			return ErrFull
+		}
+		return fmt.Errorf("jsqueue: put: %w", e)
 	}
-	return err
+	if ack.Stream == "" {
+		return errors.New("jsqueue: put: JetStream's answer names no stream")
+	}
+	return nil
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Error  *jetstream.APIError `json:"error,omitempty"`
+	Stream string              `json:"stream"`
 }
 
 func (q *Queue[T]) markClosed() { q.closeOne.Do(func() { close(q.closed) }) }
@@ -630,8 +664,9 @@ func (q *Queue[T]) waitOne(ctx context.Context) (*Delivery[T], error) {
 	}
 	msgs := batch.Messages()
 	var notice <-chan *nats.Msg
+	var closed <-chan struct{}
 	if !closing {
-		notice = q.notify
+		notice, closed = q.notify, q.closed
 	}
 	select {
 	case m, ok := <-msgs:
@@ -640,6 +675,7 @@ func (q *Queue[T]) waitOne(ctx context.Context) (*Delivery[T], error) {
 		}
 	case <-notice:
 		q.markClosed()
+	case <-closed: // another waiter on this handle took the notice
 	case <-ctx.Done():
 	}
 	// Withdraw the pull request and hand back what came meanwhile.

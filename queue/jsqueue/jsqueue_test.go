@@ -15,6 +15,7 @@ import (
 
 	"github.com/async-patterns/async/queue"
 	"github.com/async-patterns/async/queue/jsqueue"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestPutGetDone(t *testing.T) {
@@ -228,6 +229,12 @@ func TestClose(t *testing.T) {
 		}
 		if err := q2.TryPut(3); !errors.Is(err, queue.ErrClosed) {
 			t.Fatalf("TryPut() after Close = %v; want ErrClosed", err)
+		}
+	})
+	t.Run("JetStream itself refuses a put, even from a process that missed the notice", func(t *testing.T) {
+		_, err := js2.Publish(ctx, "jsqueue.closing.items", []byte("5"), jetstream.WithRetryAttempts(0))
+		if !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			t.Fatalf("raw Publish() after Close = %v; want ErrNoStreamResponse", err)
 		}
 	})
 	t.Run("a getter drains the items left, then gets ErrClosed", func(t *testing.T) {
@@ -564,8 +571,9 @@ func TestManyConsumers(t *testing.T) {
 	t.Logf("%d items done; %d held by the closed connection and redelivered; %d done more than once", items, redelivered.Load(), twice)
 }
 
-// TestKilledWorker: a worker process killed with SIGKILL mid-task; its
-// deliveries come back after the ack wait and are done here.
+// TestKilledWorker: a worker process (this test binary, serving the queue
+// with handlers that never return) killed with SIGKILL mid-task; its
+// deliveries come back after the ack wait and are done here, once each.
 func TestKilledWorker(t *testing.T) {
 	s := startServer(t)
 	_, js := connect(t, s)
@@ -588,11 +596,8 @@ func TestKilledWorker(t *testing.T) {
 	}
 	held := map[int]bool{}
 	lines := bufio.NewScanner(out)
-	for lines.Scan() {
+	for len(held) < 3 && lines.Scan() {
 		line := lines.Text()
-		if line == "ready" {
-			break
-		}
 		v, ok := strings.CutPrefix(line, "held ")
 		if !ok {
 			_ = cmd.Process.Kill()
@@ -602,6 +607,9 @@ func TestKilledWorker(t *testing.T) {
 		n, _ := strconv.Atoi(v)
 		held[n] = true
 	}
+	// Let the child's Serve extend its deliveries past the ack wait once, so
+	// that what brings them back below is its death, not a missed Extend.
+	<-time.After(2 * killedAckWait)
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatalf("Kill() = %v", err)
 	}
@@ -635,6 +643,44 @@ func TestKilledWorker(t *testing.T) {
 	for v := range held {
 		if attempts[v] != 1 || attemptNo[v] != 2 {
 			t.Fatalf("item %d held by the killed worker done %d times, at attempt %d; want once, at attempt 2", v, attempts[v], attemptNo[v])
+		}
+	}
+}
+
+func TestCloseWakesEveryGetter(t *testing.T) {
+	s := startServer(t)
+	_, js1 := connect(t, s)
+	_, js2 := connect(t, s)
+	ctx := context.Background()
+	q1 := newQueue[int](t, js1, "wakeall")
+	q2 := newQueue[int](t, js2, "wakeall")
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := q2.Get(gctx)
+			errs <- err
+		}()
+	}
+	if err := q1.Close(ctx); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	// Well under the 5s a pull request lasts: only the close notice can
+	// end these Gets in time.
+	timeout := time.After(2 * time.Second)
+	for i := range 3 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, queue.ErrClosed) {
+				t.Fatalf("a Get blocked on the handle = %v; want ErrClosed", err)
+			}
+		case <-timeout:
+			cancel()
+			for range 3 - i {
+				<-errs
+			}
+			t.Fatalf("%d of 3 Gets blocked on the handle were not woken by Close", 3-i)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,8 +25,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// runChild takes three items of the "killed" queue, reports each on stdout,
-// never settles them, and waits to be killed.
+// runChild serves the "killed" queue with three workers whose handlers
+// report their item on stdout and never return (Serve keeps extending
+// them), until the process is killed.
 func runChild(url string) int {
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -43,16 +45,15 @@ func runChild(url string) int {
 		fmt.Println("error:", err)
 		return 1
 	}
-	for range 3 {
-		d, err := q.Get(ctx)
-		if err != nil {
-			fmt.Println("error:", err)
-			return 1
-		}
-		fmt.Println("held", d.Value)
-	}
-	fmt.Println("ready")
-	select {} // mid-task: killed here
+	var mu sync.Mutex
+	err = jsqueue.Serve(ctx, q, 3, func(ctx context.Context, v int) error {
+		mu.Lock()
+		fmt.Println("held", v)
+		mu.Unlock()
+		select {} // mid-task: killed here
+	})
+	fmt.Println("error: Serve returned", err)
+	return 1
 }
 
 const killedAckWait = 500 * time.Millisecond

@@ -33,6 +33,8 @@ var floors = map[string]string{
 	"RetryHTTP/first-try":      "direct",
 	"Breaker/shared-8x8":       "gobreaker",
 	"Breaker/shared-open":      "gobreaker",
+	"Jsqueue/consumers-1":      "jetstream",
+	"Jsqueue/consumers-4":      "jetstream",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -143,6 +145,8 @@ var targets = []Target{
 	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
 	{"Breaker/shared-8x8", "shared: >= 0.9x local gobreaker's throughput, >= 8x DistributedCircuitBreaker's, <= 2 Redis round trips per call", all(ratio("ours", "gobreaker", 1/0.9), ratio("ours", "gobreakerDistributed", 1.0/8), metricAtMost("ours", "rtt/call", 2))},
 	{"Breaker/shared-open", "shared: 0 Redis round trips per rejection while the open period is known", metricAtMost("ours", "rtt/call", 0)},
+	{"Jsqueue/consumers-1", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
+	{"Jsqueue/consumers-4", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
