@@ -422,15 +422,10 @@ func scenario(ctx context.Context, o options, natsURL, redisAddr string, n int, 
 	p.clear(term)
 
 	// Every job is done or dead-lettered: close the queue, which ends Serve
-	// in every replica, and wait for them. Each replica is also told to stop
-	// (its stdin is closed, which cancels Serve's ctx): the close notice
-	// wakes only one of a replica's idle workers at once, the others would
-	// notice when their pull request expires, seconds later.
+	// in every replica (it returns nil once the closed queue is drained),
+	// and wait for them.
 	if err := q.Close(ctx); err != nil {
 		return res, err
-	}
-	for _, r := range alive {
-		r.stdin.Close()
 	}
 	for len(alive) > 0 {
 		select {
