@@ -44,17 +44,20 @@ func number(t *testing.T, out, label string) int {
 
 func TestAReplicaDiesAndNothingIsLost(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts NATS, maybe Redis, and three processes")
+		t.Skip("starts NATS, maybe Redis, and three processes per run")
 	}
 	_, lookErr := exec.LookPath("redis-server")
-	if lookErr != nil && os.Getenv("ASYNC_REQUIRE_REDIS") == "1" {
+	haveRedis := lookErr == nil
+	if !haveRedis && os.Getenv("ASYNC_REQUIRE_REDIS") == "1" {
 		t.Fatal("ASYNC_REQUIRE_REDIS=1 but redis-server is not on PATH (apt-get install redis-server)")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	const jobs = 300
-	args := []string{"-jobs", strconv.Itoa(jobs), "-fail-for", "1s", "-ack-wait", "1s", "-workers", "4"}
+	// With Redis, -compare runs the story twice: shared breakers, then local
+	// ones. Without it, once, with local breakers.
+	args := []string{"-compare", "-jobs", strconv.Itoa(jobs), "-fail-for", "1s", "-ack-wait", "1s", "-workers", "4"}
 	code := run(ctx, args, &stdout, &stderr)
 	out := stdout.String()
 	t.Logf("output:\n%s", out)
@@ -62,42 +65,57 @@ func TestAReplicaDiesAndNothingIsLost(t *testing.T) {
 		t.Logf("stderr:\n%s", stderr.String())
 	}
 	if code != 0 {
-		t.Fatalf("run(%q) = %d; want 0; stderr:\n%s", args, code, stderr.String())
+		t.Fatalf("run(%q) = %d; want 0", args, code)
 	}
 
-	if lookErr == nil {
-		if !strings.Contains(out, "accounting, shared breakers (Redis)") {
-			t.Errorf("redis-server is on PATH, but the run did not share the breakers through it")
+	blocks := strings.Split(out, "\naccounting, ")[1:]
+	var modes []string
+	for _, b := range blocks {
+		modes = append(modes, b[:strings.Index(b, ",")])
+	}
+	if haveRedis {
+		if want := []string{"shared breakers (Redis)", "local breakers (one per replica)"}; !slices.Equal(modes, want) {
+			t.Fatalf("accounting blocks for %q; want %q", modes, want)
 		}
-	} else if !strings.Contains(out, "each replica keeps a local breaker") {
-		t.Errorf("without Redis the output should say, in one line, that the breakers are local")
+		if !strings.Contains(out, "the shared breaker spared it") {
+			t.Errorf("with -compare the output should say how many calls the shared breaker spared the dependency")
+		}
+	} else {
+		if want := []string{"local breakers (one per replica)"}; !slices.Equal(modes, want) {
+			t.Fatalf("accounting blocks for %q; want %q", modes, want)
+		}
+		if !strings.Contains(out, "each replica keeps a local breaker") {
+			t.Errorf("without Redis the output should say, in one line, that the breakers are local")
+		}
 	}
 
-	put, done, dead := number(t, out, "put"), number(t, out, "done"), number(t, out, "dead-lettered")
-	if put != jobs {
-		t.Errorf("put = %d; want %d", put, jobs)
-	}
-	if lost := number(t, out, "lost"); lost != 0 || done+dead != put {
-		t.Errorf("lost = %d, done + dead-lettered = %d + %d; want 0 lost and %d", lost, done, dead, put)
-	}
-	// Jobs 42, 142 and 242 are refused by the dependency for good.
-	if dead != 3 {
-		t.Errorf("dead-lettered = %d; want the 3 refused jobs", dead)
-	}
-	if !strings.Contains(out, "the queue holds 0") {
-		t.Errorf("the queue should hold no item at the end")
-	}
-
-	m := regexp.MustCompile(`killed +replica r2 \(pid \d+\) at \d+ done, holding (\d+) jobs: (\d+) of them delivered again`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("the output does not say that replica r2 was killed holding jobs")
-	}
-	held, again := m[1], m[2]
-	if held == "0" || again != held {
-		t.Errorf("the killed replica held %s jobs, %s of them delivered again; want more than 0, all of them", held, again)
-	}
-	if r := number(t, out, "redelivered"); r == 0 {
-		t.Errorf("redelivered = 0; want more than 0")
+	for i, b := range blocks {
+		t.Run(modes[i], func(t *testing.T) {
+			put, done, dead := number(t, b, "put"), number(t, b, "done"), number(t, b, "dead-lettered")
+			if put != jobs {
+				t.Errorf("put = %d; want %d", put, jobs)
+			}
+			if lost := number(t, b, "lost"); lost != 0 || done+dead != put {
+				t.Errorf("lost = %d, done + dead-lettered = %d + %d; want 0 lost and %d", lost, done, dead, put)
+			}
+			// Jobs 42, 142 and 242 are refused by the dependency for good.
+			if dead != 3 {
+				t.Errorf("dead-lettered = %d; want the 3 refused jobs", dead)
+			}
+			if !strings.Contains(b, "the queue holds 0)") {
+				t.Errorf("the queue should hold no item at the end")
+			}
+			m := regexp.MustCompile(`killed +replica r2 \(pid \d+\) at \d+ done, holding (\d+) jobs: (\d+) of them delivered again`).FindStringSubmatch(b)
+			if m == nil {
+				t.Fatalf("the output does not say that replica r2 was killed holding jobs")
+			}
+			if held, again := m[1], m[2]; held == "0" || again != held {
+				t.Errorf("the killed replica held %s jobs, %s of them delivered again; want more than 0, all of them", held, again)
+			}
+			if r := number(t, b, "redelivered"); r == 0 {
+				t.Errorf("redelivered = 0; want more than 0")
+			}
+		})
 	}
 }
 
