@@ -185,6 +185,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			addr = redisAddr
 		}
 		res, err := scenario(ctx, o, natsURL, addr, i+1, stdout, stderr)
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintln(stderr, "replicas: interrupted; the replicas have stopped and the run's streams are removed")
+			return 1
+		}
 		if err != nil {
 			return fail(err)
 		}

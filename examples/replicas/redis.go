@@ -53,6 +53,7 @@ func startRedis() (addr string, stop func(), err error) {
 	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--loglevel", "warning")
 	cmd.Stderr = os.Stderr
+	ownProcessGroup(cmd) // stopped by stop, after the replicas
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"time"
 
@@ -68,6 +69,10 @@ func replicaMain(encoded string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replica: bad %s: %v\n", replicaEnv, err)
 		return 2
 	}
+	// Ctrl-C on a terminal signals the whole process group, replicas
+	// included; the parent decides what happens then, and tells the
+	// replicas to stop by closing their standard input.
+	signal.Ignore(os.Interrupt)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	go func() {
