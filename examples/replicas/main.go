@@ -239,11 +239,16 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "  put            %6d\n", r.put)
 	fmt.Fprintf(w, "  done           %6d", r.done)
 	if r.twice > 0 {
-		fmt.Fprintf(w, "  (%d of them twice: at least once, not exactly once)", r.twice)
+		fmt.Fprintf(w, "  (%d of them more than once: at least once, not exactly once)", r.twice)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  dead-lettered  %6d  (%d refused by the dependency, %d out of attempts)\n", r.dead, r.refused, r.exhausted)
 	fmt.Fprintf(w, "  lost           %6d  (put - done - dead-lettered; the queue holds %d)\n", r.lost, r.left)
+	if r.lost == 0 && r.left == 0 {
+		fmt.Fprintf(w, "  check          put = done + dead-lettered: %d = %d + %d, nothing lost\n", r.put, r.done, r.dead)
+	} else {
+		fmt.Fprintf(w, "  check          FAILED: put %d != done %d + dead-lettered %d, or the queue is not empty\n", r.put, r.done, r.dead)
+	}
 	if r.killed != 0 {
 		fmt.Fprintf(w, "  killed         replica r%d (pid %d) at %d done, holding %d jobs: %d of them delivered again to the others\n",
 			r.killed, r.killPid, r.killAt, r.orphans, r.rescued)

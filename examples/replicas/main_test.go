@@ -105,6 +105,9 @@ func TestAReplicaDiesAndNothingIsLost(t *testing.T) {
 			if !strings.Contains(b, "the queue holds 0)") {
 				t.Errorf("the queue should hold no item at the end")
 			}
+			if want := "put = done + dead-lettered: 300 = 297 + 3, nothing lost"; !strings.Contains(b, want) {
+				t.Errorf("the accounting should end with %q", want)
+			}
 			m := regexp.MustCompile(`killed +replica r2 \(pid \d+\) at \d+ done, holding (\d+) jobs: (\d+) of them delivered again`).FindStringSubmatch(b)
 			if m == nil {
 				t.Fatalf("the output does not say that replica r2 was killed holding jobs")
