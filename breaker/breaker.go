@@ -158,8 +158,13 @@ type Breaker struct {
 	storeErr error   // the store's last error while degraded
 }
 
-// transition is one change of state waiting for the hook.
-type transition struct{ from, to State }
+// transition is one change of state waiting for the hook, or (status set)
+// one change of the store's status waiting for the WithOnStoreStatus hook.
+type transition struct {
+	from, to State
+	status   bool
+	err      error
+}
 
 // New returns a closed breaker configured by opts. It panics, with a message
 // that starts with "breaker: " and names the option, if an option is bad.
@@ -432,7 +437,7 @@ func (b *Breaker) setLocked(from, to State) {
 		b.openUntil = time.Now().Add(b.cfg.openTimeout)
 	}
 	if from != to && b.cfg.onStateChange != nil {
-		b.queue = append(b.queue, transition{from, to})
+		b.queue = append(b.queue, transition{from: from, to: to})
 		b.queued.Store(true)
 	}
 }
@@ -479,7 +484,11 @@ func (b *Breaker) flush() {
 		b.queued.Store(false)
 		b.mu.Unlock()
 		for i = 0; i < len(batch); i++ {
-			b.cfg.onStateChange(b.cfg.name, batch[i].from, batch[i].to)
+			if t := &batch[i]; t.status {
+				b.cfg.onStoreStatus(b.cfg.name, t.err)
+			} else {
+				b.cfg.onStateChange(b.cfg.name, t.from, t.to)
+			}
 		}
 		b.mu.Lock()
 	}

@@ -6,6 +6,9 @@ import "sync"
 // failing dependency does not cut off the healthy ones. Every breaker is
 // configured by the Group's options and named after its key (a [WithName]
 // option is overridden), so one [WithOnStateChange] hook can tell them apart.
+// With [WithStore], each key's breaker shares its state with the breakers of
+// the same key on every replica (an empty key then panics, like a breaker
+// with a store and no name).
 //
 // Create one with [NewGroup]; the zero value is not usable. A Group must not
 // be copied after first use. It is safe for concurrent use; [Group.Get] of a

@@ -158,8 +158,10 @@ func WithStore(s Store) Option {
 
 // WithOnStoreStatus sets a hook called when the breaker stops using its
 // [Store] because an operation failed (err is that error) and when it
-// re-joins the shared state (err is nil). It runs on the goroutine that
-// noticed, outside the locks, and may call any method of the breaker.
+// re-joins the shared state (err is nil). It runs like the
+// [WithOnStateChange] hook: on the goroutine that noticed, outside the
+// locks, never concurrently with either hook, in order with the changes of
+// state; it may call any method of the breaker.
 func WithOnStoreStatus(hook func(name string, err error)) Option {
 	return func(c *config) {
 		if hook == nil {
@@ -312,22 +314,29 @@ func (b *Breaker) degrade(err error) {
 	}
 	b.sh.degraded = true
 	b.sh.lastTry = time.Now().UnixNano()
+	b.queueStatusLocked(err)
 	s := Closed
 	if b.state == Open {
 		s = Open
 	}
 	b.mu.Unlock()
+	slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
 	cb := b.instance(s)
 	b.mu.Lock()
 	b.live = cb
 	b.cb.Store(cb)
 	b.setLocked(b.state, s)
 	b.mu.Unlock()
-	slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
-	if b.cfg.onStoreStatus != nil {
-		b.cfg.onStoreStatus(b.cfg.name, err)
-	}
 	b.flush()
+}
+
+// queueStatusLocked queues a change of the store's status for the
+// WithOnStoreStatus hook, in order with the changes of state. b.mu is held.
+func (b *Breaker) queueStatusLocked(err error) {
+	if b.cfg.onStoreStatus != nil {
+		b.queue = append(b.queue, transition{status: true, err: err})
+		b.queued.Store(true)
+	}
 }
 
 // apply takes in a snapshot from the store (own=true: from an operation of
@@ -346,6 +355,7 @@ func (b *Breaker) apply(snap Snapshot, own bool) {
 		b.sh.gen = 0
 		b.storeErr = nil
 		rejoined = true
+		b.queueStatusLocked(nil)
 	}
 	if !b.sh.degraded {
 		for _, c := range snap.Changes {
@@ -361,14 +371,11 @@ func (b *Breaker) apply(snap Snapshot, own bool) {
 	b.mu.Unlock()
 	if rejoined {
 		slog.Info("breaker: store available again; using shared state", "name", b.cfg.name)
-		if b.cfg.onStoreStatus != nil {
-			b.cfg.onStoreStatus(b.cfg.name, nil)
-		}
 	}
 	// A watch delivers only what it queued itself: changes queued by a
 	// call on another goroutine are that call's to deliver, before it
 	// returns.
-	if queued || (own && b.queued.Load()) {
+	if queued || rejoined || (own && b.queued.Load()) {
 		b.flush()
 	}
 }
@@ -381,7 +388,7 @@ func (b *Breaker) setSharedLocked(gen uint64, s State, openFor time.Duration, no
 		b.openUntil = now.Add(openFor)
 	}
 	if b.state != s && b.cfg.onStateChange != nil {
-		b.queue = append(b.queue, transition{b.state, s})
+		b.queue = append(b.queue, transition{from: b.state, to: s})
 		b.queued.Store(true)
 	}
 	b.state = s

@@ -3,8 +3,8 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -238,7 +238,10 @@ func (s *Store) receive(ps *redis.PubSub) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, time.Second)
+			// Capped low: a change published before go-redis subscribes
+			// again is not seen (the breakers learn it from their next
+			// operation), so come back soon after Redis does.
+			backoff = min(2*backoff, 100*time.Millisecond)
 			continue
 		}
 		backoff = 10 * time.Millisecond
@@ -279,6 +282,15 @@ func parseEvent(payload string) (snap breaker.Snapshot, origin string, ok bool) 
 	}, f[4], true
 }
 
+// micros formats d in whole microseconds, the script's unit, rounding a
+// positive d up so that it stays positive.
+func micros(d time.Duration) string {
+	if d <= 0 {
+		return "0"
+	}
+	return strconv.FormatInt(int64((d+time.Microsecond-1)/time.Microsecond), 10)
+}
+
 func (s *Store) key(name string) string     { return s.prefix + "{" + name + "}" }
 func (s *Store) channel(name string) string { return s.prefix + "{" + name + "}:events" }
 
@@ -295,9 +307,7 @@ func (s *Store) run(ctx context.Context, name string, p *breaker.Policy, op stri
 		strconv.FormatUint(uint64(p.ConsecutiveFailures), 10),
 		strconv.FormatFloat(p.FailureRatio, 'g', -1, 64),
 		strconv.FormatUint(uint64(p.MinRequests), 10),
-		strconv.FormatInt(p.Window.Microseconds(), 10),
-		strconv.FormatInt(p.Bucket.Microseconds(), 10),
-		strconv.FormatInt(p.OpenTimeout.Microseconds(), 10),
+		micros(p.Window), micros(p.Bucket), micros(p.OpenTimeout),
 		strconv.FormatUint(uint64(p.HalfOpenRequests), 10),
 		s.channel(name), s.id)
 	for _, e := range extra {

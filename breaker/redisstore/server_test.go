@@ -130,7 +130,6 @@ func (s *server) client(t testing.TB, trips *atomic.Int64) *redis.Client {
 		Addr:                  s.addr(),
 		ContextTimeoutEnabled: true,
 		DialTimeout:           time.Second,
-		MaxRetries:            -1,
 	})
 	if trips != nil {
 		c.AddHook(counter{trips})
