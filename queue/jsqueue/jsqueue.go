@@ -188,6 +188,8 @@ func (q *Queue[T]) Name() string { return q.name }
 // Put enqueues v. While the queue holds its bound, Put waits for room: it
 // wakes when an item is done (it listens to the consumer's acks) or, if it
 // cannot see them, on a timer that backs off to 500ms; it does not spin.
+// Blocked Puts are not served in order: each ack wakes every one of them,
+// and whichever publishes first takes the room.
 //
 // Put returns nil once JetStream has stored v; [ErrClosed] if the queue is
 // closed (by any process), before or during the wait; context.Cause(ctx) if
@@ -368,6 +370,9 @@ func (q *Queue[T]) Join(ctx context.Context) error {
 		return err
 	}
 	defer w.stop()
+	// On a busy queue acks come all the time: read the count at most every
+	// 20ms rather than once per ack.
+	w.minGap = 20 * time.Millisecond
 	for {
 		empty, err := q.isEmpty(ctx)
 		if err != nil {
@@ -732,9 +737,11 @@ func (q *Queue[T]) deliver(m jetstream.Msg) *Delivery[T] {
 // is acked (it listens to the consumer's ack subjects) and otherwise on a
 // timer that backs off from 5ms to maxWakeWait.
 type waker struct {
-	acks  chan struct{} // a token when acks were seen since the last wait
-	subs  []*nats.Subscription
-	delay time.Duration
+	acks   chan struct{} // a token when acks were seen since the last wait
+	subs   []*nats.Subscription
+	delay  time.Duration
+	minGap time.Duration // least time between two wakes (Join's reads)
+	last   time.Time     // the last wake, when minGap > 0
 	timer *time.Timer
 }
 
@@ -765,7 +772,8 @@ func (q *Queue[T]) newWaker() (*waker, error) {
 }
 
 // wait returns nil on an ack, a close notice (after marking the handle
-// closed) or the timer, and context.Cause(ctx) when ctx ends. Nil notice and
+// closed) or the timer, but not sooner than minGap after the last wake, and
+// context.Cause(ctx) when ctx ends. Nil notice and
 // closed channels mean that no close notice is awaited.
 func (w *waker) wait(ctx context.Context, notice <-chan *nats.Msg, closed <-chan struct{}, markClosed func()) error {
 	if w.timer == nil {
@@ -782,6 +790,23 @@ func (w *waker) wait(ctx context.Context, notice <-chan *nats.Msg, closed <-chan
 	case <-w.timer.C:
 	case <-ctx.Done():
 		return context.Cause(ctx)
+	}
+	if w.minGap > 0 {
+		if gap := w.minGap - time.Since(w.last); gap > 0 {
+			if !w.timer.Stop() {
+				select {
+				case <-w.timer.C:
+				default:
+				}
+			}
+			w.timer.Reset(gap)
+			select {
+			case <-w.timer.C:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		w.last = time.Now()
 	}
 	return nil
 }
