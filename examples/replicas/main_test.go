@@ -248,3 +248,15 @@ func TestTracker(t *testing.T) {
 		}
 	})
 }
+
+func TestHelp(t *testing.T) {
+	t.Run("-h prints the usage and exits 0", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), []string{"-h"}, &stdout, &stderr); code != 0 {
+			t.Errorf("run(-h) = %d; want 0", code)
+		}
+		if !strings.Contains(stderr.String(), "usage: replicas") || !strings.Contains(stderr.String(), "-compare") {
+			t.Errorf("run(-h) wrote:\n%s\nwant the usage with every flag", stderr.String())
+		}
+	})
+}
