@@ -76,6 +76,7 @@ func TestPutGetDone(t *testing.T) {
 				t.Fatalf("Put() = %v", err)
 			}
 		}
+		waitReady(t, js, "basic", 5)
 		ds, err := q.GetBatch(ctx, 3)
 		if err != nil {
 			t.Fatalf("GetBatch() = %v", err)
