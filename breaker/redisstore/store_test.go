@@ -71,7 +71,11 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("the breaker trips within threshold plus calls in flight, then admits exactly K probes cluster-wide", func(t *testing.T) {
 		const threshold, probes = 20, 3
-		const timeout = 80 * time.Millisecond
+		// The open period must outlast the trip phase (every goroutine's
+		// call in flight and the State checks) and the lease of the probes
+		// must outlast the decision of every goroutine: a second on a loaded
+		// machine under -race, where both take tens of milliseconds.
+		const timeout = time.Second
 		rs := make([]*replica, n)
 		for i := range rs {
 			rs[i] = newReplica(t, s, "trip", breaker.WithConsecutiveFailures(threshold),
@@ -280,7 +284,11 @@ func TestHookCallsBack(t *testing.T) {
 
 func TestModel(t *testing.T) {
 	s := startRedis(t)
-	const timeout = 150 * time.Millisecond
+	// Ops run back to back (Sleep 0) must not reach the end of an open
+	// period, where the model's clock and Redis's may disagree by the
+	// length of one op: a loaded machine under -race can stall for tens of
+	// milliseconds.
+	const timeout = 300 * time.Millisecond
 	rng := rand.New(rand.NewPCG(1, 2))
 	seqs := append([][]byte(nil), breakermodel.Seeds...)
 	for range 6 {
@@ -300,7 +308,7 @@ func TestModel(t *testing.T) {
 				},
 				// Real time on the Redis clock: a sleep is 0 or well past the
 				// open timeout, never near its boundary.
-				Sleeps:  []time.Duration{0, 0, 0, 0, 0, timeout + 40*time.Millisecond},
+				Sleeps:  []time.Duration{0, 0, 0, 0, 0, timeout + 50*time.Millisecond},
 				Sleep:   time.Sleep,
 				Timeout: timeout,
 			}, ops)
@@ -544,7 +552,9 @@ func TestPanicAndGoexit(t *testing.T) {
 
 func TestWindow(t *testing.T) {
 	s := startRedis(t)
-	const bucket = 100 * time.Millisecond
+	// The four calls of the second subtest must fall within one window
+	// (at least two buckets of it, whatever the phase) on a loaded machine.
+	const bucket = 200 * time.Millisecond
 	r := newReplica(t, s, "window", breaker.WithFailureRatio(0.5, 4), breaker.WithWindow(3*bucket, bucket))
 	t.Run("failures older than the window are forgotten", func(t *testing.T) {
 		for range 3 {
@@ -574,7 +584,9 @@ func TestWindow(t *testing.T) {
 
 func TestProbeLease(t *testing.T) {
 	s := startRedis(t)
-	const timeout = 60 * time.Millisecond
+	// The lease (the open timeout) must outlast the one call made while the
+	// probe runs, on a loaded machine under -race.
+	const timeout = 500 * time.Millisecond
 	r := newReplica(t, s, "lease", breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(timeout))
 	r.b.Do(t.Context(), fail)
 	time.Sleep(timeout + 20*time.Millisecond) // real Redis clock: see the note in server_test.go

@@ -42,7 +42,7 @@ call 1: the service failed: 503 service unavailable
 call 2: the service failed: 503 service unavailable
 call 3: the service failed: 503 service unavailable
   state change: payments closed -> open
-call 4: rejected, the service was not called: errors.Is(err, breaker.ErrOpen) = true; retry after <= 50ms
+call 4: rejected, the service was not called: errors.Is(err, breaker.ErrOpen) = true; retry after <= 250ms
 the service recovers; after the open timeout a probe goes through: err = <nil>
   state change: payments open -> half-open
   state change: payments half-open -> closed

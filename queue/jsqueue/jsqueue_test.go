@@ -76,6 +76,7 @@ func TestPutGetDone(t *testing.T) {
 				t.Fatalf("Put() = %v", err)
 			}
 		}
+		waitReady(t, js, "basic", 5)
 		ds, err := q.GetBatch(ctx, 3)
 		if err != nil {
 			t.Fatalf("GetBatch() = %v", err)
@@ -311,15 +312,38 @@ func TestUnsettledPastMaxDeliver(t *testing.T) {
 			t.Fatalf("Get() = %v, %v; want attempt %d", d, err, want)
 		}
 	}
-	// The third delivery is past MaxDeliver: Get dead-letters it and waits.
-	gctx, cancel := context.WithTimeout(ctx, time.Second)
+	// The third delivery, an ack wait later, is past MaxDeliver: Get
+	// dead-letters it and waits on.
+	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if _, err := q.Get(gctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Get() = %v; want DeadlineExceeded", err)
+	getErr := make(chan error, 1)
+	go func() {
+		_, err := q.Get(gctx)
+		getErr <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	var dead []jsqueue.DeadLetter
+	for len(dead) == 0 {
+		var err error
+		if dead, err = q.DeadLetters(ctx); err != nil {
+			t.Fatalf("DeadLetters() = %v", err)
+		}
+		if len(dead) == 0 && time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("DeadLetters() = none 10s after the second delivery (ack wait 200ms); want one; Get() = %v", <-getErr)
+		}
 	}
-	dead, err := q.DeadLetters(ctx)
-	if err != nil || len(dead) != 1 {
-		t.Fatalf("DeadLetters() = %v, %v; want one", dead, err)
+	select {
+	case err := <-getErr:
+		t.Fatalf("Get() = %v after the item was dead-lettered; want it still waiting", err)
+	default:
+	}
+	cancel()
+	if err := <-getErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get() = %v; want Canceled", err)
+	}
+	if len(dead) != 1 {
+		t.Fatalf("DeadLetters() = %v; want one", dead)
 	}
 	if !strings.Contains(dead[0].Err, "attempts exhausted") || dead[0].Attempts != 3 {
 		t.Fatalf("dead letter = %q, %d attempts; want attempts exhausted, 3", dead[0].Err, dead[0].Attempts)

@@ -94,6 +94,30 @@ func newQueue[T any](t testing.TB, js jetstream.JetStream, name string, opts ...
 	return q
 }
 
+// waitReady returns once the consumer of the queue named name counts n
+// items ready. JetStream acknowledges a put once the item is stored and tells
+// the stream's consumers of it afterwards, on another goroutine: for an
+// instant after Put returns, a no-wait fetch (TryGet, GetBatch) may not see
+// the item yet.
+func waitReady(t testing.TB, js jetstream.JetStream, name string, n uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.Consumer(ctx, name, "workers")
+	if err != nil {
+		t.Fatalf("Consumer() = %v", err)
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatalf("consumer Info() = %v; want %d items ready within 10s", err, n)
+		}
+		if info.NumPending == n {
+			return
+		}
+	}
+}
+
 func queueLen[T any](t testing.TB, q *jsqueue.Queue[T]) int {
 	t.Helper()
 	n, err := q.Len(context.Background())

@@ -13,7 +13,10 @@ import (
 )
 
 func TestServeExtendsLongWork(t *testing.T) {
-	const ackWait = 200 * time.Millisecond
+	// Serve extends every third of the ack wait: a redelivery needs a stall
+	// of two thirds of it (of Serve's ticker or of the embedded server, both
+	// in this -race process), which must not come from a loaded machine.
+	const ackWait = 500 * time.Millisecond
 	s := startServer(t)
 	_, js := connect(t, s)
 	ctx := context.Background()
@@ -28,8 +31,8 @@ func TestServeExtendsLongWork(t *testing.T) {
 		served <- jsqueue.Serve(sctx, q, 2, func(ctx context.Context, v int) error {
 			calls.Add(1)
 			// The ack wait runs on the server's clock, so real time must
-			// pass: five ack waits, which only Serve's Extend calls bridge.
-			<-time.After(5 * ackWait)
+			// pass: four ack waits, which only Serve's Extend calls bridge.
+			<-time.After(4 * ackWait)
 			return nil
 		})
 	}()
