@@ -245,11 +245,10 @@ func TestCommandRejectsZeroWorkers(t *testing.T) {
 }
 
 // TestCommandInterruptWhileStalled sends SIGINT to the command while its
-// sink is stalled and the producer waits in Put: it must exit soon after
-// its 100ms grace period, not after the hour the sink would take, and print
-// its accounting. The bound is a few seconds, not the grace period plus a
-// little: on a loaded CI machine a process can wait that long to be
-// scheduled, and any bound far below the hour proves the point.
+// sink is stalled and the producer waits in Put: it must exit within a
+// second (issue 18: what a user pressing Ctrl-C sees) and print its
+// accounting. It exits about 120ms after the signal (its grace is 100ms),
+// so the second leaves room for a loaded machine.
 func TestCommandInterruptWhileStalled(t *testing.T) {
 	bin := buildCommand(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -283,7 +282,7 @@ func TestCommandInterruptWhileStalled(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	const bound = 5 * time.Second
+	const bound = time.Second
 	signalled := time.Now()
 	var exited atomic.Bool
 	timer := time.AfterFunc(bound, func() {
