@@ -428,7 +428,11 @@ func TestStalledClient(t *testing.T) {
 
 	t.Run("a client stalled past the write timeout is disconnected", func(t *testing.T) {
 		ctx := testContext(t)
-		s, ts := startServer(t, config{queueSize: 4, writeTimeout: 50 * time.Millisecond})
+		// The live client's writes never block, but on a loaded machine its
+		// stream may lose the processor between setting a write deadline
+		// and writing: at 50ms that once disconnected it. A second is
+		// still short enough for the posting loop below.
+		s, ts := startServer(t, config{queueSize: 4, writeTimeout: time.Second})
 		hc := ts.Client()
 		live := connect(t, ctx, hc, ts.URL)
 		liveClients, _ := s.room()
