@@ -94,6 +94,9 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 func serve(ctx context.Context, ln net.Listener, s *server, grace time.Duration) error {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.log.Printf("listening on http://%s", ln.Addr())
+	// Serve closes ln when it returns; this closes it when ctx had ended
+	// before Serve could start.
+	defer ln.Close()
 
 	g := taskgroup.New(ctx)
 	g.Go(func(context.Context) error {
@@ -102,26 +105,29 @@ func serve(ctx context.Context, ln net.Listener, s *server, grace time.Duration)
 		}
 		return nil
 	})
-	g.Go(func(ctx context.Context) error {
-		<-ctx.Done() // Ctrl-C, or Serve failed
-		// End every stream first: Shutdown waits for connections to go
-		// idle, and a stream never would.
-		s.Close()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		if err != nil {
-			// A client that stopped reading keeps its stream stuck in a
-			// write; closing the connections ends those writes.
-			s.log.Printf("closing the connections still busy after %v", grace)
-			err = srv.Close()
-		}
-		s.Wait()
-		return err
-	})
+	// The shutdown runs here, not in a second task of g: a group whose ctx
+	// has ended starts no more tasks, so a shutdown task whose Go came just
+	// after a Ctrl-C would never run, and nothing would stop Serve.
+	<-g.Context().Done() // Ctrl-C, or Serve failed
+	// End every stream first: Shutdown waits for connections to go idle,
+	// and a stream never would.
+	s.Close()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if shutErr != nil {
+		// A client that stopped reading keeps its stream stuck in a write;
+		// closing the connections ends those writes.
+		s.log.Printf("closing the connections still busy after %v", grace)
+		shutErr = srv.Close()
+	}
+	s.Wait()
 	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
 		err = nil
+	}
+	if err == nil {
+		err = shutErr
 	}
 	s.log.Printf("stopped")
 	return err

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,7 +428,11 @@ func TestStalledClient(t *testing.T) {
 
 	t.Run("a client stalled past the write timeout is disconnected", func(t *testing.T) {
 		ctx := testContext(t)
-		s, ts := startServer(t, config{queueSize: 4, writeTimeout: 50 * time.Millisecond})
+		// The live client's writes never block, but on a loaded machine its
+		// stream may lose the processor between setting a write deadline
+		// and writing: at 50ms that once disconnected it. A second is
+		// still short enough for the posting loop below.
+		s, ts := startServer(t, config{queueSize: 4, writeTimeout: time.Second})
 		hc := ts.Client()
 		live := connect(t, ctx, hc, ts.URL)
 		liveClients, _ := s.room()
@@ -744,6 +749,65 @@ func TestRun(t *testing.T) {
 		}
 	})
 
+	t.Run("a ctx that has already ended stops it at once and closes the listener", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ctx, stop := context.WithCancel(testContext(t))
+		stop()
+		if err := serve(ctx, ln, newServer(config{}, nil), time.Second); err != nil {
+			t.Fatalf("serve() = %v; want nil", err)
+		}
+		if conn, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			conn.Close()
+			t.Fatal("dialing the listener after serve returned: nil error; want the connection refused")
+		}
+	})
+
+	t.Run("it returns however soon after starting ctx ends", func(t *testing.T) {
+		// ctx ends at a different moment of serve's start each time, from
+		// a goroutine woken by the first line serve prints: before, while
+		// and after it starts serving. The old serve, whose shutdown was a
+		// second task of its group, never stopped when ctx ended between
+		// its two Go calls: the group started no shutdown task, and Serve
+		// ran on.
+		testCtx := testContext(t)
+		var sink atomic.Uint64
+		for i := range 400 {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(testCtx)
+			spins := i % 100 * 4
+			logged := writerFunc(func(p []byte) (int, error) {
+				if bytes.HasPrefix(p, []byte("listening on ")) {
+					go func() {
+						for range spins {
+							sink.Add(1)
+						}
+						stop()
+					}()
+				}
+				return len(p), nil
+			})
+			served := make(chan error, 1)
+			go func() { served <- serve(ctx, ln, newServer(config{}, log.New(logged, "", 0)), time.Second) }()
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Fatalf("serve() = %v; want nil", err)
+				}
+			case <-testCtx.Done():
+				t.Fatalf("serve did not return after ctx ended (try %d, ctx ended after %d spins)", i, spins)
+			}
+			stop()
+			ln.Close()
+		}
+	})
+
 	t.Run("a bad address is an error", func(t *testing.T) {
 		if err := run(t.Context(), "127.0.0.1:-1", io.Discard); err == nil {
 			t.Fatal("run(127.0.0.1:-1) = nil; want an error")
@@ -798,6 +862,11 @@ func TestMainStopsOnInterrupt(t *testing.T) {
 		t.Fatalf("chat printed %q, stderr %q, exit %v; want %q and exit 0", got, stderr.String(), err, want)
 	}
 }
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use, for output read
 // while it is being written.
