@@ -36,9 +36,11 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // Why these tests run in real time, not in a testing/synctest bubble: the
 // breaker's clock is the Redis server's TIME, in another process, which a
 // bubble's fake clock cannot move; a goroutine blocked on the network is
-// not durably blocked either. So open timeouts are short (tens of
-// milliseconds) and the waits are for events (hooks, channels), with
-// generous upper bounds only where the contract is a bound.
+// not durably blocked either. So open timeouts are short (tens to a few
+// hundred milliseconds), a test that must let an open timeout pass on the
+// server's clock sleeps past it (the only time.Sleep calls here), and every
+// other wait is for an event (hooks, channels), with generous upper bounds
+// only where the contract is a bound.
 
 // server is a redis-server process the test started on a loopback port.
 type server struct {
