@@ -275,7 +275,7 @@ func hasHeading(changelog []byte, version string) bool {
 // files not ignored; a nested module's files belong to it alone), and, in
 // work, one directory per module that has something to import or build:
 // a main.go importing every public package, or a file COMMANDS listing the
-// module's commands; a file MODULE names the module.
+// module's commands; a file MODULE names the module, DIR its directory.
 func proxy(root, out, work string) error {
 	r, err := load(root)
 	if err != nil {
@@ -343,7 +343,7 @@ func proxy(root, out, work string) error {
 		kind := "nothing to import"
 		if len(imports)+len(commands) > 0 {
 			kind = fmt.Sprintf("%d packages, %d commands", len(imports), len(commands))
-			if err := consumer(filepath.Join(work, fmt.Sprintf("%02d", i)), m.path, imports, commands); err != nil {
+			if err := consumer(filepath.Join(work, fmt.Sprintf("%02d", i)), m, imports, commands); err != nil {
 				return err
 			}
 		}
@@ -442,11 +442,14 @@ func internal(dir string) bool {
 }
 
 // consumer writes the program a user of the module would start from.
-func consumer(dir, modPath string, imports, commands []string) error {
+func consumer(dir string, m *mod, imports, commands []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "MODULE"), []byte(modPath+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "MODULE"), []byte(m.path+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "DIR"), []byte(m.dir+"\n"), 0o644); err != nil {
 		return err
 	}
 	if len(commands) > 0 {
@@ -458,7 +461,7 @@ func consumer(dir, modPath string, imports, commands []string) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "// Command consumer imports every public package of %s, as a user's program would.\npackage main\n\nimport (\n", modPath)
+	fmt.Fprintf(&b, "// Command consumer imports every public package of %s, as a user's program would.\npackage main\n\nimport (\n", m.path)
 	for _, p := range imports {
 		fmt.Fprintf(&b, "\t_ %q\n", p)
 	}
