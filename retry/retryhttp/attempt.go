@@ -24,16 +24,49 @@ func AttemptsOf(resp *http.Response) int {
 	if resp == nil {
 		return 0
 	}
-	if resp.Request != nil {
-		if n, ok := resp.Request.Context().Value(attemptsKey{}).(int); ok {
-			return n
-		}
+	if info := infoOf(resp); info != nil {
+		return info.attempts
 	}
 	return 1
 }
 
-// attemptsKey is the context key of the attempt count on resp.Request.
-type attemptsKey struct{}
+// StopOf returns why the retries ended on resp, when RoundTrip returned a
+// response that the retry policy would have retried (a 503, say): the
+// *retry.Error the retry loop ended with, whose message says why and after
+// how many attempts. It matches the last attempt's [*StatusError]; it
+// matches retry.ErrExhausted when a bound of the policy ended the retries
+// (the attempt limit, the time budget, or a wait that would pass the ctx's
+// deadline); and it holds a [*HintError] (errors.As) when the server's
+// Retry-After did: a wait longer than [WithMaxRetryAfter], or one past the
+// deadline. StopOf returns nil for a response that was not to be retried (a
+// success, a 404), for a response that did not come through a Transport,
+// and for a nil response. It rides on resp.Request's context, as
+// [AttemptsOf] does.
+func StopOf(resp *http.Response) error {
+	if info := infoOf(resp); info != nil {
+		return info.stop
+	}
+	return nil
+}
+
+// callKey is the context key of a *callInfo on the Request of a response
+// that took more than one attempt or that the retries stopped on.
+type callKey struct{}
+
+// callInfo is what AttemptsOf and StopOf report.
+type callInfo struct {
+	attempts int
+	stop     error // the retry loop's error when it ended on this response; else nil
+}
+
+// infoOf returns the callInfo on resp.Request's context, or nil.
+func infoOf(resp *http.Response) *callInfo {
+	if resp == nil || resp.Request == nil {
+		return nil
+	}
+	info, _ := resp.Request.Context().Value(callKey{}).(*callInfo)
+	return info
+}
 
 // call is the state of one RoundTrip. It lives on RoundTrip's stack and is
 // used by RoundTrip's goroutine only.
@@ -74,7 +107,7 @@ func (o *outcome) release() {
 func (c *call) attempt(actx context.Context) error {
 	c.n++
 	c.last.release()
-	if c.t.hedge > 0 {
+	if c.t.hedge > 0 && isHTTP(c.req.URL.Scheme) {
 		return c.hedged(actx)
 	}
 	o, err := c.send(actx, false)
@@ -167,7 +200,7 @@ func (c *call) judge(actx context.Context, o outcome) error {
 		if !c.retries(&o) {
 			return retry.Permanent(o.err)
 		}
-		return c.limitHint(o.err, o.err)
+		return c.limitHint(o.err)
 	}
 	if o.resp.Request == nil {
 		o.resp.Request = o.req
@@ -182,17 +215,7 @@ func (c *call) judge(actx context.Context, o outcome) error {
 	if d, ok := parseRetryAfter(o.resp.Header.Get("Retry-After"), time.Now()); ok {
 		err = retry.After(d, err)
 	}
-	return c.limitHint(err, err)
-}
-
-// limitHint returns err, made Permanent if hint carries a wait hint longer
-// than the Transport allows.
-func (c *call) limitHint(err, hint error) error {
-	var h interface{ RetryAfter() time.Duration }
-	if errors.As(hint, &h) && h.RetryAfter() > c.t.maxRetryAfter {
-		return retry.Permanent(err)
-	}
-	return err
+	return c.limitHint(err)
 }
 
 // finish turns the end of the retry loop into RoundTrip's result.
@@ -210,9 +233,9 @@ func (c *call) finish(err error) (*http.Response, error) {
 		o, c.last = c.last, outcome{}
 	}
 	resp := o.resp
-	if c.n > 1 {
+	if c.n > 1 || err != nil {
 		r := resp.Request
-		resp.Request = r.WithContext(context.WithValue(r.Context(), attemptsKey{}, c.n))
+		resp.Request = r.WithContext(context.WithValue(r.Context(), callKey{}, &callInfo{attempts: c.n, stop: err}))
 	}
 	if o.cancel != nil {
 		resp.Body = cancelOnClose(resp.Body, o.cancel)

@@ -27,6 +27,20 @@ type PanicError = safe.PanicError
 // http.NewRequest sets for the usual in-memory bodies. Any other request is
 // sent once, still under the per-attempt timeout and the breaker.
 //
+// A request refused before sending is the caller's bug, never retried and
+// never counted against its host. Two checks recognise it, decided before
+// the first attempt rather than by reading the base's errors, whose text
+// is not a contract. An http or https request that net/http's Transport
+// would refuse before dialing is not sent at all: RoundTrip returns an
+// error matching [ErrInvalidRequest] that names the fault (a nil Header, a
+// header or trailer name that is not a token, a value holding a control
+// character other than a tab, a method that is not a token, a URL without
+// a host). A request of any other scheme (ftp, an empty one, one the base
+// was taught with http.Transport.RegisterProtocol) is not HTTP as far as
+// the Transport knows: it is handed to the base once, unhedged and outside
+// the breakers, and what the base returns comes back (http.Transport's
+// "unsupported protocol scheme", for one it does not speak).
+//
 // Create one with [New]; the zero value is not usable. A Transport is safe
 // for concurrent use and keeps no state between requests but the breakers
 // it was given. It starts no goroutine except for hedging (see [WithHedge]).
@@ -81,7 +95,8 @@ func newTransport(c config) *Transport {
 // when the request's ctx ended: the error is a *retry.Error, carrying the
 // number of attempts, that matches the last attempt's error and, when ctx
 // ended, context.Cause(ctx). A request that cannot be hedged
-// ([WithHedge]) gets an error without being sent.
+// ([WithHedge]) or is invalid ([ErrInvalidRequest]) gets an error without
+// being sent. When the retries end on a response, [StopOf] tells why.
 //
 // The request's ctx bounds the whole, waits included. Between attempts,
 // every response not returned is read (up to 64 KiB) and closed, so that
@@ -99,7 +114,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c := call{t: t, req: req, ctx: req.Context()}
 	opts := t.policy
-	if !t.retryable(req) {
+	if !isHTTP(req.URL.Scheme) {
+		opts = t.once // and neither hedged nor guarded: see Transport
+	} else if err := validate(req); err != nil {
+		closeBody(req)
+		return nil, err
+	} else if !t.retryable(req) {
 		if t.hedge > 0 {
 			closeBody(req)
 			return nil, t.hedgeError(req)
@@ -119,9 +139,10 @@ func (t *Transport) CloseIdleConnections() {
 }
 
 // roundTrip sends r through the base transport, guarded by its host's
-// breaker if there are breakers. A panic in the base becomes a *PanicError.
+// breaker if there are breakers and r is an HTTP request (see Transport).
+// A panic in the base becomes a *PanicError.
 func (t *Transport) roundTrip(ctx context.Context, r *http.Request) (*http.Response, error) {
-	if t.breakers == nil {
+	if t.breakers == nil || !isHTTP(r.URL.Scheme) {
 		return t.safeRoundTrip(r)
 	}
 	var resp *http.Response
