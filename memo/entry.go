@@ -1,6 +1,7 @@
 package memo
 
 import (
+	"math"
 	"time"
 )
 
@@ -47,13 +48,24 @@ func (c *Cache[K, V]) store(fl *flight[K, V]) {
 	e.expires, e.staleUntil = 0, 0
 	switch {
 	case fl.err != nil:
-		e.expires = c.now() + int64(c.cfg.errorTTL)
+		e.expires = later(c.now(), c.cfg.errorTTL)
 	case c.cfg.ttl > 0:
-		e.expires = c.now() + int64(c.cfg.ttl)
+		e.expires = later(c.now(), c.cfg.ttl)
 		if c.cfg.stale > 0 {
-			e.staleUntil = e.expires + int64(c.cfg.stale)
+			e.staleUntil = later(e.expires, c.cfg.stale)
 		}
 	}
+}
+
+// later returns t + d, saturated at the largest int64 (about 292 years
+// after New): a d of math.MaxInt64, Go's usual "forever", must not wrap
+// round into the past and leave an entry expired as it is stored. t > 0 and
+// d >= 0.
+func later(t int64, d time.Duration) int64 {
+	if int64(d) > math.MaxInt64-t {
+		return math.MaxInt64
+	}
+	return t + int64(d)
 }
 
 // now reads the monotonic clock (time.Since reads only that one, where

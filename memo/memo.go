@@ -3,6 +3,7 @@ package memo
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"time"
 
@@ -32,8 +33,9 @@ var ErrClosed = errors.New("memo: cache closed")
 // loads and wait for running ones (refreshes included).
 //
 // Costs: a hit takes the cache's mutex for one map lookup (plus a clock read
-// when entries expire, and an O(1) move in the LRU list with
-// [WithMaxEntries]); it allocates nothing and starts no goroutine. A miss that
+// when entries expire, an O(1) move in the LRU list with [WithMaxEntries],
+// and, when K holds a float or an interface, a check of the key before the
+// lock: see [ErrInvalidKey]); it allocates nothing and starts no goroutine. A miss that
 // starts a load allocates a few small objects (its flight, contexts,
 // channels) and starts one goroutine; a miss that joins a running load
 // allocates nothing. Storing a new key allocates one entry. Memory is
@@ -43,6 +45,8 @@ type Cache[K comparable, V any] struct {
 	load func(ctx context.Context, key K) (V, error)
 	cfg  config
 	born time.Time // entries' times are ns since born: one monotonic clock read per Get of an expiring entry
+
+	checkKeys bool // K can hold a key no map can (see ErrInvalidKey): Get and Forget check each key
 
 	// sf runs each load on a goroutine of its own, once per flight: its keys
 	// name flights, since K need not be a string. Waiters do not take a
@@ -87,11 +91,12 @@ func New[K comparable, V any](load func(ctx context.Context, key K) (V, error), 
 		panic("memo: WithStale needs a positive WithTTL")
 	}
 	c := &Cache[K, V]{
-		load:    load,
-		cfg:     cfg,
-		born:    time.Now(),
-		entries: make(map[K]*entry[K, V]),
-		flights: make(map[K]*flight[K, V]),
+		load:      load,
+		cfg:       cfg,
+		born:      time.Now(),
+		checkKeys: mayBeInvalid(reflect.TypeFor[K]()),
+		entries:   make(map[K]*entry[K, V]),
+		flights:   make(map[K]*flight[K, V]),
 	}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
@@ -112,12 +117,20 @@ func New[K comparable, V any](load func(ctx context.Context, key K) (V, error), 
 // waiters and is cancelled, with this caller's cause, only when every waiter
 // has gone. A ctx that ends at the very moment the load returns may lose
 // that race. After [Cache.Close], a Get that would start a load returns
-// [ErrClosed].
+// [ErrClosed]. A key that no map can hold (an unhashable dynamic type, or a
+// NaN) gets an error matching [ErrInvalidKey] at once, and the cache is left
+// as it was.
 //
 // Get panics if ctx is nil.
 func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	if ctx == nil {
 		panic("memo: nil ctx passed to Get")
+	}
+	if c.checkKeys {
+		if err := checkKey(key); err != nil {
+			var zero V
+			return zero, err
+		}
 	}
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
@@ -144,8 +157,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 
 // Forget drops what the cache holds for key: its entry, and the running load
 // if any. That load still ends for the Gets that wait for it, but its result
-// is not stored, and the next Get of key starts a new load.
+// is not stored, and the next Get of key starts a new load. Forget of a key
+// that Get refuses ([ErrInvalidKey]) does nothing: the cache cannot hold
+// anything for it.
 func (c *Cache[K, V]) Forget(key K) {
+	if c.checkKeys && checkKey(key) != nil {
+		return
+	}
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
 		c.unlink(e)

@@ -2,7 +2,8 @@ package memo
 
 // Stats counts what a [Cache] has done since [New]. Hits + Misses is the
 // number of Gets that did not fail before looking (a Get whose ctx had ended
-// on a miss, or that met [ErrClosed], is in neither).
+// on a miss, that met [ErrClosed], or whose key was refused with
+// [ErrInvalidKey], is in neither).
 type Stats struct {
 	Hits      uint64 // Gets answered from the cache, stale serves included
 	Misses    uint64 // Gets that waited for a load (started or joined)
