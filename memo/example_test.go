@@ -126,11 +126,9 @@ func ExampleErrInvalidKey() {
 
 	_, err := names.Get(ctx, []int{1, 2})
 	fmt.Println(errors.Is(err, memo.ErrInvalidKey))
-	fmt.Println(err)
 	v, err := names.Get(ctx, 42)
 	fmt.Println(v, err)
 	// Output:
 	// true
-	// memo: Get: invalid key: a key of type []int cannot be hashed (runtime error: comparing uncomparable type []int)
 	// name of 42 <nil>
 }

@@ -18,8 +18,11 @@ import (
 //
 // Such a Get starts no load and counts in no [Stats]. The check costs
 // nothing for key types that can hold neither (strings, integers, pointers,
-// structs of those): it runs only when K has a float, complex or interface
-// in it.
+// structs of those); for the others it is decided once, in [New], how much
+// each key needs: a comparison of the key with itself for floats, a look at
+// the dynamic type for an interface key holding a plain value (a string, an
+// int), and that comparison under a deferred recover for a key that may
+// hold an interface inside a struct or an array.
 var ErrInvalidKey = errors.New("memo: invalid key")
 
 // keyError is the error of a Get with an invalid key.
@@ -30,43 +33,106 @@ func (e *keyError) Error() string { return "memo: Get: invalid key: " + e.reason
 // Is reports whether target is ErrInvalidKey.
 func (e *keyError) Is(target error) bool { return target == ErrInvalidKey }
 
+// keyCheck is how much a key of a Cache's K needs checking.
+type keyCheck uint8
+
+const (
+	keyValid keyCheck = iota // K holds no float, complex or interface: every key is valid
+	keyNaN                   // K holds floats or complex numbers, no interface: only a NaN is invalid
+	keyIface                 // K is an interface type: its dynamic type decides
+	keyDeep                  // K holds an interface in a struct or an array
+)
+
+// keyCheckOf returns what keys of type t need.
+func keyCheckOf(t reflect.Type) keyCheck {
+	floats, ifaces := contents(t)
+	switch {
+	case t.Kind() == reflect.Interface:
+		return keyIface
+	case ifaces:
+		return keyDeep
+	case floats:
+		return keyNaN
+	}
+	return keyValid
+}
+
+// contents reports whether t is, or holds in a field or an array element, a
+// float or complex number, and an interface. It walks t's fields, which
+// allocates: New calls it once.
+func contents(t reflect.Type) (floats, ifaces bool) {
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true, false
+	case reflect.Interface:
+		return false, true
+	case reflect.Array:
+		return contents(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f, iface := contents(t.Field(i).Type)
+			floats, ifaces = floats || f, ifaces || iface
+		}
+	}
+	return floats, ifaces
+}
+
 // checkKey returns a *keyError if key is one ErrInvalidKey describes, nil
-// otherwise. It holds no lock: comparing key with itself is what panics on
-// an unhashable key (a map's hash and == refuse the same types), and is
-// false for a NaN, so one comparison, recovered, decides both.
-func checkKey[K comparable](key K) error {
-	equal, p := selfEqual(key)
-	if equal {
+// otherwise, as check (the Cache's keyCheck, not keyValid) says to look.
+// It holds no lock and never panics.
+func checkKey[K comparable](check keyCheck, key K) error {
+	switch check {
+	case keyNaN:
+		if key != key {
+			return nanError(key)
+		}
 		return nil
+	case keyIface:
+		// Most interface keys hold a plain value: its type says it all,
+		// without the deferred recover of the general case.
+		t := reflect.TypeOf(any(key))
+		if t == nil {
+			return nil // a nil interface is a valid key
+		}
+		switch t.Kind() {
+		case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128,
+			reflect.Interface, reflect.Struct, reflect.Array:
+			// May hold a NaN, or an unhashable interface: compare.
+		default:
+			if !t.Comparable() {
+				return unhashableError(key, "")
+			}
+			return nil
+		}
 	}
-	if p != nil {
-		return &keyError{fmt.Sprintf("a key of type %T cannot be hashed (%v)", key, p)}
+	equal, p := selfEqual(key)
+	switch {
+	case equal:
+		return nil
+	case p != nil:
+		return unhashableError(key, fmt.Sprint(p))
 	}
-	return &keyError{fmt.Sprintf("a key of type %T is not equal to itself (it holds a NaN), so it could never be found", key)}
+	return nanError(key)
 }
 
 // selfEqual reports whether key == key, and the panic value if comparing
-// panicked.
+// panicked. Comparing a key with itself is what a map's hash refuses (a map
+// and == panic on the same dynamic types), and is false for a NaN, so one
+// comparison, recovered, decides both.
 func selfEqual[K comparable](key K) (equal bool, p any) {
 	defer func() { p = recover() }()
 	return key == key, nil
 }
 
-// mayBeInvalid reports whether a value of type t can be unequal to itself
-// or unhashable: whether t is, or holds in a field or an array element, a
-// float, a complex number or an interface.
-func mayBeInvalid(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.Interface:
-		return true
-	case reflect.Array:
-		return mayBeInvalid(t.Elem())
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if mayBeInvalid(t.Field(i).Type) {
-				return true
-			}
-		}
+func nanError(key any) error {
+	return &keyError{fmt.Sprintf("a key of type %T is not equal to itself (it holds a NaN), so it could never be found", key)}
+}
+
+// unhashableError says that key cannot be hashed; detail, if any, is the
+// runtime's panic that says why.
+func unhashableError(key any, detail string) error {
+	if detail != "" {
+		detail = " (" + detail + ")"
 	}
-	return false
+	return &keyError{fmt.Sprintf("a key of type %T cannot be hashed%s", key, detail)}
 }

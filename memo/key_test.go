@@ -91,6 +91,29 @@ func TestInvalidKeys(t *testing.T) {
 		}
 	})
 
+	t.Run("a struct key with an interface field refuses what its field cannot hold", func(t *testing.T) {
+		type deep struct {
+			F float64
+			V any
+		}
+		c := New(func(ctx context.Context, k deep) (int, error) { return 1, nil })
+		defer c.Close()
+		for _, key := range []deep{{V: []int{1}}, {F: math.NaN(), V: 1}} {
+			if _, err := c.Get(ctx, key); !errors.Is(err, ErrInvalidKey) {
+				t.Errorf("Get(%v) = %v; want an error matching ErrInvalidKey", key, err)
+			}
+			c.Forget(key)
+		}
+		for range 2 {
+			if v, err := c.Get(ctx, deep{F: 1, V: "x"}); v != 1 || err != nil {
+				t.Errorf("Get(valid) = %v, %v; want 1, nil", v, err)
+			}
+		}
+		if s := c.Stats(); s.Hits != 1 || s.Loads != 1 {
+			t.Errorf("Stats() = %+v; want 1 hit, 1 load", s)
+		}
+	})
+
 	t.Run("a float key type refuses NaN only", func(t *testing.T) {
 		c := New(func(ctx context.Context, k float64) (float64, error) { return k * 2, nil })
 		defer c.Close()
@@ -107,45 +130,59 @@ func TestInvalidKeys(t *testing.T) {
 		}
 	})
 
-	t.Run("a hit with an interface or float key allocates nothing", func(t *testing.T) {
+	t.Run("a hit with an interface, float or struct key allocates nothing", func(t *testing.T) {
 		ca := New(func(ctx context.Context, k any) (int, error) { return 1, nil })
 		defer ca.Close()
 		cf := New(func(ctx context.Context, k float64) (int, error) { return 1, nil })
 		defer cf.Close()
+		type deep struct{ V any }
+		cd := New(func(ctx context.Context, k deep) (int, error) { return 1, nil })
+		defer cd.Close()
 		var key any = "k"
+		var pair any = [2]int{1, 2}
 		ca.Get(ctx, key)
+		ca.Get(ctx, pair)
 		cf.Get(ctx, 1.5)
+		cd.Get(ctx, deep{"k"})
 		if n := testing.AllocsPerRun(100, func() {
 			_, _ = ca.Get(ctx, key)
+			_, _ = ca.Get(ctx, pair)
 			_, _ = cf.Get(ctx, 1.5)
+			_, _ = cd.Get(ctx, deep{"k"})
 		}); n != 0 {
 			t.Errorf("a hit allocated %v times; want 0", n)
 		}
 	})
 }
 
-func TestMayBeInvalid(t *testing.T) {
+func TestKeyCheckOf(t *testing.T) {
 	type plain struct {
 		S string
 		N int
 		P *int
 	}
-	type nested struct{ A [2]struct{ F float32 } }
+	type floats struct{ A [2]struct{ F float32 } }
+	type deep struct {
+		F float64
+		V any
+	}
 	for _, tc := range []struct {
 		typ  reflect.Type
-		want bool
+		want keyCheck
 	}{
-		{reflect.TypeFor[string](), false},
-		{reflect.TypeFor[plain](), false},
-		{reflect.TypeFor[[4]int](), false},
-		{reflect.TypeFor[any](), true},
-		{reflect.TypeFor[error](), true},
-		{reflect.TypeFor[float64](), true},
-		{reflect.TypeFor[complex64](), true},
-		{reflect.TypeFor[nested](), true},
+		{reflect.TypeFor[string](), keyValid},
+		{reflect.TypeFor[plain](), keyValid},
+		{reflect.TypeFor[[4]int](), keyValid},
+		{reflect.TypeFor[float64](), keyNaN},
+		{reflect.TypeFor[complex64](), keyNaN},
+		{reflect.TypeFor[floats](), keyNaN},
+		{reflect.TypeFor[any](), keyIface},
+		{reflect.TypeFor[error](), keyIface},
+		{reflect.TypeFor[deep](), keyDeep},
+		{reflect.TypeFor[[1]any](), keyDeep},
 	} {
-		if got := mayBeInvalid(tc.typ); got != tc.want {
-			t.Errorf("mayBeInvalid(%v) = %v; want %v", tc.typ, got, tc.want)
+		if got := keyCheckOf(tc.typ); got != tc.want {
+			t.Errorf("keyCheckOf(%v) = %v; want %v", tc.typ, got, tc.want)
 		}
 	}
 }

@@ -46,7 +46,7 @@ type Cache[K comparable, V any] struct {
 	cfg  config
 	born time.Time // entries' times are ns since born: one monotonic clock read per Get of an expiring entry
 
-	checkKeys bool // K can hold a key no map can (see ErrInvalidKey): Get and Forget check each key
+	keys keyCheck // how Get and Forget check a key before the lock (see ErrInvalidKey)
 
 	// sf runs each load on a goroutine of its own, once per flight: its keys
 	// name flights, since K need not be a string. Waiters do not take a
@@ -91,12 +91,12 @@ func New[K comparable, V any](load func(ctx context.Context, key K) (V, error), 
 		panic("memo: WithStale needs a positive WithTTL")
 	}
 	c := &Cache[K, V]{
-		load:      load,
-		cfg:       cfg,
-		born:      time.Now(),
-		checkKeys: mayBeInvalid(reflect.TypeFor[K]()),
-		entries:   make(map[K]*entry[K, V]),
-		flights:   make(map[K]*flight[K, V]),
+		load:    load,
+		cfg:     cfg,
+		born:    time.Now(),
+		keys:    keyCheckOf(reflect.TypeFor[K]()),
+		entries: make(map[K]*entry[K, V]),
+		flights: make(map[K]*flight[K, V]),
 	}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
@@ -126,8 +126,8 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	if ctx == nil {
 		panic("memo: nil ctx passed to Get")
 	}
-	if c.checkKeys {
-		if err := checkKey(key); err != nil {
+	if c.keys != keyValid {
+		if err := checkKey(c.keys, key); err != nil {
 			var zero V
 			return zero, err
 		}
@@ -161,7 +161,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 // that Get refuses ([ErrInvalidKey]) does nothing: the cache cannot hold
 // anything for it.
 func (c *Cache[K, V]) Forget(key K) {
-	if c.checkKeys && checkKey(key) != nil {
+	if c.keys != keyValid && checkKey(c.keys, key) != nil {
 		return
 	}
 	c.mu.Lock()
