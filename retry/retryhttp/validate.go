@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 )
 
 // ErrInvalidRequest is matched (errors.Is) by the error RoundTrip returns,
@@ -77,14 +76,26 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0) {
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenByte tells which bytes may appear in a token.
+var tokenByte = func() (t [256]bool) {
+	for b := '0'; b <= '9'; b++ {
+		t[b] = true
+	}
+	for b := 'a'; b <= 'z'; b++ {
+		t[b], t[b-'a'+'A'] = true, true
+	}
+	for _, b := range []byte("!#$%&'*+-.^_`|~") {
+		t[b] = true
+	}
+	return t
+}()
 
 // validFieldValue reports whether v may be sent as a field value: no
 // control character but the horizontal tab (as net/http decides; obsolete
