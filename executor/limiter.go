@@ -12,7 +12,8 @@ import (
 //
 // A task acquires its permit when a worker starts it, with the task's own
 // ctx, and releases it when its function returns or panics, with
-// limit.OutcomeOf its error (a panic: limit.Failure). A refusal is the
+// limit.OutcomeOf its error (a panic: limit.Failure; it still comes back
+// as a [*PanicError]). A refusal is the
 // task's error and its function does not run: a future fails with the
 // limiter's error (a *limit.RejectedError matching limit.ErrRejected), a
 // task started with [Executor.Go] hands it to the error handler; either
@@ -38,43 +39,23 @@ func WithLimiter(l limit.Limiter) Option {
 	return func(c *config) { c.limiter = l }
 }
 
-// limitGo wraps a Go task's fn so that it runs under a permit of l. A nil
-// l or fn is returned as is (a nil fn is refused by the submit).
+// limitGo wraps a Go task's fn so that it runs under a permit of l
+// (limit.Do: a panic in fn comes back as the executor's own *PanicError
+// type, as it would without a limiter). A nil l or fn is returned as is (a
+// nil fn is refused by the submit).
 func limitGo(l limit.Limiter, fn func(context.Context) error) func(context.Context) error {
 	if l == nil || fn == nil {
 		return fn
 	}
-	return func(ctx context.Context) (err error) {
-		p, err := l.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		o := limit.Failure // unless fn returns: a panic or runtime.Goexit
-		defer func() { l.Release(p, o) }()
-		err = fn(ctx)
-		o = limit.OutcomeOf(ctx, err)
-		return err
-	}
+	return func(ctx context.Context) error { return limit.Do(ctx, l, fn) }
 }
 
-// limitValue wraps a future's fn so that it runs under a permit of l. A
-// nil l or fn is returned as is. The panic, if any, goes on up to the
-// executor's own capture after the permit is released as a failure.
+// limitValue is limitGo for a future's fn (limit.DoValue).
 func limitValue[T any](l limit.Limiter, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
 	if l == nil || fn == nil {
 		return fn
 	}
-	return func(ctx context.Context) (v T, err error) {
-		p, err := l.Acquire(ctx)
-		if err != nil {
-			return v, err
-		}
-		o := limit.Failure // unless fn returns: a panic or runtime.Goexit
-		defer func() { l.Release(p, o) }()
-		v, err = fn(ctx)
-		o = limit.OutcomeOf(ctx, err)
-		return v, err
-	}
+	return func(ctx context.Context) (T, error) { return limit.DoValue(ctx, l, fn) }
 }
 
 // limiterOf returns ex's limiter, or nil for a nil ex.
