@@ -41,6 +41,7 @@ type Transport struct {
 	breakers      *breaker.Group
 	hedge         time.Duration
 	maxRetryAfter time.Duration
+	limiters      *hostLimiters // nil: no limiters (limiter.go)
 }
 
 // New returns a Transport configured by opts. It panics, with a message that
@@ -64,6 +65,7 @@ func newTransport(c config) *Transport {
 		breakers:      c.breakers,
 		hedge:         c.hedge,
 		maxRetryAfter: c.maxRetryAfter,
+		limiters:      c.limiters,
 	}
 	t.once = append(append(make([]retry.Option, 0, len(c.policy)+1), c.policy...), retry.WithMaxAttempts(1))
 	return t
@@ -118,9 +120,19 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// roundTrip sends r through the base transport, guarded by its host's
-// breaker if there are breakers. A panic in the base becomes a *PanicError.
+// roundTrip sends r through the base transport, admitted by its host's
+// limiter if there are limiters (see limitedRoundTrip).
 func (t *Transport) roundTrip(ctx context.Context, r *http.Request) (*http.Response, error) {
+	if t.limiters != nil {
+		return t.limitedRoundTrip(ctx, r)
+	}
+	return t.guardedRoundTrip(ctx, r)
+}
+
+// guardedRoundTrip sends r through the base transport, guarded by its
+// host's breaker if there are breakers. A panic in the base becomes a
+// *PanicError.
+func (t *Transport) guardedRoundTrip(ctx context.Context, r *http.Request) (*http.Response, error) {
 	if t.breakers == nil {
 		return t.safeRoundTrip(r)
 	}
