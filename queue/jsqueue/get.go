@@ -253,7 +253,7 @@ func (q *Queue[T]) deliver(m jetstream.Msg) *Delivery[T] {
 		_ = d.deadLetter(fmt.Errorf("%w: attempt %d of %d was not settled within the ack wait", ErrAttemptsExhausted, d.Attempt-1, q.cfg.maxDeliver))
 		return nil
 	}
-	v, err := q.codec.Decode(m.Data())
+	v, err := q.decode(m.Data())
 	if err != nil {
 		_ = d.deadLetter(&DecodeError{Err: err})
 		return nil

@@ -27,14 +27,17 @@ const errCodeStoreFailed jetstream.ErrorCode = 10077
 // ctx ends first, and then nothing was enqueued. A publish already sent when
 // ctx ends is waited for (up to 5s), so that the result says whether v was
 // stored; only when JetStream does not answer at all is that unknown, and the
-// error says so. An encoding error is returned as is.
+// error says so; with [WithMsgID], Put publishes again instead, since
+// JetStream stores the id once. An encoding error (or a panic of the codec
+// or of WithMsgID's key, as a *[PanicError]) is returned wrapped, and
+// nothing is enqueued.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to Put")
 	}
-	data, err := q.codec.Encode(v)
+	data, id, err := q.encode(v)
 	if err != nil {
-		return fmt.Errorf("jsqueue: encoding the value: %w", err)
+		return err
 	}
 	var w *waker
 	defer func() {
@@ -49,10 +52,12 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		if q.isClosed() {
 			return ErrClosed // closing is for good: no round trip needed
 		}
-		err := q.publish(data)
+		err := q.publish(data, id)
 		switch {
 		case err == nil:
 			return nil
+		case id != "" && errors.Is(err, nats.ErrTimeout):
+			continue // the answer was lost: the id makes publishing again safe
 		case errors.Is(err, ErrFull):
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			if closed, cerr := q.checkClosed(ctx); cerr != nil {
@@ -86,14 +91,14 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // queue holds its bound (nothing was enqueued), [ErrClosed] if it is closed
 // (a second round trip tells closed from a stream that did not answer).
 func (q *Queue[T]) TryPut(v T) error {
-	data, err := q.codec.Encode(v)
+	data, id, err := q.encode(v)
 	if err != nil {
-		return fmt.Errorf("jsqueue: encoding the value: %w", err)
+		return err
 	}
 	if q.isClosed() {
 		return ErrClosed
 	}
-	err = q.publish(data)
+	err = q.publish(data, id)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
@@ -109,9 +114,17 @@ func (q *Queue[T]) TryPut(v T) error {
 // and a missing stream (a closed queue, or a leader change in a cluster) to
 // jetstream.ErrNoStreamResponse. It is the request jetstream's Publish makes,
 // without its per-call option and context allocations, and without its
-// retries on no responders (the callers decide).
-func (q *Queue[T]) publish(data []byte) error {
-	resp, err := q.nc.Request(q.subject, data, opTimeout)
+// retries on no responders (the callers decide). A non-empty id goes in the
+// Nats-Msg-Id header, which JetStream deduplicates on.
+func (q *Queue[T]) publish(data []byte, id string) error {
+	var resp *nats.Msg
+	var err error
+	if id == "" {
+		resp, err = q.nc.Request(q.subject, data, opTimeout)
+	} else {
+		msg := &nats.Msg{Subject: q.subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
+		resp, err = q.nc.RequestMsg(msg, opTimeout)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):

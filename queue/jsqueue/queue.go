@@ -38,6 +38,11 @@ const (
 	consumerName = "workers"
 	metaClosed   = "jsqueue.closed" // stream metadata key set by Close
 	opTimeout    = 5 * time.Second  // bounds the round trips made without a caller's ctx
+	// checkTimeout bounds one read of the queue's state (Join's check of
+	// its count, Serve's read of the ack wait): a request lost with a
+	// server that restarted is given up and made again, instead of waiting
+	// out the caller's ctx.
+	checkTimeout = 2 * time.Second
 )
 
 // Queue is a bounded, durable, at-least-once work queue shared by every
@@ -60,7 +65,11 @@ type Queue[T any] struct {
 	nc         *nats.Conn
 	cons       jetstream.Consumer
 	codec      Codec[T]
-	cfg        config
+	msgID      func(T) string     // WithMsgID's key, or nil
+	cfg        config             // the options, with the queue's actual values once bound
+	sub        *nats.Subscription // the close notices'
+	ownConn    bool               // Dial made nc: Disconnect closes it
+	disconnect sync.Once
 	name       string
 	subject    string // where items are published while the queue is open
 	deadStream string
@@ -73,15 +82,21 @@ type Queue[T any] struct {
 }
 
 // New creates the queue's streams and durable consumer, or binds to them if
-// another process made them. Options that shape the streams (capacity,
-// storage, replicas) apply only when New creates them; the ack wait is set
-// on the shared consumer.
+// another process made them.
+//
+// Options shape the queue when New creates it. On a queue that exists, an
+// option given that the queue does not match is an error naming both
+// values ([WithCapacity], [WithMaxDeliver], [WithMemoryStorage],
+// [WithReplicas]), except [WithAckWait], to which New lengthens the
+// consumer's ack wait (it never shortens it). Options not given take the
+// queue's values, so a producer made with defaults changes nothing the
+// workers set.
 //
 // New panics if js is nil, if name is not a valid stream name (letters,
-// digits, '-' and '_'), on a nil or bad option, or if a [WithCodec] codec is
-// not a Codec[T]. It returns an error if JetStream cannot be reached or
-// refuses the streams; then it may have created some of them, which a later
-// New binds to.
+// digits, '-' and '_'), on a nil or bad option, or if a [WithCodec] codec or
+// a [WithMsgID] key does not take T. It returns an error if JetStream cannot
+// be reached or refuses the streams; then it may have created some of them,
+// which a later New binds to.
 func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts ...Option) (*Queue[T], error) {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to New")
@@ -96,6 +111,15 @@ func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts .
 	if cfg.badOption != "" {
 		panic("jsqueue: New: " + cfg.badOption)
 	}
+	if cfg.given&givenConnect != 0 {
+		panic("jsqueue: New: WithConnectOptions is read by Dial; New gets a connection made")
+	}
+	return newQueue[T](ctx, "New", js, name, cfg)
+}
+
+// newQueue is New after its checks of ctx, js and name; fn ("New" or
+// "Dial") names the caller in its panics.
+func newQueue[T any](ctx context.Context, fn string, js jetstream.JetStream, name string, cfg config) (*Queue[T], error) {
 	q := &Queue[T]{
 		js:         js,
 		nc:         js.Conn(),
@@ -108,89 +132,100 @@ func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts .
 		notify:     make(chan *nats.Msg, 16),
 		closed:     make(chan struct{}),
 	}
-	q.codec = JSON[T]{}
+	q.codec, q.msgID = typed[T](fn, cfg)
+	// Subscribe before reading the closed flag, so that a Close between the
+	// two is seen one way or the other.
+	sub, err := q.nc.ChanSubscribe(q.eventSubj, q.notify)
+	if err != nil {
+		return nil, fmt.Errorf("jsqueue: subscribing to close notices: %w", err)
+	}
+	q.sub = sub
+	if err := q.bind(ctx); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return q, nil
+}
+
+// typed returns the codec and the WithMsgID key of cfg as T's, and panics,
+// naming fn, if either is of another type.
+func typed[T any](fn string, cfg config) (Codec[T], func(T) string) {
+	var codec Codec[T] = JSON[T]{}
 	if cfg.codec != nil {
 		c, ok := cfg.codec.(Codec[T])
 		if !ok {
-			panic(fmt.Sprintf("jsqueue: New: WithCodec got a %T; want a Codec[%T]", cfg.codec, *new(T)))
+			panic(fmt.Sprintf("jsqueue: %s: WithCodec got a %T; want a Codec[%T]", fn, cfg.codec, *new(T)))
 		}
-		q.codec = c
+		codec = c
 	}
-	// Subscribe before reading the closed flag, so that a Close between the
-	// two is seen one way or the other.
-	if _, err := q.nc.ChanSubscribe(q.eventSubj, q.notify); err != nil {
-		return nil, fmt.Errorf("jsqueue: subscribing to close notices: %w", err)
+	var key func(T) string
+	if cfg.msgID != nil {
+		k, ok := cfg.msgID.(func(T) string)
+		if !ok {
+			panic(fmt.Sprintf("jsqueue: %s: WithMsgID got a %T; want a func(%T) string", fn, cfg.msgID, *new(T)))
+		}
+		key = k
 	}
-	storage := jetstream.FileStorage
-	if cfg.memory {
-		storage = jetstream.MemoryStorage
-	}
-	info, err := q.ensureStream(ctx, jetstream.StreamConfig{
-		Name:      name,
-		Subjects:  []string{q.subject},
-		Retention: jetstream.WorkQueuePolicy,
-		MaxMsgs:   int64(cfg.capacity),
-		Discard:   jetstream.DiscardNew,
-		Storage:   storage,
-		Replicas:  cfg.replicas,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if info.Config.Metadata[metaClosed] == "true" {
-		q.markClosed()
-	}
-	if _, err := q.ensureStream(ctx, jetstream.StreamConfig{
-		Name:      q.deadStream,
-		Subjects:  []string{q.deadSubj},
-		Retention: jetstream.LimitsPolicy,
-		Storage:   storage,
-		Replicas:  cfg.replicas,
-	}); err != nil {
-		return nil, err
-	}
-	// MaxDeliver stays unlimited on the server: the client dead-letters, so
-	// that an item never sits in the stream undeliverable.
-	q.cons, err = js.CreateOrUpdateConsumer(ctx, name, jetstream.ConsumerConfig{
-		Durable:       consumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.ackWait,
-		MaxDeliver:    -1,
-		MaxAckPending: -1,
-		Replicas:      0,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jsqueue: creating consumer of %s: %w", name, err)
-	}
-	return q, nil
+	return codec, key
 }
 
 // Name returns the queue's name, which is also its stream's name.
 func (q *Queue[T]) Name() string { return q.name }
 
-// Len returns the number of items the queue holds (waiting or being worked
-// on), in one round trip.
-func (q *Queue[T]) Len(ctx context.Context) (int, error) {
-	if ctx == nil {
-		panic("jsqueue: nil ctx passed to Len")
+// bind creates or reads the streams and the consumer, checks the options
+// given against them, and records the queue's actual values in q.cfg.
+func (q *Queue[T]) bind(ctx context.Context) error {
+	storage := jetstream.FileStorage
+	if q.cfg.memory {
+		storage = jetstream.MemoryStorage
 	}
-	s, err := q.js.Stream(ctx, q.name)
+	info, created, err := q.ensureStream(ctx, jetstream.StreamConfig{
+		Name:      q.name,
+		Subjects:  []string{q.subject},
+		Retention: jetstream.WorkQueuePolicy,
+		MaxMsgs:   int64(q.cfg.capacity),
+		Discard:   jetstream.DiscardNew,
+		Storage:   storage,
+		Replicas:  q.cfg.replicas,
+	})
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return int(s.CachedInfo().State.Msgs), nil
+	if !created {
+		if err := q.adoptStream(info.Config); err != nil {
+			return err
+		}
+		storage = info.Config.Storage
+	}
+	if info.Config.Metadata[metaClosed] == "true" {
+		q.markClosed()
+	}
+	if _, _, err := q.ensureStream(ctx, jetstream.StreamConfig{
+		Name:      q.deadStream,
+		Subjects:  []string{q.deadSubj},
+		Retention: jetstream.LimitsPolicy,
+		Storage:   storage,
+		Replicas:  q.cfg.replicas,
+	}); err != nil {
+		return err
+	}
+	return q.ensureConsumer(ctx)
 }
 
-// Cap returns the queue's bound as the stream holds it, in one round trip.
-func (q *Queue[T]) Cap(ctx context.Context) (int, error) {
-	if ctx == nil {
-		panic("jsqueue: nil ctx passed to Cap")
+// adoptStream checks the options given against an existing stream's
+// config, and takes the stream's values for those not given.
+func (q *Queue[T]) adoptStream(sc jetstream.StreamConfig) error {
+	memory := sc.Storage == jetstream.MemoryStorage
+	switch g := q.cfg.given; {
+	case g&givenCapacity != 0 && int64(q.cfg.capacity) != sc.MaxMsgs:
+		return fmt.Errorf("jsqueue: New: WithCapacity(%d): queue %s exists with bound %d; the bound is set when the queue is made", q.cfg.capacity, q.name, sc.MaxMsgs)
+	case g&givenMemory != 0 && !memory:
+		return fmt.Errorf("jsqueue: New: WithMemoryStorage: queue %s exists on file storage", q.name)
+	case g&givenReplicas != 0 && q.cfg.replicas != sc.Replicas:
+		return fmt.Errorf("jsqueue: New: WithReplicas(%d): queue %s exists with %d replicas", q.cfg.replicas, q.name, sc.Replicas)
 	}
-	s, err := q.js.Stream(ctx, q.name)
-	if err != nil {
-		return 0, err
-	}
-	return int(s.CachedInfo().Config.MaxMsgs), nil
+	q.cfg.capacity, q.cfg.memory, q.cfg.replicas = int(sc.MaxMsgs), memory, sc.Replicas
+	return nil
 }
 
 func validName(name string) bool {
@@ -208,28 +243,38 @@ func validName(name string) bool {
 }
 
 // ensureStream creates the stream, or returns the one that exists under its
-// name (whatever its config: the first creator's options win).
-func (q *Queue[T]) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (*jetstream.StreamInfo, error) {
+// name (whatever its config: the first creator's options win), and whether
+// it created it.
+func (q *Queue[T]) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (*jetstream.StreamInfo, bool, error) {
 	for range 3 {
 		s, err := q.js.Stream(ctx, cfg.Name)
 		if err == nil {
-			return s.CachedInfo(), nil
+			return s.CachedInfo(), false, nil
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return nil, fmt.Errorf("jsqueue: reading stream %s: %w", cfg.Name, err)
+			return nil, false, fmt.Errorf("jsqueue: reading stream %s: %w", cfg.Name, err)
 		}
 		s, err = q.js.CreateStream(ctx, cfg)
 		if err == nil {
-			return s.CachedInfo(), nil
+			return s.CachedInfo(), true, nil
 		}
 		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil, fmt.Errorf("jsqueue: creating stream %s: %w", cfg.Name, err)
+			return nil, false, fmt.Errorf("jsqueue: creating stream %s: %w", cfg.Name, err)
 		}
 		// Another process created it between the two calls: read it.
 	}
-	return nil, fmt.Errorf("jsqueue: stream %s: created and deleted concurrently", cfg.Name)
+	return nil, false, fmt.Errorf("jsqueue: stream %s: created and deleted concurrently", cfg.Name)
 }
 
 // publish stores data in one round trip bounded by opTimeout, detached from
 // any caller's ctx so that its result is known. It maps the bound to ErrFull
 // and a missing stream (a closed queue, or a leader change in a cluster) to
+
+// fatal reports whether err from a request means that trying again cannot
+// help: the connection is closed for good, or the stream or consumer was
+// deleted. Other errors (a timeout, no responders while a server restarts)
+// are worth a retry.
+func fatal(err error) bool {
+	return errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound)
+}
