@@ -31,6 +31,9 @@ const (
 // no item, Get returns [ErrClosed]; while items are still being worked on
 // elsewhere it keeps waiting, since they may come back.
 //
+// Get costs one round trip: a pull request that the server answers as soon
+// as an item is ready, at once if one is.
+//
 // If ctx ends first Get returns context.Cause(ctx). Its pull request is then
 // withdrawn; an item already on its way (a ctx ending at the very instant of
 // hand-off) is handed back at once with a nak, which counts as an attempt,
@@ -74,9 +77,10 @@ func (q *Queue[T]) TryGet() (*Delivery[T], error) {
 }
 
 // GetBatch waits for at least one item, then returns up to max of those
-// ready, as Get does for one. With items ready it costs one round trip; on
-// an empty queue, one to wait and one to take what else is ready. max below
-// 1 is an error naming it.
+// ready, as Get does for one. With items ready it costs one round trip and
+// returns up to max of them; on an empty queue, one more to wait, and it
+// returns the item that ended the wait (the next call takes what came
+// after it). max below 1 is an error naming it.
 func (q *Queue[T]) GetBatch(ctx context.Context, max int) ([]*Delivery[T], error) {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to GetBatch")
@@ -104,20 +108,30 @@ func (q *Queue[T]) All(ctx context.Context) iter.Seq[*Delivery[T]] {
 		}
 	}
 }
+
+// getBatch waits for at least one item and returns up to max of those
+// ready. Get (max 1) makes one waiting pull, which the server answers at
+// once when an item is ready: one round trip, as a raw JetStream client.
+// GetBatch first takes what is ready with a no-wait fetch, and only when
+// nothing is waits with a pull for the next item, which it returns alone
+// rather than spend a third round trip on what else came meanwhile (the
+// next call takes that).
 func (q *Queue[T]) getBatch(ctx context.Context, max int) ([]*Delivery[T], error) {
 	for {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
-		ds, n, err := q.fetchNoWait(ctx, max)
-		if err != nil {
-			return nil, err
-		}
-		if len(ds) > 0 {
-			return ds, nil
-		}
-		if n > 0 {
-			continue // every item taken was dead-lettered: look again
+		if max > 1 {
+			ds, n, err := q.fetchNoWait(ctx, max)
+			if err != nil {
+				return nil, err
+			}
+			if len(ds) > 0 {
+				return ds, nil
+			}
+			if n > 0 {
+				continue // every item taken was dead-lettered: look again
+			}
 		}
 		d, err := q.waitOne(ctx)
 		if err != nil {
@@ -126,14 +140,7 @@ func (q *Queue[T]) getBatch(ctx context.Context, max int) ([]*Delivery[T], error
 		if d == nil {
 			continue // the pull expired, an item was dead-lettered, or a close notice came
 		}
-		ds = append(ds, d)
-		if max > 1 {
-			more, _, err := q.fetchNoWait(ctx, max-1)
-			if err == nil {
-				ds = append(ds, more...)
-			}
-		}
-		return ds, nil
+		return []*Delivery[T]{d}, nil
 	}
 }
 
