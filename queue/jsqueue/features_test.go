@@ -197,3 +197,51 @@ func TestStats(t *testing.T) {
 	}
 	_ = d.Done()
 }
+
+func TestGetIsOneRequest(t *testing.T) {
+	s := startServer(t)
+	_, pjs := connect(t, s)
+	nc, js := connect(t, s)
+	ctx := context.Background()
+	producer := newQueue[int](t, pjs, "onerequest")
+	q := newQueue[int](t, js, "onerequest")
+	sent := func() uint64 { return nc.Stats().OutMsgs }
+
+	t.Run("a Get on an empty queue sends one pull request and waits on it", func(t *testing.T) {
+		before := sent()
+		got := make(chan error, 1)
+		go func() {
+			d, err := q.Get(ctx)
+			if err == nil && d.Value != 1 {
+				err = errors.New("wrong value")
+			}
+			got <- err
+		}()
+		for sent() == before { // the pull is on its way
+			time.Sleep(time.Millisecond)
+		}
+		if err := producer.Put(ctx, 1); err != nil {
+			t.Fatalf("Put() = %v", err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("Get() = %v", err)
+		}
+		if n := sent() - before; n != 1 {
+			t.Fatalf("Get() on an empty queue sent %d messages; want 1", n)
+		}
+	})
+
+	t.Run("a Get with an item ready sends one pull request", func(t *testing.T) {
+		if err := producer.Put(ctx, 2); err != nil {
+			t.Fatalf("Put() = %v", err)
+		}
+		waitReady(t, pjs, "onerequest", 1)
+		before := sent()
+		if _, err := q.Get(ctx); err != nil {
+			t.Fatalf("Get() = %v", err)
+		}
+		if n := sent() - before; n != 1 {
+			t.Fatalf("Get() with an item ready sent %d messages; want 1", n)
+		}
+	})
+}
