@@ -20,16 +20,7 @@ import (
 // context.Cause(ctx) if ctx has ended, and an error naming url if the server
 // cannot be reached, closing whatever it opened.
 func Dial[T any](ctx context.Context, url, name string, opts ...Option) (*Queue[T], error) {
-	if ctx == nil {
-		panic("jsqueue: nil ctx passed to Dial")
-	}
-	if !validName(name) {
-		panic(fmt.Sprintf("jsqueue: Dial: name %q: want letters, digits, '-' or '_'", name))
-	}
-	cfg := applyOptions("Dial", opts)
-	if cfg.badOption != "" {
-		panic("jsqueue: Dial: " + cfg.badOption)
-	}
+	cfg := newConfig("Dial", ctx, name, opts)
 	typed[T]("Dial", cfg) // panics on a mismatch before anything is opened
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)

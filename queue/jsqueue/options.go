@@ -26,6 +26,8 @@ const (
 //     [WithMaxDeliver], [WithMemoryStorage], [WithReplicas], [WithCodec])
 //     given to Serve must agree with the queue as the handle knows it;
 //     otherwise Serve returns an error naming the conflict and starts nothing.
+//     [WithMsgID] and [WithConnectOptions] given to Serve need a handle made
+//     with them.
 //
 // A bad value (a capacity below 1, a negative duration, a nil codec) makes
 // New panic with a message starting with "jsqueue:", and makes Serve return

@@ -50,11 +50,12 @@ const (
 // live in a work-queue stream named name; the dead letters in a stream named
 // name+"-dead"; all handles pull from one durable consumer.
 //
-// The zero value is not usable: call New. A Queue is safe for concurrent use.
-// It holds one core NATS subscription (for the close notice, no goroutine)
-// that ends with the connection; there is nothing else to release. Make one
-// handle per queue and connection and share it: each New adds a
-// subscription.
+// The zero value is not usable: call New (or [Dial]). A Queue is safe for
+// concurrent use. It holds one core NATS subscription (for the close
+// notice, no goroutine) that ends with the connection or with
+// [Queue.Disconnect]; a handle made by Dial also owns its connection, which
+// Disconnect closes. Make one handle per queue and connection and share it:
+// each New adds a subscription.
 //
 // An item stored an instant ago may not be ready for a getter yet
 // (JetStream tells its consumer of new messages asynchronously): a Get or
@@ -69,7 +70,7 @@ type Queue[T any] struct {
 	cfg        config             // the options, with the queue's actual values once bound
 	sub        *nats.Subscription // the close notices'
 	ownConn    bool               // Dial made nc: Disconnect closes it
-	disconnect sync.Once
+	disconnect sync.Once          // makes Disconnect's work happen once
 	name       string
 	subject    string // where items are published while the queue is open
 	deadStream string
@@ -98,19 +99,10 @@ type Queue[T any] struct {
 // be reached or refuses the streams; then it may have created some of them,
 // which a later New binds to.
 func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts ...Option) (*Queue[T], error) {
-	if ctx == nil {
-		panic("jsqueue: nil ctx passed to New")
-	}
 	if js == nil {
 		panic("jsqueue: nil JetStream passed to New")
 	}
-	if !validName(name) {
-		panic(fmt.Sprintf("jsqueue: New: name %q: want letters, digits, '-' or '_'", name))
-	}
-	cfg := applyOptions("New", opts)
-	if cfg.badOption != "" {
-		panic("jsqueue: New: " + cfg.badOption)
-	}
+	cfg := newConfig("New", ctx, name, opts)
 	if cfg.given&givenConnect != 0 {
 		panic("jsqueue: New: WithConnectOptions is read by Dial; New gets a connection made")
 	}
@@ -145,6 +137,23 @@ func newQueue[T any](ctx context.Context, fn string, js jetstream.JetStream, nam
 		return nil, err
 	}
 	return q, nil
+}
+
+// newConfig checks the arguments New and Dial share and applies the
+// options, panicking, with fn's name, on a nil ctx, a bad name or a bad
+// option.
+func newConfig(fn string, ctx context.Context, name string, opts []Option) config {
+	if ctx == nil {
+		panic("jsqueue: nil ctx passed to " + fn)
+	}
+	if !validName(name) {
+		panic(fmt.Sprintf("jsqueue: %s: name %q: want letters, digits, '-' or '_'", fn, name))
+	}
+	cfg := applyOptions(fn, opts)
+	if cfg.badOption != "" {
+		panic("jsqueue: " + fn + ": " + cfg.badOption)
+	}
+	return cfg
 }
 
 // typed returns the codec and the WithMsgID key of cfg as T's, and panics,

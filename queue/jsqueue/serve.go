@@ -25,6 +25,7 @@ var ErrGraceExpired = errors.New("jsqueue: grace period expired")
 // delivery every third of the ack wait, so long work is not delivered twice;
 // the ack wait is the shared consumer's, read when Serve starts (one round
 // trip; the one New read if the server does not answer).
+//
 // When fn returns nil the item is done. When it returns an error or panics
 // (the panic becomes a *[PanicError]) the item is delivered again after a
 // backoff ([WithBackoff]: exponential in the attempt number, jittered, at

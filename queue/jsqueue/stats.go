@@ -1,31 +1,29 @@
 package jsqueue
 
-import "context"
+import (
+	"context"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
 
 // Len returns the number of items the queue holds (ready, or delivered and
 // not yet done or dead-lettered), in one round trip. [Queue.Stats] splits
 // it.
 func (q *Queue[T]) Len(ctx context.Context) (int, error) {
-	if ctx == nil {
-		panic("jsqueue: nil ctx passed to Len")
-	}
-	s, err := q.js.Stream(ctx, q.name)
+	info, err := q.streamInfo(ctx, "Len")
 	if err != nil {
 		return 0, err
 	}
-	return int(s.CachedInfo().State.Msgs), nil
+	return int(info.State.Msgs), nil
 }
 
 // Cap returns the queue's bound as the stream holds it, in one round trip.
 func (q *Queue[T]) Cap(ctx context.Context) (int, error) {
-	if ctx == nil {
-		panic("jsqueue: nil ctx passed to Cap")
-	}
-	s, err := q.js.Stream(ctx, q.name)
+	info, err := q.streamInfo(ctx, "Cap")
 	if err != nil {
 		return 0, err
 	}
-	return int(s.CachedInfo().Config.MaxMsgs), nil
+	return int(info.Config.MaxMsgs), nil
 }
 
 // Stats is what the queue's consumer counts, at one instant.
@@ -51,4 +49,16 @@ func (q *Queue[T]) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	return Stats{Ready: int(info.NumPending), InFlight: info.NumAckPending}, nil
+}
+
+// streamInfo reads the queue's stream, in one round trip, for fn.
+func (q *Queue[T]) streamInfo(ctx context.Context, fn string) (*jetstream.StreamInfo, error) {
+	if ctx == nil {
+		panic("jsqueue: nil ctx passed to " + fn)
+	}
+	s, err := q.js.Stream(ctx, q.name)
+	if err != nil {
+		return nil, err
+	}
+	return s.CachedInfo(), nil
 }
