@@ -20,7 +20,7 @@ import (
 // context.Cause(ctx) if ctx has ended, and an error naming url if the server
 // cannot be reached, closing whatever it opened.
 func Dial[T any](ctx context.Context, url, name string, opts ...Option) (*Queue[T], error) {
-	cfg := newConfig("Dial", ctx, name, opts)
+	cfg := newConfig(ctx, "Dial", name, opts)
 	typed[T]("Dial", cfg) // panics on a mismatch before anything is opened
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)

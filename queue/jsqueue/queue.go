@@ -102,12 +102,15 @@ func New[T any](ctx context.Context, js jetstream.JetStream, name string, opts .
 	if js == nil {
 		panic("jsqueue: nil JetStream passed to New")
 	}
-	cfg := newConfig("New", ctx, name, opts)
+	cfg := newConfig(ctx, "New", name, opts)
 	if cfg.given&givenConnect != 0 {
 		panic("jsqueue: New: WithConnectOptions is read by Dial; New gets a connection made")
 	}
 	return newQueue[T](ctx, "New", js, name, cfg)
 }
+
+// Name returns the queue's name, which is also its stream's name.
+func (q *Queue[T]) Name() string { return q.name }
 
 // newQueue is New after its checks of ctx, js and name; fn ("New" or
 // "Dial") names the caller in its panics.
@@ -142,7 +145,7 @@ func newQueue[T any](ctx context.Context, fn string, js jetstream.JetStream, nam
 // newConfig checks the arguments New and Dial share and applies the
 // options, panicking, with fn's name, on a nil ctx, a bad name or a bad
 // option.
-func newConfig(fn string, ctx context.Context, name string, opts []Option) config {
+func newConfig(ctx context.Context, fn, name string, opts []Option) config {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to " + fn)
 	}
@@ -177,9 +180,6 @@ func typed[T any](fn string, cfg config) (Codec[T], func(T) string) {
 	}
 	return codec, key
 }
-
-// Name returns the queue's name, which is also its stream's name.
-func (q *Queue[T]) Name() string { return q.name }
 
 // bind creates or reads the streams and the consumer, checks the options
 // given against them, and records the queue's actual values in q.cfg.
