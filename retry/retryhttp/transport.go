@@ -55,6 +55,7 @@ type Transport struct {
 	breakers      *breaker.Group
 	hedge         time.Duration
 	maxRetryAfter time.Duration
+	limiters      *hostLimiters // nil: no limiters (limiter.go)
 }
 
 // New returns a Transport configured by opts. It panics, with a message that
@@ -78,6 +79,7 @@ func newTransport(c config) *Transport {
 		breakers:      c.breakers,
 		hedge:         c.hedge,
 		maxRetryAfter: c.maxRetryAfter,
+		limiters:      c.limiters,
 	}
 	t.once = append(append(make([]retry.Option, 0, len(c.policy)+1), c.policy...), retry.WithMaxAttempts(1))
 	return t
@@ -138,11 +140,25 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// roundTrip sends r through the base transport, guarded by its host's
-// breaker if there are breakers and r is an HTTP request (see Transport).
-// A panic in the base becomes a *PanicError.
+// roundTrip sends r through the base transport, admitted by its host's
+// limiter if there are limiters (see limitedRoundTrip). A request whose
+// scheme is not HTTP goes to the base alone: no limiter, no breaker (see
+// Transport).
 func (t *Transport) roundTrip(ctx context.Context, r *http.Request) (*http.Response, error) {
-	if t.breakers == nil || !isHTTP(r.URL.Scheme) {
+	if !isHTTP(r.URL.Scheme) {
+		return t.safeRoundTrip(r)
+	}
+	if t.limiters != nil {
+		return t.limitedRoundTrip(ctx, r)
+	}
+	return t.guardedRoundTrip(ctx, r)
+}
+
+// guardedRoundTrip sends r through the base transport, guarded by its
+// host's breaker if there are breakers. A panic in the base becomes a
+// *PanicError.
+func (t *Transport) guardedRoundTrip(ctx context.Context, r *http.Request) (*http.Response, error) {
+	if t.breakers == nil {
 		return t.safeRoundTrip(r)
 	}
 	var resp *http.Response
