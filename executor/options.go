@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"github.com/async-patterns/async/limit"
+	"github.com/async-patterns/async/observe"
 )
 
 // Option configures an Executor built by [New].
@@ -15,7 +16,9 @@ type config struct {
 	workers int
 	queue   int
 	onError func(error)
-	limiter limit.Limiter // limiter.go
+	limiter limit.Limiter    // limiter.go
+	name    string           // observe.go
+	obs     observe.Observer // observe.go
 }
 
 // newConfig applies opts over the defaults. It panics on a nil option, and

@@ -41,14 +41,39 @@ type Object struct {
 // Entry is an object's place in the registry, returned by [Register] and
 // kept by the object so that it can [Entry.Leave] when it is finished.
 type Entry struct {
-	obj  Object                // Gauges unset
-	read func() (Gauges, bool) // reads the object through its weak pointer; false once it is collected
+	obj  Object // Gauges unset
+	r    reader // the typedEntry that holds this Entry: reads the object through its weak pointer
 	left atomic.Bool
 }
 
+// reader reads a registered object, reporting false once it is collected.
+type reader interface {
+	read() (Gauges, bool)
+	alive() bool
+}
+
+// typedEntry is an Entry with the weak pointer to its object, in one
+// allocation.
+type typedEntry[T any] struct {
+	Entry
+	w      weak.Pointer[T]
+	gauges func(*T) Gauges
+}
+
+func (t *typedEntry[T]) read() (Gauges, bool) {
+	p := t.w.Value()
+	if p == nil {
+		return Gauges{}, false
+	}
+	return t.gauges(p), true
+}
+
+func (t *typedEntry[T]) alive() bool { return t.w.Value() != nil }
+
 var registry struct {
 	mu      sync.Mutex
-	entries map[ID]*Entry // live entries
+	entries map[ID]*Entry // live entries, and collected ones not yet swept
+	sweepAt int           // len(entries) at which Register sweeps out the collected
 }
 
 var lastID atomic.Uint64
@@ -59,41 +84,57 @@ func nextID() ID { return ID(lastID.Add(1)) }
 // its entry. The registry holds obj by weak reference (weak.Pointer), so it
 // never keeps obj alive: obj leaves the registry when its owner calls
 // [Entry.Leave] (at Wait, Shutdown or Close) or, failing that, when it is
-// collected (runtime.AddCleanup). gauges is called with obj each time the
-// registry is read, on the reader's goroutine; it must not block for long.
-// parent is what [ObjectFrom] found in the ctx obj was made with.
+// collected: from then on [Objects] skips it, and the entry itself is
+// swept out by a later Register or Objects. While an [ObjectHook] is
+// installed, objects registered meanwhile also get a runtime.AddCleanup,
+// so that the hook hears of their collection when it happens.
+//
+// gauges is called with obj each time the registry is read, on the
+// reader's goroutine; it must not block for long. parent is what
+// [ObjectFrom] found in the ctx obj was made with.
 //
 // Register is for the packages of this module and for code that builds
-// its own long-lived primitives; it costs a few small allocations, once per
-// object. It panics if obj or gauges is nil.
+// its own long-lived primitives; it costs two small allocations and a
+// short lock, once per object. It panics if obj or gauges is nil.
 func Register[T any](obj *T, kind, name string, parent ID, gauges func(*T) Gauges) *Entry {
 	if obj == nil || gauges == nil {
 		panic("observe: nil obj or gauges passed to Register")
 	}
-	w := weak.Make(obj)
-	e := &Entry{
-		obj: Object{ID: nextID(), Parent: parent, Kind: kind, Name: name, Created: now()},
-		read: func() (Gauges, bool) {
-			p := w.Value()
-			if p == nil {
-				return Gauges{}, false
-			}
-			return gauges(p), true
-		},
-	}
+	t := &typedEntry[T]{w: weak.Make(obj), gauges: gauges}
+	e := &t.Entry
+	e.obj = Object{ID: nextID(), Parent: parent, Kind: kind, Name: name, Created: now()}
+	e.r = t
 	registry.mu.Lock()
 	if registry.entries == nil {
 		registry.entries = make(map[ID]*Entry)
 	}
+	if len(registry.entries) >= registry.sweepAt {
+		sweepLocked()
+		registry.sweepAt = max(64, 2*len(registry.entries))
+	}
 	registry.entries[e.obj.ID] = e
 	registry.mu.Unlock()
-	runtime.AddCleanup(obj, (*Entry).collected, e)
-	if h := hookOf(); h != nil {
-		if oh, ok := h.(ObjectHook); ok {
-			safely(func() { oh.ObjectRegistered(e.obj) })
-		}
+	if oh := objectHook(); oh != nil {
+		runtime.AddCleanup(obj, (*Entry).collected, e)
+		safely(func() { oh.ObjectRegistered(e.obj) })
 	}
 	return e
+}
+
+// sweepLocked deletes the entries of collected objects. registry.mu is
+// held.
+func sweepLocked() {
+	for id, e := range registry.entries {
+		if !e.r.alive() {
+			delete(registry.entries, id)
+			e.left.Store(true)
+		}
+	}
+}
+
+func objectHook() ObjectHook {
+	oh, _ := hookOf().(ObjectHook)
+	return oh
 }
 
 // ID returns the object's ID; 0 for a nil Entry.
@@ -117,10 +158,8 @@ func (e *Entry) leave(collected bool) {
 	registry.mu.Lock()
 	delete(registry.entries, e.obj.ID)
 	registry.mu.Unlock()
-	if h := hookOf(); h != nil {
-		if oh, ok := h.(ObjectHook); ok {
-			safely(func() { oh.ObjectLeft(e.obj.ID, collected) })
-		}
+	if oh := objectHook(); oh != nil {
+		safely(func() { oh.ObjectLeft(e.obj.ID, collected) })
 	}
 }
 
@@ -132,6 +171,7 @@ func (e *Entry) leave(collected bool) {
 func Objects() iter.Seq[Object] {
 	return func(yield func(Object) bool) {
 		registry.mu.Lock()
+		sweepLocked()
 		es := make([]*Entry, 0, len(registry.entries))
 		for _, e := range registry.entries {
 			es = append(es, e)
@@ -163,7 +203,7 @@ func readGauges(e *Entry) (g Gauges, ok bool) {
 			ok = false
 		}
 	}()
-	return e.read()
+	return e.r.read()
 }
 
 func cmpID(a, b ID) int {

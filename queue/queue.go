@@ -64,6 +64,7 @@ type Queue[T any] struct {
 	overflow Overflow
 	onDrop   func(T)
 	less     func(a, b T) bool // NewPriority only
+	ob       *observed         // name, observer, registry entry (observe.go)
 
 	mu sync.Mutex // protects every field below
 
@@ -311,6 +312,7 @@ func newQueue[T any](k kind, name string, capacity int, less func(a, b T) bool, 
 		q.onDrop = fn
 	}
 	q.pool.New = func() any { return &waiter[T]{ready: make(chan struct{}, 1)} }
+	q.register(o)
 	return q
 }
 
