@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -156,6 +157,8 @@ type Breaker struct {
 
 	sh       *shared // nil without a Store; its mutable fields are under mu
 	storeErr error   // the store's last error while degraded
+
+	reg *observe.Entry // the breaker in the registry of live objects (observe.go)
 }
 
 // transition is one change of state waiting for the hook, or (status set)
@@ -211,7 +214,7 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 	}
 	if b.sh != nil {
 		if handled, err := b.doShared(ctx, fn); handled {
-			return err
+			return b.noteRejected(ctx, err)
 		}
 	}
 	defer func() {
@@ -230,7 +233,7 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 		b.flush()
 	}
 	if gerr == gobreaker.ErrOpenState || gerr == gobreaker.ErrTooManyRequests {
-		return b.rejected(gerr)
+		return b.noteRejected(ctx, b.rejected(gerr))
 	}
 	return err
 }
@@ -333,6 +336,7 @@ var (
 
 func newBreaker(cfg config) *Breaker {
 	b := &Breaker{cfg: cfg}
+	b.register()
 	cb := b.instance(Closed)
 	b.live = cb
 	b.cb.Store(cb)
@@ -454,7 +458,7 @@ func (b *Breaker) setLocked(from, to State) {
 	if to == Open {
 		b.openUntil = time.Now().Add(b.cfg.openTimeout)
 	}
-	if from != to && b.cfg.onStateChange != nil {
+	if from != to && b.watchedLocked() {
 		b.queue = append(b.queue, transition{from: from, to: to})
 		b.queued.Store(true)
 	}
@@ -511,7 +515,10 @@ func (b *Breaker) flush() {
 			if t := &batch[i]; t.status {
 				b.cfg.onStoreStatus(b.cfg.name, t.err)
 			} else {
-				b.cfg.onStateChange(b.cfg.name, t.from, t.to)
+				b.emitChange(t.from, t.to)
+				if b.cfg.onStateChange != nil {
+					b.cfg.onStateChange(b.cfg.name, t.from, t.to)
+				}
 			}
 		}
 		b.mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/async-patterns/async/internal/safe"
@@ -320,7 +319,7 @@ func (b *Breaker) degrade(err error) {
 		s = Open
 	}
 	b.mu.Unlock()
-	slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
+	b.emitStore(err)
 	b.install(s)
 }
 
@@ -364,7 +363,7 @@ func (b *Breaker) apply(snap Snapshot, own bool) {
 	queued := len(b.queue) > n
 	b.mu.Unlock()
 	if rejoined {
-		slog.Info("breaker: store available again; using shared state", "name", b.cfg.name)
+		b.emitStore(nil)
 	}
 	// A watch delivers only what it queued itself: changes queued by a
 	// call on another goroutine are that call's to deliver, before it
@@ -381,7 +380,7 @@ func (b *Breaker) setSharedLocked(gen uint64, s State, openFor time.Duration, no
 	if s == Open && openFor > 0 {
 		b.openUntil = now.Add(openFor)
 	}
-	if b.state != s && b.cfg.onStateChange != nil {
+	if b.state != s && b.watchedLocked() {
 		b.queue = append(b.queue, transition{from: b.state, to: s})
 		b.queued.Store(true)
 	}
