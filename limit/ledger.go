@@ -47,7 +47,7 @@ func (l *ledger) give(id uint64, kind string) {
 	l.mu.Lock()
 	if int(s) >= len(l.gen) || g&1 == 0 || l.gen[s] != g {
 		l.mu.Unlock()
-		panic("limit: Release of a permit that is not held (released twice, or not acquired from this " + kind + "): permit " + strconv.FormatUint(id, 16))
+		panic("limit: Release of a permit that is not held: released twice, or not acquired from this " + kind + " (permit " + strconv.FormatUint(id, 16) + ")")
 	}
 	l.gen[s]++
 	l.free = append(l.free, s)

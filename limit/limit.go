@@ -34,9 +34,10 @@ import (
 //     context.Cause(ctx). Either way nothing is held: the caller must not
 //     call Release.
 //   - Release must be safe for concurrent use and must not block on other
-//     callers' work. A second Release of the same permit, or the Release of
-//     a permit this limiter did not grant, must panic with a message that
-//     names the misuse (the caller's bug, like unlocking an unlocked mutex).
+//     callers' work. A second Release of the same permit must panic with a
+//     message that names the misuse (the caller's bug, like unlocking an
+//     unlocked mutex); so should the Release of a permit it did not grant,
+//     as far as it can tell.
 //   - Neither method may allocate on the path that admits at once, so
 //     that a limiter costs nothing a profile would show.
 type Limiter interface {

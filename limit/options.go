@@ -16,9 +16,10 @@ type config struct {
 	name  string
 	given []string // the options given, by name, checked against the constructor's list
 
-	maxWaiting int            // bulkhead: most callers waiting; -1: no bound
-	maxWait    time.Duration  // rate, bulkhead: longest wait; -1: no bound (ctx only)
-	adaptive   adaptiveConfig // adaptive_config.go
+	maxWaiting int           // bulkhead: most callers waiting; -1: no bound
+	maxWait    time.Duration // rate, bulkhead: longest wait; -1: no bound (ctx only)
+
+	adaptive adaptiveConfig // adaptive limiter only: adaptive_config.go
 }
 
 // newConfig applies opts for the constructor of kind (used in panic
