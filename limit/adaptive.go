@@ -345,7 +345,7 @@ func (a *Adaptive) waitBound() time.Duration {
 	if a.base == 0 {
 		return 0
 	}
-	return max(a.base/2-max(a.rtt-a.base, 0), 0)
+	return max(a.base/4-max(a.rtt-a.base, 0), 0)
 }
 
 // makeRoom reports whether a caller of priority p may join the queue,
@@ -467,13 +467,15 @@ func (a *Adaptive) closeWindow(now time.Time) {
 // cur, which followed prev.
 func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	L := cur.limit
-	if prev.saturated && cur.limit < prev.limit {
+	if prev.saturated && cur.limit < prev.limit && cur.inFlight <= 0.9*prev.inFlight {
 		// The limit was cut. Had the latency been queueing, it would have
 		// fallen in proportion; if it fell by less than half that, it is
 		// the service's own latency: rebase, and go back to the knee.
-		proportional := float64(prev.rtt) * cur.limit / prev.limit
+		// A latency that rose says nothing: the queue may still be
+		// building, or the service slowing down further.
+		proportional := float64(prev.rtt) * cur.inFlight / prev.inFlight
 		fell := float64(prev.rtt - cur.rtt)
-		if fell < 0.5*(float64(prev.rtt)-proportional) {
+		if fell >= -0.05*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) {
 			a.base = cur.rtt
 			knee := prev.inFlight * float64(cur.rtt) / float64(prev.rtt) // throughput before × latency now
 			return math.Max(L, knee+queueLow(knee))
@@ -484,12 +486,12 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	case q > hi:
 		return L - math.Max(1, math.Min(q-lo, maxCut*L))
 	case q < lo:
-		return L + math.Max(1, math.Sqrt(L)/2)
+		return L + math.Max(1, 0.05*L)
 	}
 	return L
 }
 
 // queueLow and queueHigh bound the queue the limit lets build downstream:
 // below queueLow the limit grows, above queueHigh it shrinks.
-func queueLow(limit float64) float64  { return math.Max(1, 0.05*limit) }
-func queueHigh(limit float64) float64 { return math.Max(2, 0.15*limit) }
+func queueLow(limit float64) float64  { return math.Max(0.5, 0.05*limit) }
+func queueHigh(limit float64) float64 { return math.Max(1, 0.1*limit) }

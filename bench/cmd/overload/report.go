@@ -17,7 +17,7 @@ const (
 )
 
 // windowStats is one reporting window of one contender. Requests count in
-// the window in which they ended.
+// the window in which they were sent.
 type windowStats struct {
 	arrivals  int // requests sent in the window
 	successes int
@@ -41,6 +41,7 @@ type phaseStats struct {
 	converge   time.Duration // -1: never; 0 for the first phase
 	minLimit   int           // -1: no limit
 	maxLimit   int
+	below      time.Duration // time the limit spent below the workers
 }
 
 func (p phaseStats) goodput() float64 {
@@ -75,7 +76,7 @@ func summarize(sc scenario, schedule []time.Duration, r result) summary {
 		ws[idx(t)].arrivals++
 	}
 	for _, rec := range r.records {
-		w := &ws[idx(rec.end)]
+		w := &ws[idx(rec.sent)]
 		switch rec.outcome {
 		case success:
 			w.successes++
@@ -108,8 +109,7 @@ func summarize(sc scenario, schedule []time.Duration, r result) summary {
 		} else {
 			sum.share[i] = 1
 		}
-		ok[i] = sum.share[i] >= targetGoodput &&
-			(len(ws[i].latencies) == 0 || quantile(ws[i].latencies, 0.99) <= time.Duration(targetP99*float64(p.service)))
+		ok[i] = len(ws[i].latencies) == 0 || quantile(ws[i].latencies, 0.99) <= time.Duration(targetP99*float64(p.service))
 	}
 
 	var at time.Duration
@@ -132,11 +132,24 @@ func summarize(sc scenario, schedule []time.Duration, r result) summary {
 		}
 		ps.p50, ps.p99 = quantile(lats, 0.5), quantile(lats, 0.99)
 		if pi > 0 {
-			// Converged: from the first window after which every window of
-			// the phase meets the goodput and p99 targets.
+			// Converged: from the first window w such that every window
+			// from w to the end of the phase meets the p99 target and
+			// their goodput together meets the goodput target. (Goodput
+			// is judged over the rest of the phase, not per window: with
+			// Poisson arrivals one window's share swings by +-10%.)
 			ps.converge = -1
+			var succ, ach float64
 			for i := last; i >= first && ok[i]; i-- {
-				ps.converge = time.Duration(i-first) * sc.window
+				succ += float64(ws[i].successes)
+				ach += math.Min(float64(ws[i].arrivals), sc.capacity(p)*sc.window.Seconds())
+				if ach == 0 || succ/ach >= targetGoodput {
+					ps.converge = time.Duration(i-first) * sc.window
+				}
+			}
+		}
+		for k, l := range r.limits {
+			if l.at >= at && l.at < at+p.length && l.limit < sc.workers && k+1 < len(r.limits) {
+				ps.below += r.limits[k+1].at - l.at
 			}
 		}
 		sum.phases = append(sum.phases, ps)
@@ -229,8 +242,8 @@ func writeTargets(w io.Writer, sc scenario, sums []summary) {
 		}
 		spike := s.phases[1]
 		if spike.minLimit >= 0 {
-			lines = append(lines, fmt.Sprintf("lowest limit in the spike %d, the server sustains %d: %s",
-				spike.minLimit, sc.workers, mark(spike.minLimit >= sc.workers)))
+			lines = append(lines, fmt.Sprintf("lowest limit in the spike %d, the server sustains %d: %s (below it for %v of %v)",
+				spike.minLimit, sc.workers, mark(spike.minLimit >= sc.workers), spike.below.Round(10*time.Millisecond), spike.phase.length))
 		}
 		if anchor != nil {
 			a := anchor.phases[1]

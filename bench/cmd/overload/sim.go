@@ -84,7 +84,7 @@ const (
 
 // record is one request as the client saw it.
 type record struct {
-	end     time.Duration // since the run started
+	sent    time.Duration // since the run started
 	latency time.Duration // from the client's send to the answer (or error)
 	outcome outcome
 }
@@ -214,7 +214,7 @@ func runContender(ctx context.Context, sc scenario, c contender, schedule []time
 			admitted, err := c.do(rctx, srv.call)
 			cancel()
 			lat := time.Since(sent)
-			rec := record{end: since(), latency: lat}
+			rec := record{sent: at, latency: lat}
 			switch {
 			case !admitted:
 				rec.outcome = rejected
