@@ -47,8 +47,8 @@ import (
 // latency is below the baseline lowers it.
 //
 // Windows last at least twice the latency and ten calls; only calls admitted
-// since the last change of the limit are sampled, so each window measures
-// one limit. The limit moves only in windows where it bound (a caller
+// since the last change of the limit (after a cut, since the calls in flight
+// fell below it) are sampled, so each window measures one limit. The limit moves only in windows where it bound (a caller
 // waited or was rejected): with fewer callers than the limit, latency says
 // nothing about the limit, which then holds.
 //
@@ -95,6 +95,7 @@ type Adaptive struct {
 	queued     int                             // waiters in queues
 	queues     [Highest - Lowest + 1]list.List // of *waiter, per priority (index p-Lowest), oldest first
 	epoch      time.Time                       // the last change of the limit: older permits are not sampled
+	draining   bool                            // the limit was cut and more than it are still in flight
 	win        window                          // the window being measured
 	prev       windowResult                    // the last window that closed
 	base       time.Duration                   // latency without queueing; 0 until measured
@@ -206,6 +207,13 @@ func (a *Adaptive) Release(p Permit, o Outcome) {
 	a.mu.Lock()
 	a.account(now)
 	a.inFlight--
+	if a.draining && a.inFlight < int(a.limit) {
+		// The calls admitted under the higher limit have drained: from
+		// now on a call queues downstream behind fewer than the new limit.
+		a.draining = false
+		a.epoch = now
+		a.win = window{start: now}
+	}
 	if o != Ignored && !p.Start.Before(a.epoch) {
 		lat := now.Sub(p.Start)
 		if o == Dropped {
@@ -365,8 +373,8 @@ func (a *Adaptive) makeRoom(p Priority) bool {
 	if a.queued < share {
 		return true
 	}
-	if a.queued < bound && p == Highest {
-		return true
+	if a.queued < bound {
+		return false // room, but not for this priority
 	}
 	for q := Lowest; q < p; q++ {
 		if e := a.queues[q-Lowest].Back(); e != nil {
@@ -457,6 +465,7 @@ func (a *Adaptive) closeWindow(now time.Time) {
 	if next != old {
 		a.limit = next
 		a.epoch = now
+		a.draining = next < old && a.inFlight >= int(next)
 		if next > old {
 			a.dispatch()
 		}
@@ -477,7 +486,10 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 		fell := float64(prev.rtt - cur.rtt)
 		if fell >= -0.05*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) {
 			a.base = cur.rtt
-			knee := prev.inFlight * float64(cur.rtt) / float64(prev.rtt) // throughput before × latency now
+			// Little's law: the calls in flight before the cut over their
+			// latency is the throughput the service sustained; times the
+			// latency now, the calls it holds without a queue.
+			knee := math.Ceil(math.Floor(prev.limit) * float64(cur.rtt) / float64(prev.rtt))
 			return math.Max(L, knee+queueLow(knee))
 		}
 	}
@@ -493,5 +505,5 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 
 // queueLow and queueHigh bound the queue the limit lets build downstream:
 // below queueLow the limit grows, above queueHigh it shrinks.
-func queueLow(limit float64) float64  { return math.Max(0.5, 0.05*limit) }
-func queueHigh(limit float64) float64 { return math.Max(1, 0.1*limit) }
+func queueLow(limit float64) float64  { return math.Max(0.5, 0.03*limit) }
+func queueHigh(limit float64) float64 { return math.Max(1, 0.06*limit) }
