@@ -134,12 +134,8 @@ func (b *Bulkhead) Stats() Stats {
 
 // acquire takes a slot for Do and Acquire.
 func (b *Bulkhead) acquire(ctx context.Context) error {
-	if done := ctx.Done(); done != nil {
-		select {
-		case <-done:
-			return context.Cause(ctx)
-		default:
-		}
+	if ctx.Err() != nil { // Err, not Done: asking for Done can cost the caller an allocation
+		return context.Cause(ctx)
 	}
 	if b.sem.TryAcquire(1) {
 		b.running.Add(1)

@@ -49,6 +49,13 @@
 //     [ErrNilFunc] and acquires nothing. Bad construction (a rate <= 0 or
 //     NaN, a burst or n below 1, an option that does not apply) panics at
 //     once with a message starting "limit: " that names the argument.
+//   - HTTP: [Handler] admits each request through a limiter and answers a
+//     refusal with 503 and Retry-After (whole seconds, at least 1); it
+//     releases with the outcome the response shows (a 503, 429 or 504 from
+//     the handler is [Dropped]). retryhttp's client waits that long and
+//     tries again.
+//   - Any limiter, yours included: [Do] and [DoValue] run a function under
+//     any [Limiter], releasing with [OutcomeOf] its error.
 //   - No goroutine: no limiter starts one; nothing needs closing.
 //
 // # Costs
@@ -62,7 +69,8 @@
 // element) and, with [WithMaxWait], a context with a timer. Acquire and
 // Release add, on any limiter, the bookkeeping that catches a permit
 // released twice (two more short critical sections, no allocation once
-// warm). A rejection allocates its [*RejectedError]. No limiter reads the
+// warm). A rejection allocates its [*RejectedError]. [Handler] adds one
+// small allocation per request (the writer that records the status). No limiter reads the
 // clock unless it needs time: Bulkhead reads none unless waiting with
 // WithMaxWait.
 package limit

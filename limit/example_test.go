@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/async-patterns/async/limit"
@@ -95,4 +97,27 @@ func ExampleWithPriority() {
 	fmt.Println(limit.PriorityFrom(ctx), limit.PriorityFrom(context.Background()))
 	// Output:
 	// low normal
+}
+
+// This example shows limit.Handler shedding load: while the bulkhead's
+// one slot is taken, a request gets 503 and a Retry-After that clients
+// such as retryhttp wait for.
+func ExampleHandler() {
+	bh := limit.NewBulkhead(1, limit.WithMaxWaiting(0))
+	h := limit.Handler(bh, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+	}))
+
+	p, _ := bh.Acquire(context.Background()) // someone else holds the slot
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(w.Code, w.Header().Get("Retry-After"))
+
+	bh.Release(p, limit.Success)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	fmt.Print(w.Code, " ", w.Body.String())
+	// Output:
+	// 503 1
+	// 200 hello
 }

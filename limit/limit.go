@@ -274,3 +274,29 @@ func Do(ctx context.Context, l Limiter, fn func(context.Context) error) (err err
 	returned = true
 	return err
 }
+
+// DoValue is [Do] for a function that returns a value: it runs fn under a
+// permit of l and returns fn's value and error (the zero value when fn did
+// not run or panicked).
+func DoValue[T any](ctx context.Context, l Limiter, fn func(context.Context) (T, error)) (v T, err error) {
+	if fn == nil {
+		return v, ErrNilFunc
+	}
+	p, err := l.Acquire(ctx)
+	if err != nil {
+		return v, err
+	}
+	returned := false
+	defer func() {
+		o := Failure
+		if returned {
+			o = OutcomeOf(ctx, err)
+		} else {
+			err = safe.Recovered(recover())
+		}
+		l.Release(p, o)
+	}()
+	v, err = fn(ctx)
+	returned = true
+	return v, err
+}

@@ -153,3 +153,22 @@ func TestDo(t *testing.T) {
 		}
 	})
 }
+
+func TestDoValue(t *testing.T) {
+	r := &recorder{}
+	v, err := limit.DoValue(t.Context(), r, func(context.Context) (int, error) { return 7, nil })
+	if v != 7 || err != nil {
+		t.Errorf("DoValue() = %d, %v; want 7, nil", v, err)
+	}
+	v, err = limit.DoValue(t.Context(), r, func(context.Context) (int, error) { panic("boom") })
+	var pe *limit.PanicError
+	if v != 0 || !errors.As(err, &pe) {
+		t.Errorf("DoValue(panicking fn) = %d, %v; want 0, *PanicError", v, err)
+	}
+	if _, err := limit.DoValue[int](t.Context(), r, nil); err != limit.ErrNilFunc {
+		t.Errorf("DoValue(nil) = %v; want ErrNilFunc", err)
+	}
+	if fmt.Sprint(r.outcomes) != fmt.Sprint([]limit.Outcome{limit.Success, limit.Failure}) || r.next != 2 {
+		t.Errorf("acquired %d, outcomes %v; want 2, [success failure]", r.next, r.outcomes)
+	}
+}

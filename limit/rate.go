@@ -127,13 +127,8 @@ func (r *Rate) Stats() Stats {
 // (no allocation); the slow path reserves a token and sleeps until it is
 // due, unless it would be due too late.
 func (r *Rate) wait(ctx context.Context) error {
-	done := ctx.Done()
-	if done != nil {
-		select {
-		case <-done:
-			return context.Cause(ctx)
-		default:
-		}
+	if ctx.Err() != nil { // Err, not Done: asking for Done can cost the caller an allocation
+		return context.Cause(ctx)
 	}
 	if r.lim.Allow() {
 		return nil
@@ -158,6 +153,7 @@ func (r *Rate) wait(ctx context.Context) error {
 		r.rejected.Add(1)
 		return NewRejectedError(r.label, "no token within the max wait", delay)
 	}
+	done := ctx.Done()
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {

@@ -42,6 +42,12 @@
 //   - Breakers ([WithBreakers]): one per host; a rejection is not sent, and
 //     its RetryAfter is waited for like a Retry-After. Only transport errors
 //     and 5xx responses count as failures.
+//   - Limiters ([WithLimiters]): one per host, made on the host's first
+//     request; each attempt acquires a permit before the breaker and the
+//     base see it. A refusal is not sent, never counts against the
+//     breaker, and its RetryAfter is waited for like a Retry-After. A
+//     server that sheds load with limit.Handler (503 and Retry-After) is
+//     honoured the same way.
 //   - Hedging ([WithHedge]): a second copy of a slow attempt; the first
 //     outcome that would not be retried wins, the other copy is cancelled
 //     and its body closed.
@@ -54,7 +60,8 @@
 // A first-try success with no per-attempt timeout, breaker or hedge adds a
 // check of the method and a call of the retry loop to the base transport:
 // no allocation, no clock read, no goroutine. A breaker adds its own
-// bookkeeping (no allocation on success). A per-attempt timeout adds, per
+// bookkeeping (no allocation on success), a limiter its own Acquire and
+// Release and a lookup of the host's limiter in a sync.Map. A per-attempt timeout adds, per
 // attempt, two contexts with timers (retry's, and the one that keeps the
 // returned body readable after retry has ended the attempt), a copy of the
 // request and a body wrapper. A retry adds a copy of the request and keeps

@@ -26,6 +26,7 @@ type config struct {
 	breakers      *breaker.Group
 	hedge         time.Duration
 	maxRetryAfter time.Duration
+	limiters      *hostLimiters // limiter.go
 }
 
 // WithBase sets the transport that sends each attempt (default
