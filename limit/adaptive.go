@@ -476,7 +476,7 @@ func (a *Adaptive) closeWindow(now time.Time) {
 // cur, which followed prev.
 func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	L := cur.limit
-	if prev.saturated && cur.limit < prev.limit && cur.inFlight <= 0.9*prev.inFlight {
+	if prev.saturated && cur.limit < prev.limit && cur.inFlight <= 0.95*prev.inFlight {
 		// The limit was cut. Had the latency been queueing, it would have
 		// fallen in proportion; if it fell by less than half that, it is
 		// the service's own latency: rebase, and go back to the knee.
@@ -489,7 +489,7 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 			// Little's law: the calls in flight before the cut over their
 			// latency is the throughput the service sustained; times the
 			// latency now, the calls it holds without a queue.
-			knee := math.Ceil(math.Floor(prev.limit) * float64(cur.rtt) / float64(prev.rtt))
+			knee := math.Round(math.Floor(prev.limit) * float64(cur.rtt) / float64(prev.rtt))
 			return math.Max(L, knee+queueLow(knee))
 		}
 	}

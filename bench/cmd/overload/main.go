@@ -25,6 +25,7 @@
 //	go run ./cmd/overload                     # the three variants, at once (80 s)
 //	go run ./cmd/overload -variant 500ms      # one of: 1s, 500ms, long-spike
 //	go run ./cmd/overload -scale 0.1          # every phase 10x shorter (a smoke test)
+//	go run ./cmd/overload -windows            # and every window's figures
 package main
 
 import (
@@ -57,6 +58,7 @@ const (
 func main() {
 	variant := flag.String("variant", "all", "which variant: 1s, 500ms, long-spike or all (run at once)")
 	scale := flag.Float64("scale", 1, "multiply every phase and the window by this (0.1 for a quick look)")
+	flag.BoolVar(&perWindow, "windows", false, "also print every window of every contender")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -32,7 +32,7 @@ func TestSmoke(t *testing.T) {
 	if got := len(row.FindAllString(s, -1)); got != 12 {
 		t.Errorf("the report has %d contender rows; want 4 contenders x 3 phases:\n%s", got, s)
 	}
-	chart := regexp.MustCompile("(?m)^(no limit    |bulkhead\\(12\\)|failsafe-go |ours        |\\(\\^ = spike\\) ) \\|.{40}\\|$")
+	chart := regexp.MustCompile(`(?m)^(no limit    |bulkhead\(12\)|failsafe-go |ours        |\(\^ = spike\) ) \|.{40}\|$`)
 	if got := len(chart.FindAllString(s, -1)); got != 5 {
 		t.Errorf("the chart has %d rows of 40 windows; want 5:\n%s", got, s)
 	}

@@ -193,6 +193,27 @@ func writeReport(w io.Writer, sc scenario, sums []summary) {
 	fmt.Fprintln(w)
 	writeTargets(w, sc, sums)
 	writeChart(w, sc, sums)
+	if perWindow {
+		writeWindows(w, sc, sums)
+	}
+}
+
+// perWindow is the -windows flag.
+var perWindow bool
+
+// writeWindows prints every window of every contender.
+func writeWindows(w io.Writer, sc scenario, sums []summary) {
+	fmt.Fprintln(w, "| contender | window | sent | goodput | rejected | timed out | p50 | p99 | limit |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, s := range sums {
+		for i, ws := range s.windows {
+			fmt.Fprintf(w, "| %s | %v | %d | %.0f%% | %d | %d | %v | %v | %d-%d |\n", s.name, time.Duration(i)*sc.window,
+				ws.arrivals, 100*s.share[i], ws.rejected, ws.timedOut,
+				quantile(ws.latencies, 0.5).Round(time.Millisecond), quantile(ws.latencies, 0.99).Round(time.Millisecond),
+				ws.minLimit, ws.maxLimit)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func (sc scenario) title() string {
