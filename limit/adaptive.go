@@ -33,34 +33,38 @@ import (
 // Plain Vegas has the same flaw the other way round: its baseline is the
 // lowest latency ever seen, so when the service becomes four times slower
 // every call looks like three calls of queue, and the limit is cut far
-// below what the service can sustain (failsafe-go's adaptive limiter, whose
-// baseline is a moving average, falls to 1 in a long slowdown). This limiter
-// checks its baseline instead of trusting it. It cuts by at most a fifth a
-// window; after a cut, the latency must fall with the limit, since a queue
-// of calls waits in proportion to its length. If it does not (the limit
+// below what the service can sustain. (failsafe-go's adaptive limiter,
+// whose baseline is a moving average that lags a slowdown, is cut to 1 in a
+// long one; BENCHMARKS.md has the figures.) This limiter checks its
+// baseline instead of trusting it. It cuts by at most a fifth a window;
+// after a cut, the latency must fall with the calls in flight, since a
+// queue of calls waits in proportion to its length. If it does not (they
 // went down and the latency stayed), the latency is the service's own: it
 // becomes the new baseline, and the limit goes back to the knee that
 // Little's law gives from the throughput before the cut and the new
 // baseline (calls in flight = throughput × latency). The limit therefore
-// dips below the concurrency the service sustains for at most one window, the
-// probe that measures it. A faster service is seen at once: a window whose
-// latency is below the baseline lowers it.
+// dips below the concurrency the service sustains only in the probe that
+// measures it, typically one window. A faster service is seen at once: a
+// window whose latency is below the baseline lowers it.
 //
-// Windows last at least twice the latency and ten calls; only calls admitted
-// since the last change of the limit (after a cut, since the calls in flight
-// fell below it) are sampled, so each window measures one limit. The limit moves only in windows where it bound (a caller
-// waited or was rejected): with fewer callers than the limit, latency says
-// nothing about the limit, which then holds.
+// Windows last at least twice the latency and ten calls; only calls
+// admitted since the last change of the limit (after a cut, since the
+// calls in flight fell below it) are sampled, so each window measures one
+// limit. The limit moves only in windows where it bound (a caller waited
+// or was rejected): with fewer callers than the limit, latency says
+// nothing about the limit, which then holds. A cold start under overload
+// never sees the latency without a queue, so its baseline may include up
+// to one service time of queue until the service is seen idle once.
 //
 // # Queue, priorities and rejection
 //
 // A caller that finds the limit full waits in a queue of at most half the
 // limit ([WithMaxWaiting] sets a fixed bound; 0 means no queue), for at most
-// what is left of half the baseline once the queue already seen downstream
-// (rtt − base) is counted ([WithMaxWait] sets a fixed bound): the queueing a
-// caller sees, here and downstream, stays under half the service's own
-// latency. Before the first latency is measured, there is no waiting.
-// Rejection is gradual by priority: a caller of priority p may join the
+// what is left of a quarter of the baseline once the queue already seen
+// downstream (rtt − base) is counted ([WithMaxWait] sets a fixed bound): the
+// queueing a caller sees, here and downstream, stays well under half the
+// service's own latency. Before the first latency is measured, there is no
+// waiting. Rejection is gradual by priority: a caller of priority p may join the
 // queue only while it holds fewer than (p−Lowest+1)/5 of its bound, so as
 // the queue fills [Lowest] is turned away first and [Highest] last; a
 // caller that finds the queue full takes the place of the newest waiter of
@@ -76,10 +80,12 @@ import (
 // is not sampled.
 //
 // Create one with [NewAdaptive]; the zero value is not usable. It is safe
-// for concurrent use, starts no goroutine and needs no closing. An admission
-// and a release each take one mutex and read the clock once; neither
+// for concurrent use, starts no goroutine and needs no closing. An
+// admission and a release each take two short critical sections (the
+// limiter's and the permit ledger's) and read the clock once; neither
 // allocates when the call is admitted at once. A caller that waits
-// allocates its place in the queue (and a timer).
+// allocates its place in the queue and a timer; a rejection allocates its
+// error.
 type Adaptive struct {
 	label      string
 	minLim     float64
@@ -191,10 +197,11 @@ func (a *Adaptive) Acquire(ctx context.Context) (Permit, error) {
 	if ctx == nil {
 		panic("limit: nil ctx passed to Acquire")
 	}
-	if err := a.acquire(ctx); err != nil {
+	start, err := a.acquire(ctx)
+	if err != nil {
 		return Permit{}, err
 	}
-	return Permit{ID: a.ledger.take(), Start: time.Now()}, nil
+	return Permit{ID: a.ledger.take(), Start: start}, nil
 }
 
 // Release ends the permit p with the outcome o of the work (see the type
@@ -251,27 +258,29 @@ func (a *Adaptive) Stats() Stats {
 	return s
 }
 
-// acquire takes a slot for Acquire, waiting in the queue if need be.
-func (a *Adaptive) acquire(ctx context.Context) error {
+// acquire takes a slot for Acquire, waiting in the queue if need be, and
+// returns when it was admitted.
+func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
 	done := ctx.Done()
 	if done != nil {
 		select {
 		case <-done:
-			return context.Cause(ctx)
+			return time.Time{}, context.Cause(ctx)
 		default:
 		}
 	}
 	prio := PriorityFrom(ctx)
 	a.mu.Lock()
 	if a.inFlight < int(a.limit) && !a.waitingAtOrAbove(prio) {
-		a.admit(time.Now())
+		now := time.Now()
+		a.admit(now)
 		a.mu.Unlock()
-		return nil
+		return now, nil
 	}
 	a.win.saturated = true
 	wait := a.waitBound()
 	if wait == 0 || !a.makeRoom(prio) {
-		return a.reject("limit full and no room in the queue") // unlocks
+		return time.Time{}, a.reject("limit full and no room in the queue") // unlocks
 	}
 	w := &waiter{ctx: ctx, ready: make(chan struct{}), prio: prio}
 	w.elem = a.queues[prio-Lowest].PushBack(w)
@@ -300,7 +309,7 @@ func (a *Adaptive) acquire(ctx context.Context) error {
 	case admitted:
 		if ctx.Err() == nil {
 			a.mu.Unlock()
-			return nil
+			return time.Now(), nil
 		}
 		// The ctx ended as the slot was handed over: give it back.
 		a.account(time.Now())
@@ -308,15 +317,15 @@ func (a *Adaptive) acquire(ctx context.Context) error {
 		a.dispatch()
 	case evicted:
 		if ctx.Err() == nil {
-			return a.reject("displaced from the queue by a caller of higher priority") // unlocks
+			return time.Time{}, a.reject("displaced from the queue by a caller of higher priority") // unlocks
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		a.mu.Unlock()
-		return context.Cause(ctx)
+		return time.Time{}, context.Cause(ctx)
 	}
 	if timedOut {
-		return a.reject(fmt.Sprintf("no slot within the wait allowed (%v)", wait)) // unlocks
+		return time.Time{}, a.reject(fmt.Sprintf("no slot within the wait allowed (%v)", wait)) // unlocks
 	}
 	a.mu.Unlock()
 	panic("limit: adaptive waiter woken with nothing to do") // unreachable

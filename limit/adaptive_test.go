@@ -385,3 +385,22 @@ func TestAdaptiveProperty(t *testing.T) {
 		})
 	}
 }
+
+func TestAdaptiveAdmitsWithoutAllocating(t *testing.T) {
+	a := limit.NewAdaptive()
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	allocs := testing.AllocsPerRun(1000, func() {
+		p, err := a.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Release(p, limit.Success)
+		if err := a.Do(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Acquire, Release and Do admitted at once: %v allocations; want 0", allocs)
+	}
+}
