@@ -493,7 +493,7 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 		// building, or the service slowing down further.
 		proportional := float64(prev.rtt) * cur.inFlight / prev.inFlight
 		fell := float64(prev.rtt - cur.rtt)
-		if fell >= -0.05*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) {
+		if fell >= -0.02*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) {
 			a.base = cur.rtt
 			// Little's law: the calls in flight before the cut over their
 			// latency is the throughput the service sustained; times the
