@@ -48,14 +48,14 @@ func (s *service) call(ctx context.Context) error {
 }
 
 // closedLoop runs callers goroutines that call s through a until ctx ends;
-// a rejected caller backs off 1 ms.
+// a rejected caller backs off 5 ms.
 func closedLoop(ctx context.Context, wg *sync.WaitGroup, a *limit.Adaptive, s *service, callers int) {
 	for range callers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				if err := a.Do(ctx, s.call); errors.Is(err, limit.ErrRejected) {
 					select {
-					case <-time.After(time.Millisecond):
+					case <-time.After(5 * time.Millisecond):
 					case <-ctx.Done():
 					}
 				}
