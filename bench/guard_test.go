@@ -20,7 +20,6 @@ import (
 //go:noinline
 func value(context.Context) (int, error) { return 42, nil }
 
-
 // BenchmarkGuard measures a first-try success through retry and a circuit
 // breaker, the composition most callers build, in one run:
 //
