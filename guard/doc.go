@@ -80,9 +80,11 @@
 //   - Hedging: the first success wins; the other copies are cancelled and
 //     awaited before the call returns; each copy beyond the first spends
 //     from the budget, and a refused one is not started.
-//   - Cancellation: when ctx ends, the call returns an error matching
-//     context.Cause(ctx), after the function (and every hedged copy) has
-//     returned; the guard never abandons a running function.
+//   - Cancellation: when ctx ends, the retries stop with an error matching
+//     context.Cause(ctx) and the function's last error; without retries,
+//     the call returns what the function returned. Either way it returns
+//     only after the function (and every hedged copy) has: the guard never
+//     abandons a running function.
 //   - Panics: a panic in the function or the fallback comes back as a
 //     *[PanicError]; it is never retried, counts as the breaker's failure
 //     and as the limiters' failure, and reaches the fallback.

@@ -95,8 +95,10 @@ func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 // returns; else it returns T's zero value and that error, in which
 // errors.Is finds fn's own error. It blocks while fn runs, during retry
 // waits, and, for a concurrency limiter or a rate limiter that waits,
-// until admitted; when ctx ends it returns an error matching
-// context.Cause(ctx) (after any hedged copies have returned). A nil fn
+// until admitted. When ctx ends, the retries stop with an error matching
+// context.Cause(ctx) and fn's last error (without retries, DoValue returns
+// what fn returned), always after fn, and every hedged copy, has returned.
+// A nil fn
 // returns [ErrNilFunc]; a nil ctx panics; so does a T other than the
 // fallback's (see [WithFallback]).
 //
