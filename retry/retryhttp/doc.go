@@ -51,6 +51,11 @@
 //   - Hedging ([WithHedge]): a second copy of a slow attempt; the first
 //     outcome that would not be retried wins, the other copy is cancelled
 //     and its body closed.
+//   - Budget ([WithBudget]): a retry.Budget shared with other clients and
+//     calls bounds the retries and hedged copies of all of them together
+//     (each request deposits, each retry and each copy spends); a refused
+//     retry ends the request as the attempt limit does, a refused copy is
+//     not sent.
 //   - No goroutine outlives RoundTrip. Bad options panic in [New] with a
 //     message starting "retryhttp: "; a request that cannot be served as
 //     configured (hedging a POST) gets an error naming the reason.
@@ -67,5 +72,6 @@
 // request and a body wrapper. A retry adds a copy of the request and keeps
 // the body of the retried response in memory; a hedged attempt adds a
 // timer, a channel, and a goroutine, a context and a copy of the request per
-// copy sent.
+// copy sent. A budget adds a Deposit per request (two atomic operations)
+// and, per retry or hedged copy, a short critical section and a clock read.
 package retryhttp

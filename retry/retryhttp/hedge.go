@@ -64,8 +64,9 @@ func (c *call) hedged(actx context.Context) error {
 	for {
 		select {
 		case <-timer.C:
-			if started == 1 {
-				// If GetBody fails, the first copy goes on alone.
+			// If the budget refuses the copy, or GetBody fails, the first
+			// copy goes on alone.
+			if started == 1 && (c.t.budget == nil || c.t.budget.TrySpend()) {
 				_ = launch()
 			}
 		case res := <-results:
