@@ -59,6 +59,26 @@ func BenchmarkGuard(b *testing.B) {
 			sinkInt, sinkErr = guard.DoValue(ctx, g, value)
 		}
 	})
+	// A func literal that captures a variable, written at the call site:
+	// the guard's fn escapes (a hedge may hand it to other goroutines), so
+	// the literal is allocated; by hand it stays on the stack.
+	n := 42
+	b.Run("by-hand/closure", func(b *testing.B) {
+		br := breaker.New()
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = retry.DoValue(ctx, func(ctx context.Context) (int, error) {
+				return breaker.DoValue(ctx, br, func(context.Context) (int, error) { return n, nil })
+			})
+		}
+	})
+	b.Run("guard/closure", func(b *testing.B) {
+		g := guard.New(guard.WithRetry(), guard.WithBreaker(breaker.New()))
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkInt, sinkErr = guard.DoValue(ctx, g, func(context.Context) (int, error) { return n, nil })
+		}
+	})
 	b.Run("failsafe", func(b *testing.B) {
 		ex := failsafe.With[int](retrypolicy.NewWithDefaults[int](), circuitbreaker.NewWithDefaults[int]())
 		get := func() (int, error) { return value(ctx) }

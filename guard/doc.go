@@ -102,7 +102,11 @@
 // nothing, reads no clock but the breaker's two, and starts no goroutine:
 // the guard adds a few function calls and a deferred recover to calling
 // retry.DoValue around breaker.DoValue by hand (BenchmarkGuard in the bench
-// module). A budget adds one Deposit per call (two atomic operations); a
+// module). One thing differs from the hand-written pair: the function
+// given to Do or DoValue escapes to the heap, since a hedge may run it on
+// other goroutines, so a function literal that captures variables, written
+// at the call site, is allocated on each call (one small allocation); a
+// function value made once and reused is not. A budget adds one Deposit per call (two atomic operations); a
 // limiter its own Acquire and Release. A retry adds what retry's does (the
 // backoff state, a timer); a fallback call, a deferred recover. A hedged
 // attempt adds a channel, a slice of cancel functions, a timer, and a

@@ -75,7 +75,7 @@ func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 	if fn == nil {
 		return ErrNilFunc
 	}
-	_, err := run(ctx, g, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	_, err := run(ctx, g, task[struct{}]{efn: fn})
 	if err != nil && g.cfg.fallbackErr != nil && g.falls(ctx, err) {
 		err = g.cfg.fallbackErr(ctx, err)
 	}
@@ -120,7 +120,7 @@ func DoValue[T any](ctx context.Context, g *Guard, fn func(ctx context.Context) 
 		var zero T
 		return zero, ErrNilFunc
 	}
-	v, err := run(ctx, g, fn)
+	v, err := run(ctx, g, task[T]{fn: fn})
 	if err != nil && fb != nil && g.falls(ctx, err) {
 		return callFallback(ctx, fb, err)
 	}
@@ -137,57 +137,84 @@ func (g *Guard) falls(ctx context.Context, err error) bool {
 	return g.cfg.fallbackIf == nil || g.cfg.fallbackIf(err)
 }
 
+// task is the guarded function: fn, or, for Do, efn. (Do's function is
+// carried as it is, rather than wrapped in a closure, since the hedge may
+// hand it to other goroutines: a wrapper would then be allocated on every
+// call.)
+type task[T any] struct {
+	fn  func(context.Context) (T, error)
+	efn func(context.Context) error // when not nil, fn is nil
+}
+
+// call calls the task's function.
+func (t task[T]) call(ctx context.Context) (T, error) {
+	if t.efn != nil {
+		var zero T
+		return zero, t.efn(ctx)
+	}
+	return t.fn(ctx)
+}
+
+// viaBreaker calls the task's function through b.
+func (t task[T]) viaBreaker(ctx context.Context, b *breaker.Breaker) (T, error) {
+	if t.efn != nil {
+		var zero T
+		return zero, b.Do(ctx, t.efn)
+	}
+	return breaker.DoValue(ctx, b, t.fn)
+}
+
 // run applies the retry policy (and the budget) around attempt.
-func run[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+func run[T any](ctx context.Context, g *Guard, t task[T]) (T, error) {
 	c := &g.cfg
 	switch {
 	case c.retry == nil:
 		if c.budget != nil {
 			c.budget.Deposit() // the hedge spends from it
 		}
-		return attempt(ctx, g, fn)
+		return attempt(ctx, g, t)
 	case c.breakerOnly:
 		// The common case, retry around a breaker, without the layers
 		// that are not there: as short as writing it by hand.
 		return retry.DoValue(ctx, func(ctx context.Context) (T, error) {
-			return breaker.DoValue(ctx, c.breaker, fn)
+			return t.viaBreaker(ctx, c.breaker)
 		}, c.retry...)
 	}
 	return retry.DoValue(ctx, func(ctx context.Context) (T, error) {
-		return attempt(ctx, g, fn)
+		return attempt(ctx, g, t)
 	}, c.retry...)
 }
 
 // attempt is one attempt of the retry policy: hedged, or one copy.
-func attempt[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+func attempt[T any](ctx context.Context, g *Guard, t task[T]) (T, error) {
 	if g.cfg.hedgeN > 1 {
-		return hedge(ctx, g, fn)
+		return hedge(ctx, g, t)
 	}
-	return guarded(ctx, g, fn)
+	return guarded(ctx, g, t)
 }
 
 // guarded is one copy of an attempt: the breaker around limited. (The
-// breaker recovers fn's panic; without limiters there is nothing else to
-// release.)
-func guarded[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+// breaker recovers the function's panic; without limiters there is
+// nothing else to release.)
+func guarded[T any](ctx context.Context, g *Guard, t task[T]) (T, error) {
 	c := &g.cfg
 	switch {
 	case c.breaker == nil:
-		return limited(ctx, g, fn)
+		return limited(ctx, g, t)
 	case c.rate == nil && c.limiter == nil:
-		return breaker.DoValue(ctx, c.breaker, fn)
+		return t.viaBreaker(ctx, c.breaker)
 	}
 	return breaker.DoValue(ctx, c.breaker, func(ctx context.Context) (T, error) {
-		return limited(ctx, g, fn)
+		return limited(ctx, g, t)
 	})
 }
 
-// limited admits fn through the rate limiter and then the concurrency
-// limiter, calls it, and releases both permits with its outcome, whether
-// it returned or panicked (a panic comes back as a *PanicError). A refusal
-// or a ctx that ended while waiting for admission is marked for the
-// breaker as saying nothing about the dependency.
-func limited[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (v T, err error) {
+// limited admits the function through the rate limiter and then the
+// concurrency limiter, calls it, and releases both permits with its
+// outcome, whether it returned or panicked (a panic comes back as a
+// *PanicError). A refusal or a ctx that ended while waiting for admission
+// is marked for the breaker as saying nothing about the dependency.
+func limited[T any](ctx context.Context, g *Guard, t task[T]) (v T, err error) {
 	var rp, lp limit.Permit
 	if g.cfg.rate != nil {
 		if rp, err = g.cfg.rate.Acquire(ctx); err != nil {
@@ -218,7 +245,7 @@ func limited[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, 
 			g.cfg.rate.Release(rp, o)
 		}
 	}()
-	v, err = fn(ctx)
+	v, err = t.call(ctx)
 	returned = true
 	return v, err
 }

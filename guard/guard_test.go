@@ -480,3 +480,20 @@ func TestStoreClosed(t *testing.T) {
 		}
 	})
 }
+
+func TestFirstTrySuccessDoesNotAllocate(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	ctx := context.Background()
+	g := guard.New(guard.WithRetry(), guard.WithBreaker(breaker.New()),
+		guard.WithBudget(retry.NewBudget(0.1, 1, time.Second)))
+	fn := func(context.Context) (int, error) { return 1, nil }
+	efn := func(context.Context) error { return nil }
+	if n := testing.AllocsPerRun(100, func() { guard.DoValue(ctx, g, fn) }); n != 0 {
+		t.Errorf("DoValue allocates %v times per call; want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { g.Do(ctx, efn) }); n != 0 {
+		t.Errorf("Do allocates %v times per call; want 0", n)
+	}
+}

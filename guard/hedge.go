@@ -15,7 +15,7 @@ import (
 // the caller's goroutine is free to start the next copy when the delay
 // passes; on every way out the copies still running are cancelled and
 // awaited, so none outlives the call.
-func hedge[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (v T, err error) {
+func hedge[T any](ctx context.Context, g *Guard, t task[T]) (v T, err error) {
 	type result struct {
 		v   T
 		err error
@@ -37,7 +37,7 @@ func hedge[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, er
 				}
 				results <- r
 			}()
-			r.v, r.err = guarded(cctx, g, fn)
+			r.v, r.err = guarded(cctx, g, t)
 			returned = true
 		}()
 	}
