@@ -36,6 +36,7 @@ var floors = map[string]string{
 	"RetryHTTP/first-try":      "direct",
 	"Jsqueue/consumers-1":      "jetstream",
 	"Jsqueue/consumers-4":      "jetstream",
+	"Jsqueue/near-empty":       "jetstream",
 	"Breaker/shared-8x8":       "gobreaker",
 	"Breaker/shared-open":      "gobreaker",
 }
@@ -150,6 +151,7 @@ var targets = []Target{
 	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
 	{"Jsqueue/consumers-1", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
 	{"Jsqueue/consumers-4", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
+	{"Jsqueue/near-empty", "Put+Get+Done, every Get waiting, <= 1.1x raw JetStream, no more messages per item", all(ratio("ours", "jetstream", 1.1), metricAtMost("ours", "msgs/item", 2))},
 	{"Breaker/shared-8x8", "shared: >= 0.9x local gobreaker's throughput, >= 8x DistributedCircuitBreaker's, <= 2 Redis round trips per call", all(ratio("ours", "gobreaker", 1/0.9), ratio("ours", "gobreakerDistributed", 1.0/8), metricAtMost("ours", "rtt/call", 2))},
 	{"Breaker/shared-open", "shared: 0 Redis round trips per rejection while the open period is known", metricAtMost("ours", "rtt/call", 0)},
 }
