@@ -28,13 +28,14 @@ var sinkBool bool
 // allocs), from one goroutine and from GOMAXPROCS goroutines sharing one
 // limiter (-parallel).
 //
-//   - rate-allow: rate.Limiter.Allow (raw), failsafe-go's ratelimiter
-//     TryAcquirePermit (bursty, the one like a token bucket), limit.Rate.Allow.
-//   - rate-do: a call of work admitted by the limiter: raw is
-//     rate.Limiter.Wait then work; failsafe-go is an executor with its rate
+//   - rate-allow: raw x/time/rate's rate.Limiter.Allow (xrate), failsafe-go's
+//     ratelimiter TryAcquirePermit (bursty, the one like a token bucket),
+//     limit.Rate.Allow (ours).
+//   - rate-do: a call of work admitted by the limiter: xrate is
+//     rate.Limiter.Wait then work; failsafe is an executor with its rate
 //     limiter (Run); ours is limit.Rate.Do.
-//   - bulkhead-do: raw is semaphore.Weighted TryAcquire, work, Release;
-//     failsafe-go is an executor with its bulkhead; ours is
+//   - bulkhead-do: semaphore is raw x/sync's semaphore.Weighted TryAcquire,
+//     work, Release; failsafe is an executor with its bulkhead; ours is
 //     limit.Bulkhead.Do.
 //   - bulkhead-permit: the Limiter interface's Acquire and Release around
 //     work (ours only; it adds the bookkeeping that catches a permit
@@ -62,7 +63,7 @@ func BenchmarkLimit(b *testing.B) {
 			})
 		}
 		b.Run("rate-allow"+suffix, func(b *testing.B) {
-			b.Run("raw", func(b *testing.B) {
+			b.Run("xrate", func(b *testing.B) {
 				l := rate.NewLimiter(benchRate, benchBurst)
 				run(b, func() { sinkBool = l.Allow() })
 			})
@@ -76,7 +77,7 @@ func BenchmarkLimit(b *testing.B) {
 			})
 		})
 		b.Run("rate-do"+suffix, func(b *testing.B) {
-			b.Run("raw", func(b *testing.B) {
+			b.Run("xrate", func(b *testing.B) {
 				l := rate.NewLimiter(benchRate, benchBurst)
 				run(b, func() {
 					if err := l.Wait(ctx); err != nil {
@@ -95,7 +96,7 @@ func BenchmarkLimit(b *testing.B) {
 			})
 		})
 		b.Run("bulkhead-do"+suffix, func(b *testing.B) {
-			b.Run("raw", func(b *testing.B) {
+			b.Run("semaphore", func(b *testing.B) {
 				s := semaphore.NewWeighted(1 << 20)
 				run(b, func() {
 					if !s.TryAcquire(1) {

@@ -64,8 +64,8 @@
 // clock read, no allocation. Rate.Do and Rate.Wait add to it a check of ctx
 // and, for Do, a deferred recover; a call that must wait adds x/time/rate's
 // reservation (one allocation) and a timer. Bulkhead.Do admitted at once is
-// the semaphore's TryAcquire and Release (two short critical sections), no
-// allocation; a waiter adds the semaphore's waiter (a channel, a list
+// the semaphore's TryAcquire and Release (two short critical sections) and
+// two atomic adds (the count in flight), no allocation; a waiter adds the semaphore's waiter (a channel, a list
 // element) and, with [WithMaxWait], a context with a timer. Acquire and
 // Release add, on any limiter, the bookkeeping that catches a permit
 // released twice (two more short critical sections, no allocation once

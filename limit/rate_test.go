@@ -129,6 +129,18 @@ func TestRateWait(t *testing.T) {
 			}
 		})
 	})
+	t.Run("a rate so low that its wait is ages is refused before the deadline", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := limit.NewRate(1e-300, 1)
+			r.Allow()
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			defer cancel()
+			var re *limit.RejectedError
+			if err := r.Wait(ctx); !errors.As(err, &re) || re.RetryAfter() < 100*365*24*time.Hour {
+				t.Fatalf("Wait() = %v; want a rejection with a RetryAfter of ages", err)
+			}
+		})
+	})
 	t.Run("a wait that ends before the deadline goes ahead", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := limit.NewRate(1, 1)
