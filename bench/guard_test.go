@@ -23,11 +23,13 @@ func value(context.Context) (int, error) { return 42, nil }
 // BenchmarkGuard measures a first-try success through retry and a circuit
 // breaker, the composition most callers build, in one run:
 //
-//   - by-hand: retry.DoValue around breaker.DoValue, written out at the
+//   - byHand: retry.DoValue around breaker.DoValue, written out at the
 //     call site (the floor the guard must stay near: <= 30ns over it, 0
 //     allocations);
-//   - guard: guard.DoValue with WithRetry and WithBreaker;
-//   - guard+budget: the same with a retry budget (one Deposit per call);
+//   - ours: guard.DoValue with WithRetry and WithBreaker;
+//   - oursBudget: the same with a retry budget (one Deposit per call);
+//   - byHandClosure, oursClosure: the same two with a function literal
+//     written at the call site;
 //   - failsafe: failsafe-go v0.9.8's failsafe.With(retryPolicy,
 //     circuitBreaker).Get, the executor built once with both policies'
 //     defaults.
@@ -35,7 +37,7 @@ func value(context.Context) (int, error) { return 42, nil }
 // Every contender uses its library's defaults for the two policies.
 func BenchmarkGuard(b *testing.B) {
 	ctx := context.Background()
-	b.Run("by-hand", func(b *testing.B) {
+	b.Run("first-try/byHand", func(b *testing.B) {
 		br := breaker.New()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -44,14 +46,14 @@ func BenchmarkGuard(b *testing.B) {
 			})
 		}
 	})
-	b.Run("guard", func(b *testing.B) {
+	b.Run("first-try/ours", func(b *testing.B) {
 		g := guard.New(guard.WithRetry(), guard.WithBreaker(breaker.New()))
 		b.ReportAllocs()
 		for b.Loop() {
 			sinkInt, sinkErr = guard.DoValue(ctx, g, value)
 		}
 	})
-	b.Run("guard+budget", func(b *testing.B) {
+	b.Run("first-try/oursBudget", func(b *testing.B) {
 		g := guard.New(guard.WithRetry(), guard.WithBreaker(breaker.New()),
 			guard.WithBudget(retry.NewBudget(0.15, 1, 10e9)))
 		b.ReportAllocs()
@@ -63,7 +65,7 @@ func BenchmarkGuard(b *testing.B) {
 	// the guard's fn escapes (a hedge may hand it to other goroutines), so
 	// the literal is allocated; by hand it stays on the stack.
 	n := 42
-	b.Run("by-hand/closure", func(b *testing.B) {
+	b.Run("first-try/byHandClosure", func(b *testing.B) {
 		br := breaker.New()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -72,14 +74,14 @@ func BenchmarkGuard(b *testing.B) {
 			})
 		}
 	})
-	b.Run("guard/closure", func(b *testing.B) {
+	b.Run("first-try/oursClosure", func(b *testing.B) {
 		g := guard.New(guard.WithRetry(), guard.WithBreaker(breaker.New()))
 		b.ReportAllocs()
 		for b.Loop() {
 			sinkInt, sinkErr = guard.DoValue(ctx, g, func(context.Context) (int, error) { return n, nil })
 		}
 	})
-	b.Run("failsafe", func(b *testing.B) {
+	b.Run("first-try/failsafe", func(b *testing.B) {
 		ex := failsafe.With[int](retrypolicy.NewWithDefaults[int](), circuitbreaker.NewWithDefaults[int]())
 		get := func() (int, error) { return value(ctx) }
 		b.ReportAllocs()
@@ -87,9 +89,10 @@ func BenchmarkGuard(b *testing.B) {
 			sinkInt, sinkErr = ex.Get(get)
 		}
 	})
+	b.Run("paired/ours", guardPaired)
 }
 
-// BenchmarkGuardOverheadPaired measures what the guard adds to retry and
+// guardPaired (BenchmarkGuard/paired/ours) measures what the guard adds to retry and
 // breaker called by hand, on a shared, noisy machine: it alternates blocks
 // of the two inside one loop, so both see the same load, and reports the
 // fastest block of each (per call), which preemption and other processes
@@ -97,7 +100,7 @@ func BenchmarkGuard(b *testing.B) {
 // failsafe-go's With(retryPolicy, circuitBreaker).Get in a third block of
 // the same loop. (The allocations reported are the three blocks' together:
 // failsafe-go's; BenchmarkGuard reports each contender's own.)
-func BenchmarkGuardOverheadPaired(b *testing.B) {
+func guardPaired(b *testing.B) {
 	ctx := context.Background()
 	br := breaker.New()
 	g := guard.New(guard.WithRetry(), guard.WithBreaker(br))
@@ -126,8 +129,8 @@ func BenchmarkGuardOverheadPaired(b *testing.B) {
 		fs = min(fs, t3.Sub(t2))
 	}
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(float64(byHand.Nanoseconds())/block, "by-hand-ns/call")
-	b.ReportMetric(float64(ours.Nanoseconds())/block, "guard-ns/call")
+	b.ReportMetric(float64(byHand.Nanoseconds())/block, "byHand-ns/call")
+	b.ReportMetric(float64(ours.Nanoseconds())/block, "ours-ns/call")
 	b.ReportMetric(float64((ours-byHand).Nanoseconds())/block, "overhead-ns/call")
 	b.ReportMetric(float64(fs.Nanoseconds())/block, "failsafe-ns/call")
 }
