@@ -12,6 +12,7 @@ import (
 
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/guard"
+	"github.com/async-patterns/async/limit"
 	"github.com/async-patterns/async/retry"
 )
 
@@ -209,5 +210,46 @@ func TestHedge(t *testing.T) {
 				t.Errorf("DoValue = %v, endings %v; want context.Canceled, both copies ended", err, c.endings())
 			}
 		})
+	})
+	t.Run("with retry and a budget, a call deposits once", func(t *testing.T) {
+		budget := retry.NewBudget(1, 0, time.Minute)
+		g := guard.New(guard.WithHedge(time.Hour, 2), guard.WithBudget(budget), fast)
+		if _, err := guard.DoValue(t.Context(), g, func(context.Context) (int, error) { return 1, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if s := budget.Stats(); s.Balance != 1 {
+			t.Errorf("budget Stats() = %+v; want a balance of 1 (one deposit)", s)
+		}
+	})
+	t.Run("many goroutines hedging through one guard keep the bulkhead's bound", func(t *testing.T) {
+		bh := limit.NewBulkhead(3, limit.WithMaxWaiting(100))
+		g := guard.New(guard.WithHedge(0, 2), guard.WithConcurrencyLimiter(bh),
+			guard.WithBreaker(breaker.New(breaker.WithConsecutiveFailures(1000))))
+		var active, peak atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 30 {
+					_, err := guard.DoValue(t.Context(), g, func(ctx context.Context) (int, error) {
+						n := active.Add(1)
+						defer active.Add(-1)
+						for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+						}
+						runtime.Gosched()
+						return 1, nil
+					})
+					if err != nil {
+						t.Errorf("DoValue = %v; want nil", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if p := peak.Load(); p > 3 {
+			t.Errorf("peak concurrency %d; want <= 3", p)
+		}
+		if s := bh.Stats(); s.InFlight != 0 {
+			t.Errorf("bulkhead Stats() = %+v; want every permit released", s)
+		}
 	})
 }
