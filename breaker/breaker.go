@@ -310,6 +310,27 @@ func (b *Breaker) Reset() {
 	b.replace(Closed)
 }
 
+// Exclude marks err, returned by a function run through [Breaker.Do], as
+// saying nothing about the dependency: Do returns err itself (the mark
+// removed) and counts the call as neither a success nor a failure, as it
+// does the caller's own cancellation; a half-open probe so ended frees its
+// slot. It is for work refused before it reached the dependency, such as a
+// limiter's refusal inside the breaker (the guard package's order).
+// Exclude(nil) is nil; the mark must be the function's error itself, not
+// wrapped further.
+func Exclude(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &excludedError{err: err}
+}
+
+// excludedError is the mark Exclude puts on an error.
+type excludedError struct{ err error }
+
+func (e *excludedError) Error() string { return e.err.Error() }
+func (e *excludedError) Unwrap() error { return e.err }
+
 // ErrNilFunc is matched (with errors.Is) by the error of a call given a nil
 // function; the error itself names the argument: "breaker: fn is nil".
 var ErrNilFunc = errors.New("breaker: nil function")
@@ -405,6 +426,10 @@ func (b *Breaker) call(ctx context.Context, fn func(context.Context) error, errp
 	}()
 	err := fn(ctx)
 	returned = true
+	if e, ok := err.(*excludedError); ok {
+		*errp = e.err
+		return errExcluded
+	}
 	*errp = err
 	if err == nil {
 		return nil

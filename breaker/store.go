@@ -255,7 +255,9 @@ func (b *Breaker) runShared(ctx context.Context, fn func(ctx context.Context) er
 	err = fn(ctx)
 	returned = true
 	o := Success
-	if err != nil {
+	if e, ok := err.(*excludedError); ok {
+		err, o = e.err, Excluded
+	} else if err != nil {
 		switch b.verdict(ctx, err) {
 		case errExcluded:
 			o = Excluded

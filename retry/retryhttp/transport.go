@@ -56,6 +56,7 @@ type Transport struct {
 	hedge         time.Duration
 	maxRetryAfter time.Duration
 	limiters      *hostLimiters // nil: no limiters (limiter.go)
+	budget        *retry.Budget // nil: no budget; hedged copies spend from it
 }
 
 // New returns a Transport configured by opts. It panics, with a message that
@@ -80,8 +81,12 @@ func newTransport(c config) *Transport {
 		hedge:         c.hedge,
 		maxRetryAfter: c.maxRetryAfter,
 		limiters:      c.limiters,
+		budget:        c.budget,
 	}
-	t.once = append(append(make([]retry.Option, 0, len(c.policy)+1), c.policy...), retry.WithMaxAttempts(1))
+	if c.budget != nil {
+		t.policy = append(t.policy[:len(t.policy):len(t.policy)], retry.WithBudget(c.budget))
+	}
+	t.once = append(append(make([]retry.Option, 0, len(t.policy)+1), t.policy...), retry.WithMaxAttempts(1))
 	return t
 }
 
