@@ -1,0 +1,185 @@
+package breaker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/async-patterns/async/internal/safe"
+)
+
+// shared is the part of a Breaker that talks to its Store.
+type shared struct {
+	store    Store
+	policy   *Policy
+	lastTry  int64 // unix nanoseconds of the last attempt while degraded; under Breaker.mu
+	degraded bool  // the store failed; under Breaker.mu
+	gen      uint64
+}
+
+// doShared is Do for a breaker with a store. handled is false when the
+// call is to go through the in-process state machine instead (the store is
+// unavailable).
+func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) error) (handled bool, err error) {
+	now := time.Now()
+	b.mu.Lock()
+	if !b.sh.degraded && b.state == Open && now.Before(b.openUntil) {
+		until := b.openUntil
+		b.mu.Unlock()
+		return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(until.Sub(now))}
+	}
+	if !b.sh.degraded && b.state == Closed && b.sh.gen != 0 {
+		// Known closed: let the call through without a round trip; Record
+		// counts its request with its outcome.
+		t := Ticket{Admitted: true, Generation: b.sh.gen, Local: true, Started: now}
+		b.mu.Unlock()
+		return b.runShared(ctx, fn, t)
+	}
+	try := b.tryStoreLocked(now)
+	b.mu.Unlock()
+	if !try {
+		return b.unavailable()
+	}
+	t, snap, serr := b.sh.store.Admit(context.WithoutCancel(ctx), b.cfg.name, b.sh.policy)
+	if serr != nil {
+		b.degrade(serr)
+		return b.unavailable()
+	}
+	b.apply(snap, true)
+	if !t.Admitted {
+		if snap.State == Open {
+			return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(snap.OpenFor)}
+		}
+		return true, &RejectedError{Name: b.cfg.name, State: HalfOpen}
+	}
+	return b.runShared(ctx, fn, t)
+}
+
+// runShared runs fn for the call admitted with ticket t and records its
+// outcome.
+func (b *Breaker) runShared(ctx context.Context, fn func(ctx context.Context) error, t Ticket) (handled bool, err error) {
+	sctx := context.WithoutCancel(ctx)
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		// fn panicked (recover stops it) or called Goexit (recover returns
+		// nil and the goroutine goes on exiting after this): a failure.
+		handled, err = true, safe.Recovered(recover())
+		b.recordShared(sctx, t, Failure)
+	}()
+	err = fn(ctx)
+	returned = true
+	o := Success
+	if err != nil {
+		switch b.verdict(ctx, err) {
+		case errExcluded:
+			o = Excluded
+		case errFailure:
+			o = Failure
+		}
+	}
+	b.recordShared(sctx, t, o)
+	return true, err
+}
+
+// recordShared reports an outcome to the store.
+func (b *Breaker) recordShared(ctx context.Context, t Ticket, o Outcome) {
+	snap, err := b.sh.store.Record(ctx, b.cfg.name, b.sh.policy, t, o)
+	if err != nil {
+		b.degrade(err)
+		return
+	}
+	b.apply(snap, true)
+}
+
+// apply takes in a snapshot from the store (own=true: from an operation of
+// this breaker, which proves the store is up) and queues the changes of
+// state it shows for the hook.
+func (b *Breaker) apply(snap Snapshot, own bool) {
+	now := time.Now()
+	rejoined := false
+	b.mu.Lock()
+	n := len(b.queue)
+	if own && b.sh.degraded {
+		// Back on the shared state: whatever the store says now is the
+		// truth, even an older generation (the store lost its data).
+		b.sh.degraded = false
+		b.live = nil // outcomes of calls the local machine admitted are forgotten
+		b.sh.gen = 0
+		b.storeErr = nil
+		rejoined = true
+		b.queueStatusLocked(nil)
+	}
+	if !b.sh.degraded {
+		for _, c := range snap.Changes {
+			if c.Generation > b.sh.gen {
+				b.setSharedLocked(c.Generation, c.To, 0, now)
+			}
+		}
+		if snap.Generation >= b.sh.gen {
+			b.setSharedLocked(snap.Generation, snap.State, snap.OpenFor, now)
+		}
+	}
+	queued := len(b.queue) > n
+	b.mu.Unlock()
+	if rejoined {
+		slog.Info("breaker: store available again; using shared state", "name", b.cfg.name)
+	}
+	// A watch delivers only what it queued itself: changes queued by a
+	// call on another goroutine are that call's to deliver, before it
+	// returns.
+	if queued || rejoined || (own && b.queued.Load()) {
+		b.flush()
+	}
+}
+
+// setSharedLocked moves the known shared state to s in generation gen.
+// b.mu is held.
+func (b *Breaker) setSharedLocked(gen uint64, s State, openFor time.Duration, now time.Time) {
+	b.sh.gen = gen
+	if s == Open && openFor > 0 {
+		b.openUntil = now.Add(openFor)
+	}
+	if b.state != s && b.cfg.onStateChange != nil {
+		b.queue = append(b.queue, transition{from: b.state, to: s})
+		b.queued.Store(true)
+	}
+	b.state = s
+}
+
+// watch is the Store.Watch callback.
+func (b *Breaker) watch(snap Snapshot) {
+	b.apply(snap, false)
+}
+
+// loadShared returns the shared snapshot, or false if the store is not
+// used now (degraded) or failed.
+func (b *Breaker) loadShared() (Snapshot, bool) {
+	b.mu.Lock()
+	try := b.tryStoreLocked(time.Now())
+	b.mu.Unlock()
+	if !try {
+		return Snapshot{}, false
+	}
+	snap, err := b.sh.store.Load(context.Background(), b.cfg.name, b.sh.policy)
+	if err != nil {
+		b.degrade(err)
+		return Snapshot{}, false
+	}
+	b.apply(snap, true)
+	return snap, true
+}
+
+// forceShared is Trip and Reset for a breaker with a store; it reports
+// false if the store failed (the caller then acts locally).
+func (b *Breaker) forceShared(to State) bool {
+	snap, err := b.sh.store.Force(context.Background(), b.cfg.name, b.sh.policy, to)
+	if err != nil {
+		b.degrade(err)
+		return false
+	}
+	b.apply(snap, true)
+	return true
+}
