@@ -2,7 +2,6 @@ package breaker
 
 import (
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -31,17 +30,23 @@ func (b *Breaker) tryStoreLocked(now time.Time) bool {
 	return false
 }
 
-// degrade switches to the in-process state machine after the store failed
-// with err, starting from the last shared state known, and reports it the
-// first time.
-func (b *Breaker) degrade(err error) {
+// degrade switches to the in-process state machine after an operation
+// begun in epoch failed with err, starting from the last shared state
+// known, and reports it the first time. If the store's status changed
+// since the operation began (it re-joined), the failure is old news and
+// changes nothing.
+func (b *Breaker) degrade(err error, epoch uint64) {
 	b.mu.Lock()
-	b.storeErr = err
-	if b.sh.degraded {
+	if epoch != b.sh.epoch || b.sh.degraded {
+		if b.sh.degraded {
+			b.storeErr = err
+		}
 		b.mu.Unlock()
 		return
 	}
+	b.storeErr = err
 	b.sh.degraded = true
+	b.sh.epoch++
 	b.sh.lastTry = time.Now().UnixNano()
 	b.queueStatusLocked(err)
 	s := Closed
@@ -49,15 +54,13 @@ func (b *Breaker) degrade(err error) {
 		s = Open
 	}
 	b.mu.Unlock()
-	slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
 	b.install(s)
 }
 
-// queueStatusLocked queues a change of the store's status for the
-// WithOnStoreStatus hook, in order with the changes of state. b.mu is held.
+// queueStatusLocked queues a change of the store's status for the log and
+// the WithOnStoreStatus hook, in order with the changes of state. b.mu is
+// held.
 func (b *Breaker) queueStatusLocked(err error) {
-	if b.cfg.onStoreStatus != nil {
-		b.queue = append(b.queue, transition{status: true, err: err})
-		b.queued.Store(true)
-	}
+	b.queue = append(b.queue, transition{status: true, err: err})
+	b.queued.Store(true)
 }

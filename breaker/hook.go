@@ -1,5 +1,7 @@
 package breaker
 
+import "log/slog"
+
 // transition is one change of state waiting for the hook, or (status set)
 // one change of the store's status waiting for the WithOnStoreStatus hook.
 type transition struct {
@@ -36,7 +38,7 @@ func (b *Breaker) flush() {
 		b.mu.Unlock()
 		for i = 0; i < len(batch); i++ {
 			if t := &batch[i]; t.status {
-				b.cfg.onStoreStatus(b.cfg.name, t.err)
+				b.storeStatus(t.err)
 			} else {
 				b.cfg.onStateChange(b.cfg.name, t.from, t.to)
 			}
@@ -46,4 +48,18 @@ func (b *Breaker) flush() {
 	b.delivering = false
 	b.mu.Unlock()
 	ok = true
+}
+
+// storeStatus logs a change of the store's status and runs the
+// WithOnStoreStatus hook for it. flush calls it, so that both come out in
+// the order of the changes.
+func (b *Breaker) storeStatus(err error) {
+	if err != nil {
+		slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
+	} else {
+		slog.Info("breaker: store available again; using shared state", "name", b.cfg.name)
+	}
+	if b.cfg.onStoreStatus != nil {
+		b.cfg.onStoreStatus(b.cfg.name, err)
+	}
 }

@@ -85,10 +85,14 @@ const (
 // Snapshot is the shared state a [Store] operation left behind.
 type Snapshot struct {
 	State      State
-	Generation uint64        // grows with every change of state; never goes back, even if the store loses its data
-	OpenFor    time.Duration // when State is Open: the time left until it half-opens
-	Counts     Counts
-	Changes    []Change // the changes of state this operation made, oldest first
+	Generation uint64 // grows with every change of state; never goes back, even if the store loses its data
+	// OpenFor is, when State is Open, the time left until it half-opens;
+	// when State is HalfOpen and every probe permit is taken, the time
+	// left until the probes' lease ends and the permits are given again
+	// (a Store without leases leaves it 0).
+	OpenFor time.Duration
+	Counts  Counts
+	Changes []Change // the changes of state this operation made, oldest first
 }
 
 // Change is one change of state made in a [Store], in generation
@@ -126,7 +130,13 @@ const StoreRetryInterval = 200 * time.Millisecond
 // running); a half-open probe, or the first call of a breaker that has not
 // heard from the store yet, costs two ([Store.Admit] before fn, Record
 // after); a call made while the breaker is known to be open is rejected
-// with no store operation, with the time left ([RejectedError.RetryAfter]).
+// with no store operation, with the time left ([RejectedError.RetryAfter]),
+// and so is a call made while the breaker is half-open with every probe
+// permit known to be taken (an operation's reply said so, with the time
+// left on the probes' lease in [Snapshot.OpenFor]): this replica asks again
+// when that lease ends, or when it learns of the next change of state. (A
+// permit given back by a probe another replica's caller cancelled is
+// therefore seen at the end of the lease.)
 // State, Counts, Trip and Reset cost one each. Changes made by other
 // replicas arrive through [Store.Watch]: the breaker learns of them within
 // one delivery, and runs the [WithOnStateChange] hook for them on the
@@ -140,7 +150,11 @@ const StoreRetryInterval = 200 * time.Millisecond
 // from the last state it knew, says so once through the [WithOnStoreStatus]
 // hook and log/slog, and tries the store again at most every
 // [StoreRetryInterval]; when the store answers, the breaker re-joins the
-// shared state. A caller never gets an error because the store is down,
+// shared state, and says so once. An operation's outcome changes that status
+// only if the status has not changed since the operation began, so one
+// outage is reported as one "down" and one "up", however many operations
+// were under way across it; the log lines come out in that order, with the
+// hook, on the goroutine that runs it. A caller never gets an error because the store is down,
 // unless [WithStoreRequired] is given. The outcome of a call whose Record
 // failed is lost to the shared state.
 func WithStore(s Store) Option {
