@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,17 +33,26 @@ var ErrEmptyName = errors.New("redisstore: empty breaker name")
 // Create one with [New]; the zero value is not usable. A Store is safe for
 // concurrent use and may serve any number of breakers (a [breaker.Group]
 // too). It starts one goroutine, at the first [Store.Watch], which receives
-// the changes published by every replica; [Store.Close] stops it and must
-// be called when the breakers are no longer used.
+// the changes published by every replica (and, on a client without
+// ContextTimeoutEnabled, one per operation; see [WithTimeout]);
+// [Store.Close] stops them and must be called when the breakers are no
+// longer used.
 //
-// Each operation is one EVALSHA of one Lua script (one round trip),
-// bounded by the timeout of [WithTimeout]; it allocates a few small
-// values for the arguments and the reply.
+// Each operation is one EVALSHA of one Lua script (one round trip; EVAL,
+// carrying the script, for the first one after Redis was lost), bounded by
+// the timeout of [WithTimeout]; it allocates a few small values for the
+// arguments and the reply. While it recovers from an outage, a Store on a
+// *redis.Client also owns a spare client (see [SpareLifetime]); [Store.Close]
+// closes it.
 type Store struct {
 	client  redis.UniversalClient
+	link    *link // carries the operations
 	prefix  string
 	timeout time.Duration
 	id      string // random; marks the changes this Store published
+	// reload is set when Redis may have lost the script (an operation or
+	// the subscription lost its connection): the next operation sends it.
+	reload atomic.Bool
 
 	mu       sync.Mutex                          // protects the fields below
 	watchers map[string][]func(breaker.Snapshot) // channel -> callbacks
@@ -76,11 +86,17 @@ func WithPrefix(prefix string) Option {
 // operation that takes longer fails, and the breaker falls back to its
 // in-process state (see [breaker.WithStore]). Keep it short: a call may
 // wait this long twice (admit and record) while Redis is slow, and one
-// call every [breaker.StoreRetryInterval] waits it (plus a dial) while Redis
-// is down. go-redis enforces a context deadline on its connections only when
-// the client is built with ContextTimeoutEnabled: true; without it a Redis
-// that accepts connections but does not answer holds an operation for the
-// client's ReadTimeout instead. d must be positive.
+// call every [breaker.StoreRetryInterval] waits it while Redis is down.
+//
+// The bound holds whatever the client's settings. go-redis enforces a ctx
+// deadline on its connections only when the client is built with
+// ContextTimeoutEnabled: true; for a client without it (go-redis's default),
+// or of a type the Store does not know, each operation runs on a goroutine
+// of its own and the caller stops waiting for it at the timeout: the
+// command then stays on its connection until the client's ReadTimeout ends
+// it, and [Store.Close] waits for that. So ContextTimeoutEnabled: true is
+// still the better setting (no goroutine per operation, and a connection
+// freed at once). d must be positive.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
@@ -109,6 +125,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	return &Store{
 		id:       hex.EncodeToString(id[:]),
 		client:   client,
+		link:     newLink(client),
 		prefix:   c.prefix,
 		timeout:  c.timeout,
 		watchers: make(map[string][]func(breaker.Snapshot)),

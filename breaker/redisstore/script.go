@@ -17,7 +17,8 @@ import (
 var scriptSource string
 
 // script applies every transition; Run sends EVALSHA and falls back to
-// EVAL once when the server does not have it cached (after a restart).
+// EVAL once when the server does not have it cached (after a restart or a
+// SCRIPT FLUSH; see link and Store.reload for how a restart is met).
 var script = redis.NewScript(scriptSource)
 
 // Admit implements [breaker.Store].
@@ -82,9 +83,22 @@ func (s *Store) run(ctx context.Context, name string, p *breaker.Policy, op stri
 	for _, e := range extra {
 		args = append(args, e)
 	}
+	keys := []string{s.key(name)}
+	// After the store lost Redis (restarted, perhaps, with an empty script
+	// cache) the first operation sends the script itself: one round trip
+	// instead of EVALSHA, NOSCRIPT, EVAL.
+	reload := s.reload.Swap(false)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	v, err := script.Run(ctx, s.client, []string{s.key(name)}, args...).Int64Slice()
+	v, err := s.link.do(ctx, func(ctx context.Context, c redis.Scripter) ([]int64, error) {
+		if reload {
+			return script.Eval(ctx, c, keys, args...).Int64Slice()
+		}
+		return script.Run(ctx, c, keys, args...).Int64Slice()
+	})
+	if err != nil && !isReply(err) {
+		s.reload.Store(true)
+	}
 	if err != nil {
 		return breaker.Ticket{}, breaker.Snapshot{}, fmt.Errorf("redisstore: %s %q: %w", op, name, err)
 	}

@@ -48,8 +48,11 @@ func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 }
 
 // Close stops receiving changes and waits for the receiving goroutine to
-// return. It does not close the client. Operations after Close still work;
-// Watch does nothing.
+// return, closes the spare client if there is one, and waits for the
+// commands left running past their timeout on a client without
+// ContextTimeoutEnabled (until that client's ReadTimeout at most; see
+// [WithTimeout]). It does not close the client it was given. Operations
+// after Close still work, on that client; Watch does nothing.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -60,11 +63,12 @@ func (s *Store) Close() error {
 	ps := s.ps
 	close(s.stop)
 	s.mu.Unlock()
-	if ps == nil {
-		return nil
+	var err error
+	if ps != nil {
+		err = ps.Close()
+		<-s.done
 	}
-	err := ps.Close()
-	<-s.done
+	s.link.close()
 	return err
 }
 
@@ -75,6 +79,7 @@ func (s *Store) receive(ps *redis.PubSub) {
 	for {
 		msg, err := ps.ReceiveMessage(context.Background())
 		if err != nil {
+			s.reload.Store(true) // the server may have restarted
 			select {
 			case <-s.stop:
 				return
