@@ -111,17 +111,46 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 			return err
 		}
 	}
+	// A Goexit in fn cannot be stopped, and gobreaker would not count it at
+	// all (its recover sees nothing), which would leave a half-open probe
+	// permit taken for good. So the call's defer turns it into a panic of
+	// errGoexit, which gobreaker counts as a failure and panics again, and
+	// this defer recovers, letting the Goexit go on. A panic in fn is
+	// recovered by the call's defer, as a *PanicError, so that gobreaker
+	// counts a failure and Do returns it as fn's error.
+	goexit := false
 	defer func() {
-		// Only the Goexit mark of call can get here; see call.
-		if r := recover(); r != nil {
-			if r != errGoexit {
-				panic(r)
-			}
+		if goexit {
+			recover()
 			b.flush()
 		}
 	}()
-	_, gerr := b.cb.Load().Execute(func() (struct{}, error) {
-		return struct{}{}, b.call(ctx, fn, &err)
+	_, gerr := b.cb.Load().Execute(func() (_ struct{}, verdict error) {
+		if b.queued.Load() {
+			// The open -> half-open change gobreaker noticed admitting this
+			// call: tell the hook before the probe runs. (A panicking hook
+			// propagates from here, and gobreaker counts the call as a
+			// failure.)
+			b.flush()
+		}
+		returned := false
+		defer func() {
+			if !returned {
+				r := recover()
+				err = safe.Recovered(r)
+				if r == nil {
+					goexit = true
+					panic(errGoexit)
+				}
+				verdict = errFailure
+			}
+		}()
+		err = fn(ctx)
+		returned = true
+		if err == nil {
+			return
+		}
+		return struct{}{}, b.verdict(ctx, err)
 	})
 	if b.queued.Load() {
 		b.flush()
@@ -220,43 +249,6 @@ func newBreaker(cfg config) *Breaker {
 		cfg.store.Watch(cfg.name, b.watch)
 	}
 	return b
-}
-
-// call runs fn, stores its error in *errp, and returns the verdict for
-// gobreaker: nil for a success, errFailure, or errExcluded.
-//
-// A panic is recovered here, as a *PanicError, so that gobreaker counts a
-// failure instead of panicking again, and Do returns it as fn's error. A
-// Goexit cannot be stopped; gobreaker would not count it at all (its
-// recover sees nothing), which would leave a half-open probe slot taken
-// forever. So call turns it into a panic with errGoexit, which gobreaker
-// counts as a failure and panics again, and Do's recover swallows, letting
-// the Goexit go on.
-func (b *Breaker) call(ctx context.Context, fn func(context.Context) error, errp *error) (verdict error) {
-	if b.queued.Load() {
-		// The open -> half-open change gobreaker noticed admitting this call:
-		// tell the hook before the probe runs. (A panicking hook propagates
-		// from here, and gobreaker counts the call as a failure.)
-		b.flush()
-	}
-	returned := false
-	defer func() {
-		if !returned {
-			r := recover()
-			*errp = safe.Recovered(r)
-			if r == nil {
-				panic(errGoexit)
-			}
-			verdict = errFailure
-		}
-	}()
-	err := fn(ctx)
-	returned = true
-	*errp = err
-	if err == nil {
-		return nil
-	}
-	return b.verdict(ctx, err)
 }
 
 // verdict classifies a non-nil error returned by fn.

@@ -80,7 +80,7 @@ var (
 	// a call: the verdict, not the user's error (which Do returns).
 	errFailure  = errors.New("breaker: counted failure")
 	errExcluded = errors.New("breaker: excluded outcome")
-	// errGoexit marks a Goexit crossing gobreaker's Execute; see call.
+	// errGoexit marks a Goexit crossing gobreaker's Execute; see Do.
 	errGoexit = errors.New("breaker: Goexit in fn")
 )
 
