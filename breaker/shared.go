@@ -27,6 +27,12 @@ type shared struct {
 	// without asking the store.
 	probesBusy  uint64
 	probesUntil time.Time
+	// asking is set while a call of this replica asks the store for a
+	// half-open probe permit (the open period has passed, or the breaker
+	// is half-open): the calls made meanwhile are rejected without a
+	// round trip, as if that call had the last permit, instead of all
+	// asking at once when the open period ends.
+	asking bool
 }
 
 // doShared is Do for a breaker with a store. handled is false when the
@@ -47,25 +53,29 @@ func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) err
 			t := Ticket{Admitted: true, Generation: b.sh.gen, Local: true, Started: now}
 			b.mu.Unlock()
 			return b.runShared(ctx, fn, t)
-		case b.state == HalfOpen && b.sh.probesBusy == b.sh.gen && now.Before(b.sh.probesUntil):
-			// Every probe permit is known to be taken: the store would
-			// say no.
+		case b.state == HalfOpen && b.sh.probesBusy == b.sh.gen && now.Before(b.sh.probesUntil),
+			b.state != Closed && b.sh.asking:
+			// Every probe permit is known to be taken, or another call is
+			// asking for one: the store would (likely) say no.
 			b.mu.Unlock()
 			return true, &RejectedError{Name: b.cfg.name, State: HalfOpen}
 		}
 	}
 	try := b.tryStoreLocked(now)
 	epoch := b.sh.epoch
+	asking := !b.sh.degraded && b.sh.gen != 0 && b.state != Closed
+	if asking {
+		b.sh.asking = true
+	}
 	b.mu.Unlock()
 	if !try {
 		return b.unavailable()
 	}
-	t, snap, serr := b.sh.store.Admit(context.WithoutCancel(ctx), b.cfg.name, b.sh.policy)
+	t, snap, serr := b.admit(ctx, epoch, asking)
 	if serr != nil {
 		b.degrade(serr, epoch)
 		return b.unavailable()
 	}
-	b.apply(snap, epoch, true)
 	if !t.Admitted {
 		if snap.State == Open {
 			return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(snap.OpenFor)}
@@ -187,6 +197,24 @@ func (b *Breaker) probesLocked(snap Snapshot, now time.Time) {
 // watch is the Store.Watch callback.
 func (b *Breaker) watch(snap Snapshot) {
 	b.apply(snap, 0, false)
+}
+
+// admit asks the store to admit a call begun in epoch and takes in its
+// answer; asking says that the call holds the replica's ask for a probe
+// permit, which admit ends, once the answer is in (or the store panicked).
+func (b *Breaker) admit(ctx context.Context, epoch uint64, asking bool) (Ticket, Snapshot, error) {
+	if asking {
+		defer func() {
+			b.mu.Lock()
+			b.sh.asking = false
+			b.mu.Unlock()
+		}()
+	}
+	t, snap, err := b.sh.store.Admit(context.WithoutCancel(ctx), b.cfg.name, b.sh.policy)
+	if err == nil {
+		b.apply(snap, epoch, true)
+	}
+	return t, snap, err
 }
 
 // epoch returns the store's status epoch, for an operation about to start.

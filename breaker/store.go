@@ -136,7 +136,10 @@ const StoreRetryInterval = 200 * time.Millisecond
 // left on the probes' lease in [Snapshot.OpenFor]): this replica asks again
 // when that lease ends, or when it learns of the next change of state. (A
 // permit given back by a probe another replica's caller cancelled is
-// therefore seen at the end of the lease.)
+// therefore seen at the end of the lease.) When the open period ends, one
+// call per replica at a time asks for a probe permit; the calls the replica
+// makes meanwhile are rejected with [ErrTooManyRequests] at once, as if that
+// call had taken the last permit, instead of every caller asking together.
 // State, Counts, Trip and Reset cost one each. Changes made by other
 // replicas arrive through [Store.Watch]: the breaker learns of them within
 // one delivery, and runs the [WithOnStateChange] hook for them on the

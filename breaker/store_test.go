@@ -163,18 +163,24 @@ type tag struct{}
 // "closed, generation 1".
 type ctlStore struct {
 	fn func(op string, tag any) error
+	// answer, if set, gives the snapshot of a successful op (admitting a
+	// call to Admit unless it is open).
+	answer func(op string) Snapshot
 }
 
 func (s *ctlStore) do(ctx context.Context, op string) (Snapshot, error) {
 	if err := s.fn(op, ctx.Value(tag{})); err != nil {
 		return Snapshot{}, err
 	}
+	if s.answer != nil {
+		return s.answer(op), nil
+	}
 	return Snapshot{State: Closed, Generation: 1}, nil
 }
 
 func (s *ctlStore) Admit(ctx context.Context, _ string, _ *Policy) (Ticket, Snapshot, error) {
 	snap, err := s.do(ctx, "admit")
-	return Ticket{Admitted: err == nil, Generation: 1}, snap, err
+	return Ticket{Admitted: err == nil && snap.State != Open, Generation: snap.Generation}, snap, err
 }
 func (s *ctlStore) Record(ctx context.Context, _ string, _ *Policy, _ Ticket, _ Outcome) (Snapshot, error) {
 	return s.do(ctx, "record")
@@ -299,6 +305,61 @@ func TestStoreStatus(t *testing.T) {
 			if got := log.String(); got != want {
 				t.Errorf("saw %q; want %q", got, want)
 			}
+		})
+	})
+}
+
+func TestProbeAsk(t *testing.T) {
+	t.Run("while a call asks the store for a probe permit, the replica's other calls are rejected without asking", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			asking, release := make(chan struct{}), make(chan struct{})
+			var mu sync.Mutex
+			ops := 0
+			s := &ctlStore{
+				fn: func(op string, who any) error {
+					mu.Lock()
+					ops++
+					mu.Unlock()
+					if who == "probe" && op == "admit" {
+						close(asking)
+						<-release
+					}
+					return nil
+				},
+				answer: func(op string) Snapshot {
+					switch op {
+					case "force":
+						return Snapshot{State: Open, Generation: 2, OpenFor: time.Second}
+					case "admit":
+						return Snapshot{State: HalfOpen, Generation: 3, OpenFor: time.Second, Counts: Counts{Requests: 1}}
+					}
+					return Snapshot{State: Closed, Generation: 4}
+				},
+			}
+			b := New(WithName("db"), WithStore(s))
+			b.Trip()
+			time.Sleep(time.Second + time.Millisecond)
+			done := make(chan error)
+			go func() { done <- b.Do(context.WithValue(t.Context(), tag{}, "probe"), succeed) }()
+			<-asking
+			mu.Lock()
+			before := ops
+			mu.Unlock()
+			for range 10 {
+				if err := b.Do(t.Context(), succeed); !errors.Is(err, ErrTooManyRequests) {
+					t.Fatalf("Do() = %v while another call asks; want ErrTooManyRequests", err)
+				}
+			}
+			mu.Lock()
+			if got := ops - before; got != 0 {
+				t.Errorf("store operations for 10 calls while another call asks = %d; want 0", got)
+			}
+			mu.Unlock()
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatalf("probe: Do() = %v; want nil", err)
+			}
+			wantState(t, b, Closed)
 		})
 	})
 }
