@@ -86,7 +86,7 @@ func (l *link) do(ctx context.Context, call func(context.Context, redis.Scripter
 			return v, err
 		}
 		// Nothing was sent: the spare may carry it within the same bound.
-		if sp, probe, err = l.acquire(); sp == nil {
+		if sp, probe, _ = l.acquire(); sp == nil {
 			return v, err
 		}
 	}

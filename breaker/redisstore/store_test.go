@@ -434,14 +434,21 @@ func TestOutage(t *testing.T) {
 		down[st.replica] = true
 	}
 	s.start()
-	// Each replica re-joins. (A replica may fail once more while the server
-	// comes up and report that too; its reports stay in order.)
-	last := map[int]error{0: errBoom, 1: errBoom}
-	for last[0] != nil || last[1] != nil {
+	// Each replica re-joins, once: one outage is one "down" and one "up".
+	up := map[int]bool{}
+	for len(up) < len(rs) {
 		st := waitFor(t, statuses, "re-join")
-		last[st.replica] = st.err
+		if st.err != nil || up[st.replica] {
+			t.Fatalf("replica %d reported %v after the restart; want one re-join per replica", st.replica, st.err)
+		}
+		up[st.replica] = true
 	}
 	stopWorkers()
+	select {
+	case st := <-statuses:
+		t.Fatalf("replica %d reported %v after it re-joined; want one down, one up", st.replica, st.err)
+	default:
+	}
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d of %d calls failed, the first with %v; want none", n, calls.Load(), firstErr.Load())
 	}
