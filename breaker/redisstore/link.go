@@ -48,11 +48,10 @@ type link struct {
 }
 
 // spare is a client the Store built itself, with the number of operations
-// using it; it is closed when it has retired and the last one is done.
+// using it; once retired, it is closed when the last of them is done.
 type spare struct {
-	c       *redis.Client
-	users   int
-	retired bool
+	c     *redis.Client
+	users int // under link.mu
 }
 
 func newLink(client redis.UniversalClient) *link {
@@ -155,7 +154,9 @@ func (l *link) acquire() (sp *spare, probe bool, err error) {
 		l.probing, probe = true, true
 	case time.Since(l.since) >= SpareLifetime:
 		l.failed = false
-		l.retireLocked()
+		if c := l.retireLocked(); c != nil {
+			c.Close()
+		}
 		return nil, false, nil
 	}
 	l.spare.users++
@@ -166,24 +167,26 @@ func (l *link) acquire() (sp *spare, probe bool, err error) {
 func (l *link) release(sp *spare, probe bool, err error) {
 	l.mu.Lock()
 	sp.users--
-	if probe && sp == l.spare {
-		l.probing = false
-	}
-	if sp == l.spare {
-		switch {
-		case err == nil || isReply(err):
-			if l.since.IsZero() {
-				l.since = time.Now()
-			}
-		default:
-			l.lastErr = err
-			l.retireLocked() // the next operation tries a new one
+	var done *redis.Client // to close
+	switch {
+	case sp != l.spare:
+		if sp.users == 0 {
+			done = sp.c // retired while in use; this was the last operation
 		}
+	case err == nil || isReply(err):
+		if probe {
+			l.probing = false
+		}
+		if l.since.IsZero() {
+			l.since = time.Now()
+		}
+	default:
+		l.lastErr = err
+		done = l.retireLocked() // the next operation tries a new one
 	}
-	closeIt := sp.retired && sp.users == 0
 	l.mu.Unlock()
-	if closeIt {
-		sp.c.Close()
+	if done != nil {
+		done.Close()
 	}
 }
 
@@ -197,19 +200,19 @@ func (l *link) fail(err error) {
 	}
 }
 
-// retireLocked lets go of the spare; it is closed once no operation uses
-// it. l.mu is held.
-func (l *link) retireLocked() {
-	if l.spare == nil {
-		return
-	}
-	l.spare.retired = true
-	if l.spare.users == 0 {
-		// Close only makes the pool refuse new work and closes idle
-		// connections; it does not wait for the network.
-		l.spare.c.Close()
+// retireLocked lets go of the spare, which is to be closed once no
+// operation uses it: it returns the spare's client if that is now, for
+// the caller to close. l.mu is held.
+func (l *link) retireLocked() *redis.Client {
+	sp := l.spare
+	if sp == nil {
+		return nil
 	}
 	l.spare, l.since, l.probing = nil, time.Time{}, false
+	if sp.users > 0 {
+		return nil // the last one closes it (release)
+	}
+	return sp.c
 }
 
 // close retires the spare and waits for the operations left running past
@@ -217,8 +220,11 @@ func (l *link) retireLocked() {
 func (l *link) close() {
 	l.mu.Lock()
 	l.closed = true
-	l.retireLocked()
+	done := l.retireLocked()
 	l.mu.Unlock()
+	if done != nil {
+		done.Close()
+	}
 	l.running.Wait()
 }
 
