@@ -191,8 +191,8 @@ type message struct {
 	ID     uint64 `json:"id,omitempty"`  // messages and kindSent: 1, 2, 3... in the order the room broadcast them
 	Ref    uint64 `json:"ref,omitempty"` // kindSent and kindError: the ref the client gave its message
 	Kind   string `json:"kind"`          // kindMessage, kindJoin, kindLeave, kindSent or kindError
-	Time   int64  `json:"time"`         // when the server received it, in Unix milliseconds
-	Name   string `json:"name"`         // who said it, joined or left
+	Time   int64  `json:"time"`          // when the server received it, in Unix milliseconds
+	Name   string `json:"name"`          // who said it, joined or left
 	Text   string `json:"text,omitempty"`
 	Online int    `json:"online,omitempty"` // joins and leaves: how many are in the room after it
 }

@@ -32,7 +32,16 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(cleanupAfter{m})
+}
+
+// cleanupAfter runs the tests, then removes what they left for the whole
+// run (the terminal client they built).
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	defer removeClientDir()
+	return c.m.Run()
 }
 
 // testTimeout bounds every wait in these tests. Nothing waits for time to
