@@ -507,10 +507,10 @@ func hotQuery(ctx context.Context, d *database, goroutines, perGoroutine, hot in
 
 // slowResult is what slowQuery measured.
 type slowResult struct {
-	elapsed          time.Duration
-	err              error // the slow query's
-	inUse, open, idle int  // the pool, after it returned
-	next             error // a query run on the pool after it
+	elapsed           time.Duration
+	err               error // the slow query's
+	inUse, open, idle int   // the pool, after it returned
+	next              error // a query run on the pool after it
 }
 
 // slowQuery runs the engine's endless query with a deadline, then checks
