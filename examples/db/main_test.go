@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,7 +74,6 @@ func stopSharedPostgres() {
 type engine struct {
 	name string
 	open func(t *testing.T) *database
-	args []string // run's flags for it
 }
 
 // engines returns SQLite, always, and PostgreSQL (see postgresDSN).
@@ -375,5 +375,36 @@ func TestClassification(t *testing.T) {
 		if got := constraintViolation(tc.err); got != tc.constraint {
 			t.Errorf("constraintViolation(%v) = %t; want %t", tc.err, got, tc.constraint)
 		}
+	}
+}
+
+func TestFindPostgres(t *testing.T) {
+	initdb, err := exec.LookPath("initdb")
+	if err != nil {
+		t.Skip("initdb is not on PATH")
+	}
+	real, err := filepath.EvalSymlinks(initdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(filepath.Dir(real), "postgres")
+	// PATH holds only a link to initdb, as /usr/local/bin/initdb may be:
+	// postgres is found beside the link's target.
+	dir := t.TempDir()
+	link := filepath.Join(dir, "initdb")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	if got, err := findPostgres(link); err != nil || got != want {
+		t.Fatalf("findPostgres(%s) = %q, %v; want %q", link, got, err, want)
+	}
+	// No link and no postgres anywhere: an error that says where it looked.
+	plain := filepath.Join(dir, "initdb-copy")
+	if err := os.WriteFile(plain, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findPostgres(plain); err == nil || !strings.Contains(err.Error(), "no postgres program was found") {
+		t.Fatalf("findPostgres(%s) = %q, %v; want an error", plain, got, err)
 	}
 }
