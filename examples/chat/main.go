@@ -101,9 +101,11 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 // serve serves s on ln until ctx ends or serving fails. Then it closes the
 // room, so that every stream sends what its queue holds and ends, and waits
 // up to grace for the connections to go idle and every stream's handler to
-// return; it closes the ones still busy after that, the streams of clients
-// that stopped reading, and returns once every handler has returned. An end of ctx is the normal way to stop: serve
-// then returns nil.
+// return (http.Server.Shutdown does not wait for WebSockets: their
+// connections are hijacked); it closes the ones still busy after that, the
+// streams of clients that stopped reading, and returns once every handler
+// has returned. An end of ctx is the normal way to stop: serve then returns
+// nil.
 func serve(ctx context.Context, ln net.Listener, s *server, grace time.Duration) error {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.log.Printf("listening on http://%s", ln.Addr())
