@@ -26,6 +26,7 @@ type config struct {
 	breakers      *breaker.Group
 	hedge         time.Duration
 	maxRetryAfter time.Duration
+	limiters      *hostLimiters // limiter.go
 }
 
 // WithBase sets the transport that sends each attempt (default
@@ -140,7 +141,9 @@ func WithHedge(d time.Duration) Option {
 // With d == 0 any positive hint ends them. A negative d panics.
 //
 // Whatever d is, a hint that would end past the request ctx's deadline ends
-// the retries too (the retry package is deadline-aware).
+// the retries too (the retry package is deadline-aware). Either way the
+// error, or [StopOf] of the response returned, holds a [*HintError] that
+// says which limit the hint passed.
 func WithMaxRetryAfter(d time.Duration) Option {
 	return func(c *config) {
 		if d < 0 {
