@@ -3,8 +3,9 @@ module github.com/async-patterns/async/examples/db
 go 1.26.0
 
 require (
-	github.com/async-patterns/async v0.0.0-00010101000000-000000000000
+	github.com/async-patterns/async v0.3.0
 	github.com/jackc/pgx/v5 v5.13.0
+	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.63.0
 )
 
@@ -21,6 +22,7 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
