@@ -18,6 +18,8 @@ type config struct {
 
 	maxWaiting int           // bulkhead: most callers waiting; -1: no bound
 	maxWait    time.Duration // rate, bulkhead: longest wait; -1: no bound (ctx only)
+
+	adaptive adaptiveConfig // adaptive limiter only: adaptive_config.go
 }
 
 // newConfig applies opts for the constructor of kind (used in panic
