@@ -31,10 +31,11 @@ const errCodeStoreFailed jetstream.ErrorCode = 10077
 // JetStream stores the id once. An encoding error (or a panic of the codec
 // or of WithMsgID's key, as a *[PanicError]) is returned wrapped, and
 // nothing is enqueued.
-func (q *Queue[T]) Put(ctx context.Context, v T) error {
+func (q *Queue[T]) Put(ctx context.Context, v T) (err error) {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to Put")
 	}
+	defer func() { q.putEnded(ctx, err) }()
 	data, id, err := q.encode(v)
 	if err != nil {
 		return err
@@ -90,7 +91,8 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // TryPut enqueues v if there is room, in one round trip: [ErrFull] if the
 // queue holds its bound (nothing was enqueued), [ErrClosed] if it is closed
 // (a second round trip tells closed from a stream that did not answer).
-func (q *Queue[T]) TryPut(v T) error {
+func (q *Queue[T]) TryPut(v T) (err error) {
+	defer func() { q.putEnded(context.Background(), err) }()
 	data, id, err := q.encode(v)
 	if err != nil {
 		return err
