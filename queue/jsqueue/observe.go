@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/observe"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // WithObserver makes o the observer of the queue's events, instead of the
@@ -62,7 +64,7 @@ func (d *Delivery[T]) delivered() {
 		return
 	}
 	d.at = time.Now()
-	d.q.emit(context.Background(), observe.Event{Kind: observe.JobDelivered, Attempt: d.Attempt})
+	d.q.emit(d.extract(context.Background()), observe.Event{Kind: observe.JobDelivered, Attempt: d.Attempt})
 }
 
 // settled reports how d was settled (kind JobDone, JobRetry or
@@ -93,4 +95,37 @@ func (s *serving[T]) register(ctx context.Context, workers int) {
 	s.reg = observe.Register(s, "jsqueue.serve", s.q.name, observe.ObjectFrom(ctx), func(s *serving[T]) observe.Gauges {
 		return observe.Gauges{Running: int(s.running.Load()), Limit: s.workers}
 	})
+}
+
+// header returns the headers of a message put with ctx: a non-empty id in
+// the Nats-Msg-Id header, which JetStream deduplicates on, and what the
+// observer injects when it is an observe.Propagator (a trace context); nil
+// when there is neither.
+func (q *Queue[T]) header(ctx context.Context, id string) nats.Header {
+	var h nats.Header
+	if id != "" {
+		h = nats.Header{jetstream.MsgIDHeader: []string{id}}
+	}
+	if o := observe.Pick(q.cfg.obs); o != nil {
+		if _, ok := o.(observe.Propagator); ok {
+			if h == nil {
+				h = nats.Header{}
+			}
+			observe.Inject(ctx, o, h)
+			if len(h) == 0 {
+				h = nil
+			}
+		}
+	}
+	return h
+}
+
+// extract returns ctx with what the observer, when it is an
+// observe.Propagator, reads from d's headers (the trace context of its
+// Put).
+func (d *Delivery[T]) extract(ctx context.Context) context.Context {
+	if o := observe.Pick(d.q.cfg.obs); o != nil {
+		return observe.Extract(ctx, o, d.msg.Headers())
+	}
+	return ctx
 }

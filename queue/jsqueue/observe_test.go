@@ -98,3 +98,48 @@ func TestObserveServe(t *testing.T) {
 		t.Error("the queue handle is not listed with its capacity")
 	}
 }
+
+type traceKey struct{}
+
+// tracer carries a ctx value across the queue in a header, as an
+// OpenTelemetry propagator carries a trace context.
+type tracer struct{ observetest.Recorder }
+
+func (*tracer) Inject(ctx context.Context, h map[string][]string) {
+	if v, ok := ctx.Value(traceKey{}).(string); ok {
+		h["X-Trace"] = []string{v}
+	}
+}
+
+func (*tracer) Extract(ctx context.Context, h map[string][]string) context.Context {
+	if v := h["X-Trace"]; len(v) == 1 {
+		return context.WithValue(ctx, traceKey{}, v[0])
+	}
+	return ctx
+}
+
+func TestObservePropagates(t *testing.T) {
+	s := startServer(t)
+	_, js := connect(t, s)
+	ctx := context.Background()
+	tr := &tracer{}
+	q := newQueue[int](t, js, "traced", jsqueue.WithObserver(tr))
+	if err := q.Put(context.WithValue(ctx, traceKey{}, "trace-1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan any, 1)
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		served <- jsqueue.Serve(sctx, q, 1, func(ctx context.Context, v int) error {
+			got <- ctx.Value(traceKey{})
+			return nil
+		})
+	}()
+	v := <-got
+	stop()
+	<-served
+	if v != "trace-1" {
+		t.Errorf("the handler's ctx carries %v; want trace-1, put by the Put's ctx", v)
+	}
+}

@@ -211,7 +211,7 @@ func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
 	s.running.Add(1)
 	defer s.running.Add(-1)
 	done := make(chan error, 1)
-	go run(context.WithValue(hctx, deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
+	go run(context.WithValue(d.extract(hctx), deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
 	tick := time.NewTicker(s.extend)
 	defer tick.Stop()
 	var err error
