@@ -8,9 +8,9 @@ replace github.com/async-patterns/async/queue/jsqueue => ../queue/jsqueue
 
 require (
 	github.com/alitto/pond/v2 v2.7.1
-	github.com/async-patterns/async v0.0.0-00010101000000-000000000000
-	github.com/async-patterns/async/breaker/redisstore v0.0.0-00010101000000-000000000000
-	github.com/async-patterns/async/queue/jsqueue v0.0.0-00010101000000-000000000000
+	github.com/async-patterns/async v0.3.0
+	github.com/async-patterns/async/breaker/redisstore v0.3.0
+	github.com/async-patterns/async/queue/jsqueue v0.3.0
 	github.com/avast/retry-go/v5 v5.1.1
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
