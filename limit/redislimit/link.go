@@ -99,6 +99,10 @@ func (l *link) newClient() *redis.Client {
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = -1
 	opt.DialerRetries = 1
+	// Per client, not to be shared: each client makes its own processor of
+	// push notifications; our scripts gain nothing from a client-side cache.
+	opt.PushNotificationProcessor = nil
+	opt.ClientSideCache, opt.ClientSideCacheConfig = nil, nil
 	onConnect := opt.OnConnect
 	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
 		if onConnect != nil {

@@ -29,14 +29,21 @@ func newRate(t testing.TB, s *server, name string, perSecond float64, burst int,
 }
 
 func TestRateAccuracy(t *testing.T) {
-	// 8 replicas (each its own client and Rate) hammer a limit of 100/s,
-	// burst 1, for 10s: the shared limit admits 1 + 10 x 100.
+	// 8 replicas (each its own client and Rate) hammer a limit of 100/s for
+	// 10s: the shared limit admits 1000 +- 1%. The burst (50) is drained
+	// before the clock starts, so it adds nothing to the count; it is there
+	// so that a stall of the hammering clients (this machine is shared and
+	// busy, and a slot no request arrives for is lost to a token bucket)
+	// of up to half a second costs no token: the test measures the limiter,
+	// not the scheduler.
 	s := startRedis(t)
-	const replicas, perSecond, d = 8, 100, 10 * time.Second
+	const replicas, perSecond, burst, d = 8, 100, 50, 10 * time.Second
 	var admitted, refused atomic.Int64
 	rs := make([]*redislimit.Rate, replicas)
 	for i := range rs {
-		rs[i] = newRate(t, s, "accuracy", perSecond, 1)
+		rs[i] = newRate(t, s, "accuracy", perSecond, burst)
+	}
+	for rs[0].Allow(t.Context()) {
 	}
 	end := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -52,10 +59,10 @@ func TestRateAccuracy(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got, want := admitted.Load(), int64(1+perSecond*d/time.Second)
+	got, want := admitted.Load(), int64(perSecond*d/time.Second)
 	t.Logf("admitted %d, refused %d in %v by %d replicas", got, refused.Load(), d, replicas)
-	if got < want*99/100 || got > want*101/100 {
-		t.Errorf("admitted %d; want %d +- 1%%", got, want)
+	if tol := int64(perSecond * d / time.Second / 100); got < want-tol || got > want+tol {
+		t.Errorf("admitted %d; want %d +- %d", got, want, tol)
 	}
 	for i, r := range rs {
 		if !r.Shared() {
