@@ -32,17 +32,17 @@ import (
 // does not enforce context deadlines runs on a goroutine of its own, and
 // the caller stops waiting for it at the bound.
 type link struct {
-	kind     string                // "rate" or "semaphore", for reports
-	name     string                // the limit's name
-	timeout  time.Duration         // bound of each command
-	logger   *slog.Logger          // nil: slog.Default() at each report
-	template *redis.Options        // the given *redis.Client's options; nil for another client
-	scripts  []*redis.Script       // loaded on every connection of our own
+	kind     string          // "rate" or "semaphore", for reports
+	name     string          // the limit's name
+	timeout  time.Duration   // bound of each command
+	logger   *slog.Logger    // nil: slog.Default() at each report
+	template *redis.Options  // the given *redis.Client's options; nil for another client
+	scripts  []*redis.Script // loaded on every connection of our own
 	probeFn  func(context.Context, redis.UniversalClient) error
 	share    func(replicas int) string // describes the local share, for reports
-	id       string                // this replica's id, random
-	lastBeat atomic.Int64          // unix nanoseconds of the last report of this replica
-	replicas atomic.Int64          // replicas seen at the last report; 0: none yet
+	id       string                    // this replica's id, random
+	lastBeat atomic.Int64              // unix nanoseconds of the last report of this replica
+	replicas atomic.Int64              // replicas seen at the last report; 0: none yet
 
 	// state is 2*epoch + 1 while Redis is down: every change of status adds
 	// one. A command notes it when it starts, and its failure changes the

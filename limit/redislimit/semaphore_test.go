@@ -338,4 +338,3 @@ func TestSemaphoreReclaim(t *testing.T) {
 		t.Errorf("permit reclaimed %v after the kill; want within the lease + 1s", after)
 	}
 }
-
