@@ -14,6 +14,11 @@
 -- Reply: {admitted (1 or 0), wait (admitted: microseconds until its slot,
 -- which it has taken; refused: until a slot would be free), replicas seen
 -- (-1 when the replica's id was "")}.
+--
+-- Numbers go to redis.call as Lua numbers: Redis 7 writes them with every
+-- digit a double holds (older servers kept 14, too few for microseconds
+-- since the epoch), and formatting them here would double the script's
+-- cost.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -36,6 +41,6 @@ local wait = new - tolerance - now
 if wait > most then
   return {0, math.ceil(wait), replicas}
 end
-redis.call('SET', KEYS[1], string.format('%.3f', new), 'PX', math.ceil((new - now) / 1000) + 1)
+redis.call('SET', KEYS[1], new, 'PX', math.ceil((new - now) / 1000) + 1)
 if wait < 0 then wait = 0 end
 return {1, math.ceil(wait), replicas}

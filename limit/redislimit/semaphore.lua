@@ -44,7 +44,7 @@ if op == 'acquire' then
     if first[2] then left = math.ceil(tonumber(first[2]) - now) end
     return {0, left, replicas}
   end
-  redis.call('ZADD', key, string.format('%.0f', now + lease), id)
+  redis.call('ZADD', key, now + lease, id)
   expire()
   return {1, 0, replicas}
 end
@@ -63,7 +63,7 @@ if op == 'extend' then
     redis.call('ZREM', key, id)
     return {0}
   end
-  redis.call('ZADD', key, 'XX', string.format('%.0f', now + lease), id)
+  redis.call('ZADD', key, 'XX', now + lease, id)
   expire()
   return {1}
 end
