@@ -178,7 +178,7 @@ func (l *link) do(ctx context.Context, cr *carrier, fn func(context.Context, red
 // failed with err, unless the status changed since.
 func (l *link) fail(state uint64, err error) {
 	l.mu.Lock()
-	if !l.state.CompareAndSwap(state, state+1) || state&1 == 1 {
+	if state&1 == 1 || !l.state.CompareAndSwap(state, state+1) {
 		l.mu.Unlock()
 		return
 	}

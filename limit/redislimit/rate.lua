@@ -1,8 +1,10 @@
 -- One decision of a shared GCRA rate limiter, atomic on the server and on
 -- the server's clock (TIME, in microseconds). KEYS[1] holds the limit's
--- theoretical arrival time (TAT: when the bucket would be empty again, in
--- microseconds since the epoch), with an expiry at that time, after which
--- the limit is as new. KEYS[2] is the set of replicas seen (member: the
+-- theoretical arrival time (TAT: when the bucket would be full again, in
+-- microseconds since the epoch), with an expiry a second after that time
+-- (a TAT in the past means a full bucket, so the key is only kept for a
+-- second more than needed: a key expiring at once, under a high limit,
+-- would be deleted and made again at every decision). KEYS[2] is the set of replicas seen (member: the
 -- replica's id, score: when it was last seen).
 --
 -- ARGV: the emission interval (microseconds per token), the tolerance
@@ -41,6 +43,6 @@ local wait = new - tolerance - now
 if wait > most then
   return {0, math.ceil(wait), replicas}
 end
-redis.call('SET', KEYS[1], new, 'PX', math.ceil((new - now) / 1000) + 1)
+redis.call('SET', KEYS[1], new, 'PX', math.ceil((new - now) / 1000) + 1000)
 if wait < 0 then wait = 0 end
 return {1, math.ceil(wait), replicas}

@@ -340,7 +340,9 @@ func (s *Semaphore) acquireLocally(ctx context.Context, id uint64) (limit.Permit
 	b := s.localBulkhead()
 	bp, err := b.Acquire(ctx)
 	if err != nil {
-		s.rejected.Add(1)
+		if errors.Is(err, limit.ErrRejected) {
+			s.rejected.Add(1)
+		}
 		return limit.Permit{}, err
 	}
 	s.mu.Lock()

@@ -166,6 +166,9 @@ var targets = []Target{
 	{"Limit/rate-do-parallel", "Do <= raw x/time/rate Wait + call + 20 ns, 0 allocs", all(added("ours", "xrate", 20), allocs("ours", 0))},
 	{"Limit/bulkhead-do", "bulkhead Do <= raw x/sync semaphore + call + 20 ns, 0 allocs", all(added("ours", "semaphore", 20), allocs("ours", 0))},
 	{"Limit/bulkhead-do-parallel", "bulkhead Do <= raw x/sync semaphore + call + 20 ns, 0 allocs", all(added("ours", "semaphore", 20), allocs("ours", 0))},
+
+	{"RedisLimit/allow", "shared Allow <= 1.1x redis_rate v10's on the same server, 1 Redis round trip per decision", all(ratio("ours", "redis_rate", 1.1), metricAtMost("ours", "rtt/op", 1))},
+	{"RedisLimit/semaphore", "shared semaphore acquire+release: 2 Redis round trips", metricAtMost("ours", "rtt/op", 2)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
