@@ -216,3 +216,46 @@ func TestLocalShare(t *testing.T) {
 		t.Errorf("held %d permits with Redis down; want the share of 8 over 5 replicas, %d", held, 8/5)
 	}
 }
+
+func TestBoundOnAClientThatIgnoresDeadlines(t *testing.T) {
+	// A client that is not a *redis.Client is used as given; this Ring does
+	// not enforce context deadlines on its connections (no
+	// ContextTimeoutEnabled) and would wait its ReadTimeout of 2s on a
+	// paused Redis. The decision returns at the limiter's timeout all the
+	// same, the limiter re-joins after the pause, and Close waits for the
+	// command left running (goleak checks that nothing outlives it).
+	s := startRedis(t)
+	rec := newRecorder()
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": s.addr()}, ReadTimeout: 2 * time.Second})
+	t.Cleanup(func() { ring.Close() })
+	const timeout = 50 * time.Millisecond
+	r := redislimit.NewRate(ring, "ring", 1e6, 1000, redislimit.WithLogger(rec.logger()), redislimit.WithTimeout(timeout))
+	defer r.Close()
+	if !r.Allow(t.Context()) || !r.Shared() {
+		t.Fatal("Allow() = false or not shared on a new limit")
+	}
+	admin := s.client(t)
+	const pause = 400 * time.Millisecond
+	if err := admin.Do(t.Context(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(pause)
+	start := time.Now()
+	if !r.Allow(t.Context()) {
+		t.Error("Allow() = false while Redis is paused; want the local share's answer")
+	}
+	if el := time.Since(start); el > pause/2 {
+		t.Errorf("a decision on a paused Redis took %v; want about the timeout, %v", el, timeout)
+	}
+	for !r.Shared() {
+		r.Allow(t.Context())
+		time.Sleep(time.Millisecond)
+		if time.Since(end) > 10*time.Second {
+			t.Fatal("no re-join 10s after the pause")
+		}
+	}
+	t.Logf("re-joined %v after the pause ended", time.Since(end).Round(time.Millisecond))
+	if got := rec.all(); len(got) != 2 || !isDown(got[0]) || !isUp(got[1]) {
+		t.Errorf("logged %q; want one down, then one up", got)
+	}
+}
