@@ -28,7 +28,9 @@
 //     with skewed clocks agree. A Rate's state is one key (its GCRA
 //     theoretical arrival time) with an expiry; a Semaphore's, one sorted
 //     set of permit ids scored by the end of their leases. Keys are
-//     hash-tagged by the name, so Redis Cluster works.
+//     hash-tagged by the name, so Redis Cluster works. It needs Redis 7
+//     or later (or Valkey), which passes a script's numbers on with every
+//     digit: the times are microseconds since the epoch.
 //   - Rate: admits perSecond calls a second on average across replicas,
 //     up to burst at once after a quiet spell. [Rate.Allow] never waits.
 //     [Rate.Wait] (and Do, Acquire) asks Redis once: the slot is taken now,
