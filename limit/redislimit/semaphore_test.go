@@ -132,6 +132,30 @@ func TestSemaphore(t *testing.T) {
 		}
 	})
 
+	t.Run("Do cancels its function's ctx with ErrLeaseLost when the lease is lost", func(t *testing.T) {
+		a := newSemaphore(t, s, "lost", 1, redislimit.WithLease(60*time.Millisecond))
+		admin := s.client(t)
+		err := a.Do(t.Context(), func(ctx context.Context) error {
+			// Another party wipes the permits (as a failover to an empty
+			// replica would): the next extension finds the lease gone.
+			if err := admin.Del(ctx, "limit:{lost}:sem").Err(); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-time.After(10 * time.Second):
+				return errors.New("ctx not cancelled 10s after the lease was lost")
+			}
+		})
+		if err != redislimit.ErrLeaseLost {
+			t.Errorf("Do() = %v; want ErrLeaseLost", err)
+		}
+		if st := a.Stats(); st.InFlight != 0 {
+			t.Errorf("Stats().InFlight = %d after Do; want 0", st.InFlight)
+		}
+	})
+
 	t.Run("releasing twice panics", func(t *testing.T) {
 		a := newSemaphore(t, s, "twice", 1)
 		p, err := a.Acquire(t.Context())
