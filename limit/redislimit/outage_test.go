@@ -287,3 +287,55 @@ func TestBoundOnAClientThatIgnoresDeadlines(t *testing.T) {
 		t.Errorf("logged %q; want one down, then one up", got)
 	}
 }
+
+func TestSemaphoreRestart(t *testing.T) {
+	// A Semaphore goes on granting permits (its local share) while Redis
+	// is down, with no error, and is back on the shared permits within
+	// 250ms of Redis answering; a permit granted locally is released
+	// locally after the re-join.
+	s := startRedis(t)
+	rec := newRecorder()
+	sem := newSemaphore(t, s, "restart", 4, redislimit.WithLogger(rec.logger()), redislimit.WithTimeout(50*time.Millisecond))
+	run := func(ctx context.Context) error { return nil }
+	if err := sem.Do(t.Context(), run); err != nil || !sem.Shared() {
+		t.Fatalf("Do() = %v, Shared() = %v; want nil, true", err, sem.Shared())
+	}
+	held, err := sem.Acquire(t.Context()) // a shared permit, released during the outage
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stop()
+	for sem.Shared() {
+		if err := sem.Do(t.Context(), run); err != nil {
+			t.Fatalf("Do() = %v with Redis down; want nil", err)
+		}
+	}
+	local, err := sem.Acquire(t.Context())
+	if err != nil {
+		t.Fatalf("Acquire() with Redis down = %v; want a permit of the local share", err)
+	}
+	sem.Release(held, limit.Success) // not sent: its lease ends on its own
+	s.start()
+	ready := time.Now()
+	for !sem.Shared() {
+		if err := sem.Do(t.Context(), run); err != nil {
+			t.Fatalf("Do() = %v while Redis comes back; want nil", err)
+		}
+		time.Sleep(time.Millisecond)
+		if time.Since(ready) > 10*time.Second {
+			t.Fatal("no re-join 10s after Redis came back")
+		}
+	}
+	rejoin := time.Since(ready)
+	t.Logf("re-joined %v after Redis was ready", rejoin.Round(time.Millisecond))
+	if rejoin > 250*time.Millisecond {
+		t.Errorf("re-joined %v after Redis was ready; want within 250ms", rejoin)
+	}
+	sem.Release(local, limit.Success)
+	if st := sem.Stats(); st.InFlight != 0 {
+		t.Errorf("Stats().InFlight = %d; want 0", st.InFlight)
+	}
+	if got := rec.all(); len(got) != 2 || !isDown(got[0]) || !isUp(got[1]) {
+		t.Errorf("logged %q; want one down, then one up", got)
+	}
+}
