@@ -174,6 +174,8 @@ var targets = []Target{
 
 	{"Guard/first-try", "retry + breaker through a guard: 0 allocs", allocs("ours", 0)},
 	{"Guard/paired", "retry + breaker through a guard <= the two by hand + 30 ns (fastest of alternating blocks)", metricAtMost("ours", "overhead-ns/call", 30)},
+	{"RedisLimit/allow", "shared Allow <= 1.1x redis_rate v10's on the same server, 1 Redis round trip per decision", all(ratio("ours", "redis_rate", 1.1), metricAtMost("ours", "rtt/op", 1))},
+	{"RedisLimit/semaphore", "shared semaphore acquire+release: 2 Redis round trips", metricAtMost("ours", "rtt/op", 2)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
