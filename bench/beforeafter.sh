@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# beforeafter.sh: the same benchmarks at a base commit and in the working
+# tree, run interleaved so that both sides see the same machine load.
+#
+#   bench/beforeafter.sh [-n ROUNDS] [-t BENCHTIME] [-f FLOORS] BASE_REF PKG:REGEX...
+#
+# PKG is a package directory relative to the repository root, in the root
+# module or in a nested one of go.work ("queue", "executor", "bench");
+# REGEX is go test's -bench pattern ("BenchmarkQueue/mpmc"). For each PKG, a
+# test binary is built with `go test -c` at BASE_REF (in a temporary git
+# worktree, removed on exit) and in the working tree this script lives in.
+# Then ROUNDS rounds (default 5) run each binary once per side (-test.count 1,
+# -test.benchtime BENCHTIME, default 500ms, -test.benchmem), before and after
+# back to back, the side that goes first alternating from round to round.
+#
+# It prints a markdown table: per benchmark, the median ns/op and allocs/op
+# of each side and after/before. A benchmark missing on one side shows "-".
+# With -f chan,chanPool (a comma list of row names), a benchmark with a
+# sibling of one of those names (same parent: Queue/spsc/ours and
+# Queue/spsc/chan) also gets its ratio to that floor on each side, medians of
+# the per-round ratios: the figure the bench module's targets are judged on.
+# Raw outputs are kept with -k DIR.
+#
+# Example: bench/beforeafter.sh -n 5 -f chan main 'bench:BenchmarkQueue' 'queue:BenchmarkPutGet'
+set -euo pipefail
+
+usage() { sed -n '2,24s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+
+rounds=5 benchtime=500ms floors="" keep=""
+while getopts "n:t:f:k:h" opt; do
+	case $opt in
+	n) rounds=$OPTARG ;;
+	t) benchtime=$OPTARG ;;
+	f) floors=$OPTARG ;;
+	k) keep=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 2 ] || usage
+base_ref=$1
+shift
+
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+git -C "$root" rev-parse --verify --quiet "$base_ref^{commit}" >/dev/null ||
+	{ echo "beforeafter: BASE_REF $base_ref is not a commit" >&2; exit 2; }
+tmp=$(mktemp -d)
+cleanup() {
+	git -C "$root" worktree remove --force "$tmp/base" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+git -C "$root" worktree add --quiet --detach "$tmp/base" "$base_ref"
+
+# Build every binary first, so a build error stops the run before it starts.
+specs=("$@")
+for i in "${!specs[@]}"; do
+	spec=${specs[$i]}
+	case $spec in
+	*:*) ;;
+	*) echo "beforeafter: $spec is not PKG:REGEX" >&2; exit 2 ;;
+	esac
+	pkg=${spec%%:*}
+	pkg=${pkg#./}
+	for side in before after; do
+		dir=$root/$pkg
+		[ "$side" = before ] && dir=$tmp/base/$pkg
+		echo "beforeafter: building $pkg ($side)" >&2
+		(cd "$dir" && go test -c -o "$tmp/$side.$i.test" .)
+	done
+done
+
+# One run of spec i on one side, its benchmark lines tagged "side pkg".
+run() {
+	local side=$1 i=$2 pkg=${specs[$2]%%:*} re=${specs[$2]#*:} dir
+	pkg=${pkg#./}
+	dir=$root/$pkg
+	[ "$side" = before ] && dir=$tmp/base/$pkg
+	(cd "$dir" && "$tmp/$side.$i.test" -test.run '^$' -test.bench "$re" \
+		-test.count 1 -test.benchtime "$benchtime" -test.benchmem) |
+		tee -a "$tmp/raw.$side.txt" |
+		awk -v side="$side" -v pkg="$pkg" -v round="$3" '
+			/^Benchmark/ && / ns\/op/ {
+				name = $1; sub(/-[0-9]+$/, "", name)
+				ns = "-"; al = "-"
+				for (j = 3; j < NF; j += 2) {
+					if ($(j + 1) == "ns/op") ns = $j
+					if ($(j + 1) == "allocs/op") al = $j
+				}
+				print side, pkg, name, round, ns, al
+			}'
+}
+
+for ((r = 1; r <= rounds; r++)); do
+	echo "beforeafter: round $r of $rounds" >&2
+	for i in "${!specs[@]}"; do
+		if ((r % 2)); then
+			run before "$i" "$r"; run after "$i" "$r"
+		else
+			run after "$i" "$r"; run before "$i" "$r"
+		fi
+	done
+done >"$tmp/results.txt"
+
+if [ -n "$keep" ]; then
+	mkdir -p "$keep"
+	cp "$tmp/raw.before.txt" "$tmp/raw.after.txt" "$tmp/results.txt" "$keep/"
+fi
+
+echo "base $base_ref ($(git -C "$root" rev-parse --short "$base_ref")) against the working tree" \
+	"($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo '+changes'));" \
+	"$rounds rounds, -benchtime $benchtime; medians"
+echo
+awk -v floors="$floors" '
+	function median(list,    a, n, i, j, t) {
+		n = split(list, a, " ")
+		if (n == 0) return ""
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function show(v) { return v == "" ? "-" : sprintf(v >= 100 ? "%.0f" : "%.3g", v) }
+	function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2fx", a / b) }
+	BEGIN { nf = split(floors, fl, ","); for (i = 1; i <= nf; i++) isfloor[fl[i]] = 1 }
+	{
+		key = $2 " " $3
+		if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+		ns[$1, key] = ns[$1, key] " " $5
+		if ($6 != "-") al[$1, key] = al[$1, key] " " $6
+		t[$1, key, $4] = $5
+		if ($4 > maxr) maxr = $4
+		leaf = $3; sub(/.*\//, "", leaf)
+		parent = key; sub(/\/[^\/]*$/, "", parent)
+		if (leaf in isfloor) floorof[parent] = key
+	}
+	END {
+		hdr = "| benchmark | before ns/op | after ns/op | after/before | before allocs/op | after allocs/op |"
+		sep = "|---|---:|---:|---:|---:|---:|"
+		if (nf) { hdr = hdr " before/floor | after/floor |"; sep = sep "---:|---:|" }
+		print hdr; print sep
+		for (k = 1; k <= n; k++) {
+			key = order[k]
+			b = median(ns["before", key]); a = median(ns["after", key])
+			line = sprintf("| %s %s | %s | %s | %s | %s | %s |", substr(key, 1, index(key, " ") - 1),
+				substr(key, index(key, " ") + 1), show(b), show(a), ratio(a, b),
+				show(median(al["before", key])), show(median(al["after", key])))
+			if (nf) {
+				parent = key; sub(/\/[^\/]*$/, "", parent)
+				f = floorof[parent]
+				for (s = 1; s <= 2; s++) {
+					side = s == 1 ? "before" : "after"; list = ""
+					if (f != "" && f != key)
+						for (r = 1; r <= maxr; r++)
+							if ((side, key, r) in t && (side, f, r) in t && t[side, f, r] > 0)
+								list = list " " t[side, key, r] / t[side, f, r]
+					line = line sprintf(" %s |", list == "" ? "-" : sprintf("%.2fx", median(list)))
+				}
+			}
+			print line
+		}
+	}' "$tmp/results.txt"
