@@ -8,25 +8,37 @@ import (
 	"github.com/async-patterns/async/queue"
 )
 
-// BenchmarkQueue moves b.N ints through a queue of capacity queueCap: one op is
-// one item's send and receive. "chan" is the floor, a plain buffered channel;
-// "chanSelectCtx" is the usual way to make it cancellable, a select on
-// ctx.Done() on both sides; "ours" is queue.New with Put and Get.
+// BenchmarkQueue moves ints through a queue: one op is one item's send and
+// receive. "chan" is the floor, a plain buffered channel; "chanSelectCtx" is
+// the usual way to make it cancellable, a select on ctx.Done() on both
+// sides; "ours" is queue.New with Put and Get. Every contender has the same
+// capacity, and a live, cancellable ctx where it takes one.
 //
-// spsc is one producer and one consumer; mpmc-4x4 is four producers and four
-// consumers sharing the b.N items.
+// spsc is one producer and one consumer, mpmc-4x4 four producers and four
+// consumers, sharing the b.N items, all started once per benchmark run and
+// living until the b.N items are through (capacity 128). mpmc-4x4-cap1024
+// is the same at capacity 1024, where the queue is rarely full or empty and
+// nearly every call takes the lock's fast path. mpmc-4x4-burst starts its
+// goroutines per op instead: each op starts four producers and four
+// consumers that move burstItems items through a capacity of 1024 and waits
+// for them, so the consumers start on an empty queue and park, and ns/op is
+// per item.
 func BenchmarkQueue(b *testing.B) {
 	for _, sc := range []struct {
 		name       string
 		prod, cons int
+		capacity   int
+		run        func(b *testing.B, prod, cons int, produce func(ctx context.Context, n int), consume func(ctx context.Context, n int) int)
 	}{
-		{"spsc", 1, 1},
-		{"mpmc-4x4", 4, 4},
+		{"spsc", 1, 1, queueCap, runPipe},
+		{"mpmc-4x4", 4, 4, queueCap, runPipe},
+		{"mpmc-4x4-cap1024", 4, 4, 1024, runPipe},
+		{"mpmc-4x4-burst", 4, 4, 1024, runBursts},
 	} {
 		b.Run(sc.name, func(b *testing.B) {
 			b.Run("chan", func(b *testing.B) {
-				ch := make(chan int, queueCap)
-				runPipe(b, sc.prod, sc.cons,
+				ch := make(chan int, sc.capacity)
+				sc.run(b, sc.prod, sc.cons,
 					func(_ context.Context, n int) {
 						for i := range n {
 							ch <- i
@@ -40,8 +52,8 @@ func BenchmarkQueue(b *testing.B) {
 					})
 			})
 			b.Run("chanSelectCtx", func(b *testing.B) {
-				ch := make(chan int, queueCap)
-				runPipe(b, sc.prod, sc.cons,
+				ch := make(chan int, sc.capacity)
+				sc.run(b, sc.prod, sc.cons,
 					func(ctx context.Context, n int) {
 						for i := range n {
 							select {
@@ -64,8 +76,8 @@ func BenchmarkQueue(b *testing.B) {
 					})
 			})
 			b.Run("ours", func(b *testing.B) {
-				q := queue.New[int](queueCap)
-				runPipe(b, sc.prod, sc.cons,
+				q := queue.New[int](sc.capacity)
+				sc.run(b, sc.prod, sc.cons,
 					func(ctx context.Context, n int) {
 						for i := range n {
 							if err := q.Put(ctx, i); err != nil {
@@ -88,7 +100,10 @@ func BenchmarkQueue(b *testing.B) {
 	}
 }
 
-const queueCap = 128
+const (
+	queueCap   = 128
+	burstItems = 4096 // items per op of mpmc-4x4-burst
+)
 
 // runPipe runs prod producers and cons consumers until b.N items have gone
 // through: each producer puts its share of the items in one call of produce,
@@ -112,6 +127,30 @@ func runPipe(b *testing.B, prod, cons int, produce func(ctx context.Context, n i
 	for _, s := range sums {
 		sinkInt += s
 	}
+}
+
+// runBursts is runPipe with goroutines started per op: each op starts prod
+// producers and cons consumers that move burstItems items, and waits for
+// them. Times are per item (ns/op is divided by burstItems).
+func runBursts(b *testing.B, prod, cons int, produce func(ctx context.Context, n int), consume func(ctx context.Context, n int) int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sums := make([]int, cons)
+	b.ReportAllocs()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for p := range prod {
+			wg.Go(func() { produce(ctx, share(burstItems, prod, p)) })
+		}
+		for c := range cons {
+			wg.Go(func() { sums[c] += consume(ctx, share(burstItems, cons, c)) })
+		}
+		wg.Wait()
+	}
+	for _, s := range sums {
+		sinkInt += s
+	}
+	perItem(b, burstItems)
 }
 
 // share is worker w's part of n items split among k workers.
