@@ -125,6 +125,9 @@ func (q *Queue[T]) All(ctx context.Context) iter.Seq[T] {
 // into the freed slot. It returns the served putter if it is parked; the
 // caller must signal it after unlocking.
 func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
+	if q.n < q.capacity { // putters wait only on a full queue
+		return q.popLocked(), nil
+	}
 	v := q.popLocked()
 	w := q.nextLocked(&q.putters)
 	if w != nil {

@@ -46,16 +46,18 @@ func (q *Queue[T]) put(ctx context.Context, v T, block bool) error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if w := q.nextLocked(&q.getters); w != nil {
-		// A getter waits, so the queue is empty: hand v over directly.
-		w.v = v
-		q.unfinished++
-		parked := w.serve(stateServed)
-		q.mu.Unlock()
-		if parked {
-			w.ready <- struct{}{}
+	if q.n == 0 { // getters wait only on an empty queue
+		if w := q.nextLocked(&q.getters); w != nil {
+			// Hand v over directly.
+			w.v = v
+			q.unfinished++
+			parked := w.serve(stateServed)
+			q.mu.Unlock()
+			if parked {
+				w.ready <- struct{}{}
+			}
+			return nil
 		}
-		return nil
 	}
 	if q.n < q.capacity {
 		q.unfinished++

@@ -56,29 +56,36 @@ type PanicError = safe.PanicError
 // calls of less per item. The ring buffer of FIFO and LIFO queues grows on
 // demand, so a large capacity costs nothing until it is used.
 type Queue[T any] struct {
-	// Immutable after construction.
+	// Immutable after construction, read by every call: on cache lines of
+	// their own, which no call writes, so they stay shared between cores.
 	kind     kind
-	capacity int
 	overflow Overflow
+	capacity int
 	onDrop   func(T)
 	less     func(a, b T) bool // NewPriority only
+	_        [32]byte          // the rest of the line (layout_test.go checks)
 
-	mu sync.Mutex // protects every field below
-
-	n    int // items held
-	ring []T // FIFO and LIFO: circular buffer, grows up to capacity
-	head int // index of the oldest item in ring
-	heap []entry[T]
-	seq  uint64 // priority: insertion counter, keeps equal priorities FIFO
-
-	getters    waitList[T] // blocked Gets, oldest first; non-empty only while n == 0
-	putters    waitList[T] // blocked Puts, oldest first; non-empty only while n == capacity
+	// The fields a Put or Get that need not wait touches, and nothing else,
+	// in one 64-byte cache line (the struct's size, a multiple of 64, makes
+	// the allocator align it to 64), so that a call moves one line of the
+	// queue's state between cores rather than three.
+	mu         sync.Mutex // protects every field below
+	n          int        // items held
+	head       int        // index of the oldest item in ring
+	ring       []T        // FIFO and LIFO: circular buffer, grows up to capacity
+	unfinished int        // items put and not yet marked done or discarded
 	closed     bool
-	unfinished int           // items put and not yet marked done or discarded
-	joined     chan struct{} // closed when unfinished reaches 0; nil if no Join waits
-	dropped    uint64
+	_          [7]byte // the rest of the line
+
+	getters waitList[T] // blocked Gets, oldest first; non-empty only while n == 0
+	putters waitList[T] // blocked Puts, oldest first; non-empty only while n == capacity
+	heap    []entry[T]
+	seq     uint64        // priority: insertion counter, keeps equal priorities FIFO
+	joined  chan struct{} // closed when unfinished reaches 0; nil if no Join waits
+	dropped uint64
 
 	pool sync.Pool // *waiter[T], reused across blocking calls
+	_    [8]byte   // to 256 bytes, a size class the allocator aligns to 64
 }
 
 type kind uint8
