@@ -14,7 +14,10 @@
 # back to back, the side that goes first alternating from round to round.
 #
 # It prints a markdown table: per benchmark, the median ns/op and allocs/op
-# of each side and after/before. A benchmark missing on one side shows "-".
+# of each side, and after/before: the median of the rounds' own ratios
+# (each round's after over the same round's before, run back to back), which
+# a machine whose load drifts between rounds moves less than a ratio of the
+# two medians. A benchmark missing on one side shows "-".
 # With -f chan,chanPool (a comma list of row names), a benchmark with a
 # sibling of one of those names (same parent: Queue/spsc/ours and
 # Queue/spsc/chan) also gets its ratio to that floor on each side, medians of
@@ -24,7 +27,7 @@
 # Example: bench/beforeafter.sh -n 5 -f chan main 'bench:BenchmarkQueue' 'queue:BenchmarkPutGet'
 set -euo pipefail
 
-usage() { sed -n '2,24s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 
 rounds=5 benchtime=500ms floors="" keep=""
 while getopts "n:t:f:k:h" opt; do
@@ -120,7 +123,6 @@ awk -v floors="$floors" '
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	function show(v) { return v == "" ? "-" : sprintf(v >= 100 ? "%.0f" : "%.3g", v) }
-	function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.2fx", a / b) }
 	BEGIN { nf = split(floors, fl, ","); for (i = 1; i <= nf; i++) isfloor[fl[i]] = 1 }
 	{
 		key = $2 " " $3
@@ -141,8 +143,12 @@ awk -v floors="$floors" '
 		for (k = 1; k <= n; k++) {
 			key = order[k]
 			b = median(ns["before", key]); a = median(ns["after", key])
+			paired = ""
+			for (r = 1; r <= maxr; r++)
+				if (("before", key, r) in t && ("after", key, r) in t && t["before", key, r] > 0)
+					paired = paired " " t["after", key, r] / t["before", key, r]
 			line = sprintf("| %s %s | %s | %s | %s | %s | %s |", substr(key, 1, index(key, " ") - 1),
-				substr(key, index(key, " ") + 1), show(b), show(a), ratio(a, b),
+				substr(key, index(key, " ") + 1), show(b), show(a), paired == "" ? "-" : sprintf("%.2fx", median(paired)),
 				show(median(al["before", key])), show(median(al["after", key])))
 			if (nf) {
 				parent = key; sub(/\/[^\/]*$/, "", parent)
