@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/async-patterns/async/queue"
 )
@@ -23,6 +24,13 @@ import (
 // consumers that move burstItems items through a capacity of 1024 and waits
 // for them, so the consumers start on an empty queue and park, and ns/op is
 // per item.
+//
+// Each row also reports cpu-ns/item, the CPU time the whole process used
+// per item (every goroutine, the runtime's included). On a machine shared
+// with other work, wall time swings with the share of the cores the
+// process gets (the 4x4 rows' ratio to chan moved between 0.4x and 4.9x
+// from one round to the next under a load average of 8-10, issue 24),
+// while the CPU time per item moved a few percent: read both.
 func BenchmarkQueue(b *testing.B) {
 	for _, sc := range []struct {
 		name       string
@@ -114,6 +122,7 @@ func runPipe(b *testing.B, prod, cons int, produce func(ctx context.Context, n i
 	defer cancel()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	var wg sync.WaitGroup
 	for p := range prod {
 		wg.Go(func() { produce(ctx, share(b.N, prod, p)) })
@@ -124,6 +133,7 @@ func runPipe(b *testing.B, prod, cons int, produce func(ctx context.Context, n i
 	}
 	wg.Wait()
 	b.StopTimer()
+	reportCPU(b, processCPU()-cpu, b.N)
 	for _, s := range sums {
 		sinkInt += s
 	}
@@ -137,6 +147,7 @@ func runBursts(b *testing.B, prod, cons int, produce func(ctx context.Context, n
 	defer cancel()
 	sums := make([]int, cons)
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for p := range prod {
@@ -147,10 +158,19 @@ func runBursts(b *testing.B, prod, cons int, produce func(ctx context.Context, n
 		}
 		wg.Wait()
 	}
+	reportCPU(b, processCPU()-cpu, b.N*burstItems)
 	for _, s := range sums {
 		sinkInt += s
 	}
 	perItem(b, burstItems)
+}
+
+// reportCPU reports cpu-ns/item: cpu, the process's CPU time over the
+// timed part, per item. Nothing where the platform does not tell.
+func reportCPU(b *testing.B, cpu time.Duration, items int) {
+	if cpu > 0 && items > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(items), "cpu-ns/item")
+	}
 }
 
 // share is worker w's part of n items split among k workers.
