@@ -2,7 +2,7 @@
 # beforeafter.sh: the same benchmarks at a base commit and in the working
 # tree, run interleaved so that both sides see the same machine load.
 #
-#   bench/beforeafter.sh [-n ROUNDS] [-t BENCHTIME] [-f FLOORS] BASE_REF PKG:REGEX...
+#   bench/beforeafter.sh [-n ROUNDS] [-t BENCHTIME] [-f FLOORS] [-m UNIT] BASE_REF PKG:REGEX...
 #
 # PKG is a package directory relative to the repository root, in the root
 # module or in a nested one of go.work ("queue", "executor", "bench");
@@ -22,6 +22,8 @@
 # sibling of one of those names (same parent: Queue/spsc/ours and
 # Queue/spsc/chan) also gets its ratio to that floor on each side, medians of
 # the per-round ratios: the figure the bench module's targets are judged on.
+# With -m cpu-ns/item (repeatable), the benchmarks that report that metric
+# get a second row, "name [cpu-ns/item]", judged the same way on it.
 # Raw outputs are kept with -k DIR.
 #
 # Example: bench/beforeafter.sh -n 5 -f chan main 'bench:BenchmarkQueue' 'queue:BenchmarkPutGet'
@@ -29,13 +31,14 @@ set -euo pipefail
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 
-rounds=5 benchtime=500ms floors="" keep=""
-while getopts "n:t:f:k:h" opt; do
+rounds=5 benchtime=500ms floors="" keep="" units="ns/op"
+while getopts "n:t:f:k:m:h" opt; do
 	case $opt in
 	n) rounds=$OPTARG ;;
 	t) benchtime=$OPTARG ;;
 	f) floors=$OPTARG ;;
 	k) keep=$OPTARG ;;
+	m) units="$units $OPTARG" ;;
 	*) usage ;;
 	esac
 done
@@ -82,15 +85,15 @@ run() {
 	(cd "$dir" && "$tmp/$side.$i.test" -test.run '^$' -test.bench "$re" \
 		-test.count 1 -test.benchtime "$benchtime" -test.benchmem) |
 		tee -a "$tmp/raw.$side.txt" |
-		awk -v side="$side" -v pkg="$pkg" -v round="$3" '
+		awk -v side="$side" -v pkg="$pkg" -v round="$3" -v units="$units" '
+			BEGIN { nu = split(units, u, " ") }
 			/^Benchmark/ && / ns\/op/ {
 				name = $1; sub(/-[0-9]+$/, "", name)
-				ns = "-"; al = "-"
-				for (j = 3; j < NF; j += 2) {
-					if ($(j + 1) == "ns/op") ns = $j
-					if ($(j + 1) == "allocs/op") al = $j
-				}
-				print side, pkg, name, round, ns, al
+				delete m
+				for (j = 3; j < NF; j += 2) m[$(j + 1)] = $j
+				for (i = 1; i <= nu; i++)
+					if (u[i] in m)
+						print side, pkg, name, round, u[i], m[u[i]], i == 1 && ("allocs/op" in m) ? m["allocs/op"] : "-"
 			}'
 }
 
@@ -112,7 +115,7 @@ fi
 
 echo "base $base_ref ($(git -C "$root" rev-parse --short "$base_ref")) against the working tree" \
 	"($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo '+changes'));" \
-	"$rounds rounds, -benchtime $benchtime; medians"
+	"$rounds rounds, -benchtime $benchtime; medians of ns/op unless a row names its unit"
 echo
 awk -v floors="$floors" '
 	function median(list,    a, n, i, j, t) {
@@ -125,18 +128,20 @@ awk -v floors="$floors" '
 	function show(v) { return v == "" ? "-" : sprintf(v >= 100 ? "%.0f" : "%.3g", v) }
 	BEGIN { nf = split(floors, fl, ","); for (i = 1; i <= nf; i++) isfloor[fl[i]] = 1 }
 	{
-		key = $2 " " $3
-		if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-		ns[$1, key] = ns[$1, key] " " $5
-		if ($6 != "-") al[$1, key] = al[$1, key] " " $6
-		t[$1, key, $4] = $5
+		# key: "pkg name" for ns/op, "pkg name [unit]" for the others
+		key = $2 " " $3 ($5 == "ns/op" ? "" : " [" $5 "]")
+		if (!(key in seen)) { seen[key] = 1; order[++n] = key; unitof[key] = $5 }
+		ns[$1, key] = ns[$1, key] " " $6
+		if ($7 != "-") al[$1, key] = al[$1, key] " " $7
+		t[$1, key, $4] = $6
 		if ($4 > maxr) maxr = $4
 		leaf = $3; sub(/.*\//, "", leaf)
-		parent = key; sub(/\/[^\/]*$/, "", parent)
-		if (leaf in isfloor) floorof[parent] = key
+		parent = $2 " " $3; sub(/\/[^\/]*$/, "", parent)
+		parentof[key] = parent
+		if (leaf in isfloor) floorof[parent, $5] = key
 	}
 	END {
-		hdr = "| benchmark | before ns/op | after ns/op | after/before | before allocs/op | after allocs/op |"
+		hdr = "| benchmark | before | after | after/before | before allocs/op | after allocs/op |"
 		sep = "|---|---:|---:|---:|---:|---:|"
 		if (nf) { hdr = hdr " before/floor | after/floor |"; sep = sep "---:|---:|" }
 		print hdr; print sep
@@ -147,12 +152,10 @@ awk -v floors="$floors" '
 			for (r = 1; r <= maxr; r++)
 				if (("before", key, r) in t && ("after", key, r) in t && t["before", key, r] > 0)
 					paired = paired " " t["after", key, r] / t["before", key, r]
-			line = sprintf("| %s %s | %s | %s | %s | %s | %s |", substr(key, 1, index(key, " ") - 1),
-				substr(key, index(key, " ") + 1), show(b), show(a), paired == "" ? "-" : sprintf("%.2fx", median(paired)),
+			line = sprintf("| %s | %s | %s | %s | %s | %s |", key, show(b), show(a), paired == "" ? "-" : sprintf("%.2fx", median(paired)),
 				show(median(al["before", key])), show(median(al["after", key])))
 			if (nf) {
-				parent = key; sub(/\/[^\/]*$/, "", parent)
-				f = floorof[parent]
+				f = floorof[parentof[key], unitof[key]]
 				for (s = 1; s <= 2; s++) {
 					side = s == 1 ? "before" : "after"; list = ""
 					if (f != "" && f != key)
