@@ -18,8 +18,9 @@
 # (each round's after over the same round's before, run back to back), which
 # a machine whose load drifts between rounds moves less than a ratio of the
 # two medians. A benchmark missing on one side shows "-".
-# With -f chan,chanPool (a comma list of row names), a benchmark with a
-# sibling of one of those names (same parent: Queue/spsc/ours and
+# With -f chan,chanPool (a comma list of row names; where a benchmark has
+# siblings of several, the one named first), a benchmark with a sibling of
+# one of those names (same parent: Queue/spsc/ours and
 # Queue/spsc/chan) also gets its ratio to that floor on each side, medians of
 # the per-round ratios: the figure the bench module's targets are judged on.
 # With -m cpu-ns/item (repeatable), the benchmarks that report that metric
@@ -126,7 +127,7 @@ awk -v floors="$floors" '
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	function show(v) { return v == "" ? "-" : sprintf(v >= 100 ? "%.0f" : "%.3g", v) }
-	BEGIN { nf = split(floors, fl, ","); for (i = 1; i <= nf; i++) isfloor[fl[i]] = 1 }
+	BEGIN { nf = split(floors, fl, ","); for (i = 1; i <= nf; i++) rank[fl[i]] = i }
 	{
 		# key: "pkg name" for ns/op, "pkg name [unit]" for the others
 		key = $2 " " $3 ($5 == "ns/op" ? "" : " [" $5 "]")
@@ -138,7 +139,10 @@ awk -v floors="$floors" '
 		leaf = $3; sub(/.*\//, "", leaf)
 		parent = $2 " " $3; sub(/\/[^\/]*$/, "", parent)
 		parentof[key] = parent
-		if (leaf in isfloor) floorof[parent, $5] = key
+		if ((leaf in rank) && (!((parent, $5) in floorrank) || rank[leaf] < floorrank[parent, $5])) {
+			floorof[parent, $5] = key
+			floorrank[parent, $5] = rank[leaf]
+		}
 	}
 	END {
 		hdr = "| benchmark | before | after | after/before | before allocs/op | after allocs/op |"
