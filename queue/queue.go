@@ -44,8 +44,8 @@ type PanicError = safe.PanicError
 // [Queue.CloseNow].
 //
 // Cost: a Put or Get that need not wait is one lock and unlock, O(1), with
-// no allocation and no look at ctx (BENCHMARKS.md compares it with a
-// buffered channel). A contended lock is retried a few times, yielding the
+// no allocation and no look at ctx, and touches one cache line of the
+// queue's own state (BENCHMARKS.md compares it with a buffered channel). A contended lock is retried a few times, yielding the
 // processor in between, before the caller blocks on it. A call that must
 // wait looks at its state a few dozen times and yields the processor twice
 // before it parks, since the call that serves it is often already running;
