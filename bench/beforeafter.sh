@@ -69,11 +69,13 @@ for i in "${!specs[@]}"; do
 	esac
 	pkg=${spec%%:*}
 	pkg=${pkg#./}
+	bin=${pkg//\//_}
+	[ -e "$tmp/after.$bin.test" ] && continue # built for an earlier spec
 	for side in before after; do
 		dir=$root/$pkg
 		[ "$side" = before ] && dir=$tmp/base/$pkg
 		echo "beforeafter: building $pkg ($side)" >&2
-		(cd "$dir" && go test -c -o "$tmp/$side.$i.test" .)
+		(cd "$dir" && go test -c -o "$tmp/$side.$bin.test" .)
 	done
 done
 
@@ -83,7 +85,7 @@ run() {
 	pkg=${pkg#./}
 	dir=$root/$pkg
 	[ "$side" = before ] && dir=$tmp/base/$pkg
-	(cd "$dir" && "$tmp/$side.$i.test" -test.run '^$' -test.bench "$re" \
+	(cd "$dir" && "$tmp/$side.${pkg//\//_}.test" -test.run '^$' -test.bench "$re" \
 		-test.count 1 -test.benchtime "$benchtime" -test.benchmem) |
 		tee -a "$tmp/raw.$side.txt" |
 		awk -v side="$side" -v pkg="$pkg" -v round="$3" -v units="$units" '
