@@ -8,9 +8,9 @@ replace github.com/async-patterns/async/queue/jsqueue => ../queue/jsqueue
 
 require (
 	github.com/alitto/pond/v2 v2.7.1
-	github.com/async-patterns/async v0.0.0-00010101000000-000000000000
-	github.com/async-patterns/async/breaker/redisstore v0.0.0-00010101000000-000000000000
-	github.com/async-patterns/async/queue/jsqueue v0.0.0-00010101000000-000000000000
+	github.com/async-patterns/async v0.3.0
+	github.com/async-patterns/async/breaker/redisstore v0.3.0
+	github.com/async-patterns/async/queue/jsqueue v0.3.0
 	github.com/avast/retry-go/v5 v5.1.1
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
@@ -23,6 +23,7 @@ require (
 	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/sourcegraph/conc v0.3.0
 	golang.org/x/sync v0.24.0
+	golang.org/x/time v0.16.0
 )
 
 require (
@@ -42,7 +43,6 @@ require (
 	go.uber.org/multierr v1.9.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
 )
 
 replace github.com/async-patterns/async/breaker/redisstore => ../breaker/redisstore

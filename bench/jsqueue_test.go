@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,11 @@ const (
 // through go-redis on a redis-server the benchmark starts (append-only file,
 // fsync every second, close to JetStream's file store, which does not fsync
 // each message either); it is skipped if redis-server is not installed.
+//
+// "near-empty" is the shape where every get waits: one item is in the queue
+// at a time (runPingPong), so each take finds the queue empty and waits
+// for the next put. "ours" is Get; Done. "jetstream" is one waiting pull
+// per item (Fetch(1); Ack), the least a JetStream client can do.
 func BenchmarkJsqueue(b *testing.B) {
 	for _, consumers := range []int{1, 4} {
 		b.Run(fmt.Sprintf("consumers-%d", consumers), func(b *testing.B) {
@@ -48,24 +54,28 @@ func BenchmarkJsqueue(b *testing.B) {
 			b.Run("redisStreams", func(b *testing.B) { benchRedisStreams(b, consumers) })
 		})
 	}
+	b.Run("near-empty", func(b *testing.B) {
+		b.Run("ours", benchOursNearEmpty)
+		b.Run("jetstream", benchRawJetStreamNearEmpty)
+	})
 }
 
-// runWorkQueue runs put on jsProducers goroutines over b.N items and take
+// runWorkQueue runs put on producers goroutines over b.N items and take
 // on consumers goroutines until b.N items are taken, timing only that.
 // take returns how many items it took; it is called again until the total
 // reaches b.N; then the clock stops and take's ctx is cancelled.
-func runWorkQueue(b *testing.B, consumers int, put func(i int) error, take func(ctx context.Context, c int) (int, error)) {
+func runWorkQueue(b *testing.B, producers, consumers int, put func(i int) error, take func(ctx context.Context, c int) (int, error)) {
 	b.Helper()
 	var taken atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, jsProducers+consumers)
+	errs := make(chan error, producers+consumers)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for p := range jsProducers {
+	for p := range producers {
 		wg.Go(func() {
-			for i := p; i < b.N; i += jsProducers {
+			for i := p; i < b.N; i += producers {
 				if err := put(i); err != nil {
 					errs <- fmt.Errorf("put: %w", err)
 					cancel()
@@ -110,6 +120,55 @@ func runWorkQueue(b *testing.B, consumers int, put func(i int) error, take func(
 	}
 }
 
+// runPingPong moves b.N items through the queue one at a time: the
+// producer puts item i+1 once the consumer has taken item i, so that every
+// take starts on an empty queue and waits for the put.
+func runPingPong(b *testing.B, put func(i int) error, take func(ctx context.Context) error) {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	taken := make(chan struct{}, 1)
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	wg.Go(func() {
+		for i := range b.N {
+			if i > 0 {
+				select {
+				case <-taken:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err := put(i); err != nil {
+				errs <- fmt.Errorf("put: %w", err)
+				cancel()
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for range b.N {
+			if err := take(ctx); err != nil {
+				errs <- fmt.Errorf("take: %w", err)
+				cancel()
+				return
+			}
+			taken <- struct{}{}
+		}
+	})
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s, "items/s")
+	}
+}
+
 // natsFixture starts an embedded server and opens 1+consumers connections.
 func natsFixture(b *testing.B, consumers int) (jss []jetstream.JetStream) {
 	b.Helper()
@@ -133,7 +192,9 @@ func natsFixture(b *testing.B, consumers int) (jss []jetstream.JetStream) {
 	return jss
 }
 
-func benchOurs(b *testing.B, consumers int) {
+// oursFixture makes the producer's handle and one per consumer, and
+// returns the consumers' JetStream contexts.
+func oursFixture(b *testing.B, consumers int) (prod *jsqueue.Queue[int], qs []*jsqueue.Queue[int], cjss []jetstream.JetStream) {
 	jss := natsFixture(b, consumers)
 	ctx := context.Background()
 	opt := jsqueue.WithCapacity(max(b.N, 1))
@@ -141,30 +202,40 @@ func benchOurs(b *testing.B, consumers int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	qs := make([]*jsqueue.Queue[int], consumers)
+	qs = make([]*jsqueue.Queue[int], consumers)
 	for c := range qs {
 		if qs[c], err = jsqueue.New[int](ctx, jss[1+c], "bench", opt); err != nil {
 			b.Fatal(err)
 		}
 	}
-	runWorkQueue(b, consumers,
-		func(i int) error { return prod.Put(ctx, i) },
-		func(ctx context.Context, c int) (int, error) {
-			ds, err := qs[c].GetBatch(ctx, jsBatch)
-			for _, d := range ds {
-				jsSink.Add(int64(d.Value))
-				if err := d.Done(); err != nil {
-					return 0, err
-				}
-			}
-			return len(ds), err
-		})
+	return prod, qs, jss[1:]
 }
 
-func benchRawJetStream(b *testing.B, consumers int) {
+func benchOurs(b *testing.B, consumers int) {
+	ctx := context.Background()
+	prod, qs, cjss := oursFixture(b, consumers)
+	countMsgs(b, cjss, func() {
+		runWorkQueue(b, jsProducers, consumers,
+			func(i int) error { return prod.Put(ctx, i) },
+			func(ctx context.Context, c int) (int, error) {
+				ds, err := qs[c].GetBatch(ctx, jsBatch)
+				for _, d := range ds {
+					jsSink.Add(int64(d.Value))
+					if err := d.Done(); err != nil {
+						return 0, err
+					}
+				}
+				return len(ds), err
+			})
+	})
+}
+
+// rawFixture makes by hand the stream and consumer jsqueue makes, and
+// returns the producer's JetStream, one consumer handle per consumer, and
+// the consumers' JetStream contexts.
+func rawFixture(b *testing.B, consumers int) (jetstream.JetStream, []jetstream.Consumer, []jetstream.JetStream) {
 	jss := natsFixture(b, consumers)
 	ctx := context.Background()
-	// The stream and consumer jsqueue makes, made by hand.
 	if _, err := jss[0].CreateStream(ctx, jetstream.StreamConfig{
 		Name: "raw", Subjects: []string{"raw.items"}, Retention: jetstream.WorkQueuePolicy,
 		MaxMsgs: int64(max(b.N, 1)), Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage,
@@ -182,30 +253,98 @@ func benchRawJetStream(b *testing.B, consumers int) {
 			b.Fatal(err)
 		}
 	}
-	runWorkQueue(b, consumers,
-		func(i int) error {
-			data, err := json.Marshal(i) // the codec jsqueue uses by default
-			if err != nil {
+	return jss[0], conss, jss[1:]
+}
+
+// countMsgs runs run and reports how many messages the consumers'
+// connections sent per item (pull requests and acks), and the process's
+// CPU time per item (clients and the embedded server together): costs that,
+// unlike the wall time, a machine loaded by other work does not blur.
+func countMsgs(b *testing.B, cjss []jetstream.JetStream, run func()) {
+	out := func() (n uint64) {
+		for _, js := range cjss {
+			n += js.Conn().Stats().OutMsgs
+		}
+		return n
+	}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	msgs, used := out(), cpu()
+	run()
+	b.ReportMetric(float64(out()-msgs)/float64(b.N), "msgs/item")
+	b.ReportMetric(float64(cpu()-used)/float64(b.N), "cpu-ns/item")
+}
+
+// rawPut publishes i as jsqueue's default codec would encode it.
+func rawPut(js jetstream.JetStream, i int) error {
+	data, err := json.Marshal(i)
+	if err != nil {
+		return err
+	}
+	_, err = js.Publish(context.Background(), "raw.items", data)
+	return err
+}
+
+func benchRawJetStream(b *testing.B, consumers int) {
+	js, conss, cjss := rawFixture(b, consumers)
+	countMsgs(b, cjss, func() {
+		runWorkQueue(b, jsProducers, consumers,
+			func(i int) error { return rawPut(js, i) },
+			func(ctx context.Context, c int) (int, error) {
+				batch, err := conss[c].FetchNoWait(jsBatch)
+				if err != nil {
+					return 0, err
+				}
+				n, err := ackAll(batch)
+				if n > 0 || err != nil {
+					return n, err
+				}
+				batch, err = conss[c].Fetch(1, jetstream.FetchContext(ctx))
+				if err != nil {
+					return 0, err
+				}
+				return ackAll(batch)
+			})
+	})
+}
+
+func benchOursNearEmpty(b *testing.B) {
+	ctx := context.Background()
+	prod, qs, cjss := oursFixture(b, 1)
+	countMsgs(b, cjss, func() {
+		runPingPong(b,
+			func(i int) error { return prod.Put(ctx, i) },
+			func(ctx context.Context) error {
+				d, err := qs[0].Get(ctx)
+				if err != nil {
+					return err
+				}
+				jsSink.Add(int64(d.Value))
+				return d.Done()
+			})
+	})
+}
+
+func benchRawJetStreamNearEmpty(b *testing.B) {
+	js, conss, cjss := rawFixture(b, 1)
+	countMsgs(b, cjss, func() {
+		runPingPong(b,
+			func(i int) error { return rawPut(js, i) },
+			func(ctx context.Context) error {
+				batch, err := conss[0].Fetch(1, jetstream.FetchContext(ctx))
+				if err != nil {
+					return err
+				}
+				n, err := ackAll(batch)
+				if err == nil && n != 1 {
+					err = fmt.Errorf("Fetch(1) took %d items; want 1", n)
+				}
 				return err
-			}
-			_, err = jss[0].Publish(ctx, "raw.items", data)
-			return err
-		},
-		func(ctx context.Context, c int) (int, error) {
-			batch, err := conss[c].FetchNoWait(jsBatch)
-			if err != nil {
-				return 0, err
-			}
-			n, err := ackAll(batch)
-			if n > 0 || err != nil {
-				return n, err
-			}
-			batch, err = conss[c].Fetch(1, jetstream.FetchContext(ctx))
-			if err != nil {
-				return 0, err
-			}
-			return ackAll(batch)
-		})
+			})
+	})
 }
 
 func ackAll(batch jetstream.MessageBatch) (int, error) {
@@ -235,7 +374,7 @@ func benchRedisStreams(b *testing.B, consumers int) {
 	if err := clients[0].XGroupCreateMkStream(ctx, "items", "workers", "0").Err(); err != nil {
 		b.Fatal(err)
 	}
-	runWorkQueue(b, consumers,
+	runWorkQueue(b, jsProducers, consumers,
 		func(i int) error {
 			return clients[0].XAdd(ctx, &redis.XAddArgs{Stream: "items", Values: []any{"v", i}}).Err()
 		},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/internal/task"
+	"github.com/async-patterns/async/limit"
 )
 
 // PanicError is the error a task's panic (or runtime.Goexit) becomes: Value
@@ -64,6 +65,7 @@ type Executor struct {
 	room      roomWaiters // submitters waiting for room (admit.go)
 	workers   []*worker
 	onError   func(error)   // nil: failures of Go tasks are logged through slog
+	limiter   limit.Limiter // nil: none (limiter.go)
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
 	now       atomic.Bool   // ShutdownNow was called: queued work is cancelled, not run
 	stopped   atomic.Bool   // every worker has exited; a late sender drains the queue itself
@@ -93,6 +95,7 @@ func New(opts ...Option) *Executor {
 		q:       newRing(c.queue),
 		workers: make([]*worker, c.workers),
 		onError: c.onError,
+		limiter: c.limiter,
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -139,6 +142,7 @@ func New(opts ...Option) *Executor {
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
+	fn = limitGo(ex.limiter, fn)
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
 	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {

@@ -3,6 +3,8 @@ package executor
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/async-patterns/async/limit"
 )
 
 // Option configures an Executor built by [New].
@@ -13,6 +15,7 @@ type config struct {
 	workers int
 	queue   int
 	onError func(error)
+	limiter limit.Limiter // limiter.go
 }
 
 // newConfig applies opts over the defaults. It panics on a nil option, and

@@ -17,11 +17,20 @@
 //     [WithErrorTTL] (errors are not cached without it), and [WithStale]
 //     (stale-while-revalidate: one background refresh per key, owned by the
 //     cache, which [Cache.Close] waits for);
-//   - counters: [Cache.Stats].
+//   - counters: [Cache.Stats];
+//   - keys and durations that cannot break it: a key no map can hold (an
+//     unhashable dynamic type in an interface key, or a NaN) gets an error
+//     matching [ErrInvalidKey] before any lock is taken, never a panic that
+//     leaves the cache locked nor a load that no later Get can join; and
+//     math.MaxInt64 in [WithTTL], [WithStale] or [WithErrorTTL] means
+//     forever (expiry times saturate).
 //
 // Costs: a hit is one mutex-guarded map lookup, O(1) (plus a monotonic clock
-// read when entries expire), with no allocation and no goroutine. A miss that starts a load allocates a few small objects and
-// starts one goroutine; each further waiter of that load allocates nothing.
+// read when entries expire, and, when the key type holds a float or an
+// interface, a comparison of the key with itself under a deferred recover),
+// with no allocation and no goroutine. A miss that starts a load allocates a
+// few small objects and starts one goroutine; each further waiter of that
+// load allocates nothing.
 //
 //	users := memo.New(func(ctx context.Context, id int) (*User, error) {
 //		return db.LoadUser(ctx, id)

@@ -114,3 +114,21 @@ func ExampleCache_Forget() {
 	// before Forget: red
 	// after Forget: blue
 }
+
+// This example shows a key the cache refuses: with an interface key type, a
+// slice cannot be hashed. The Get gets an error, and the cache goes on.
+func ExampleErrInvalidKey() {
+	ctx := context.Background()
+	names := memo.New(func(ctx context.Context, key any) (string, error) {
+		return fmt.Sprint("name of ", key), nil
+	})
+	defer names.Close()
+
+	_, err := names.Get(ctx, []int{1, 2})
+	fmt.Println(errors.Is(err, memo.ErrInvalidKey))
+	v, err := names.Get(ctx, 42)
+	fmt.Println(v, err)
+	// Output:
+	// true
+	// name of 42 <nil>
+}

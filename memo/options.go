@@ -23,7 +23,9 @@ type config struct {
 // WithTTL makes a loaded value fresh for d: a Get within d of the load is a
 // hit, and the first Get after it loads again (or, with [WithStale], is
 // served the old value while it is refreshed). d must not be negative; 0, the
-// default, means values never expire.
+// default, means values never expire, and so, in effect, does a d too long
+// to add to the clock, such as math.MaxInt64: expiry times saturate rather
+// than wrap round into the past.
 func WithTTL(d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("memo: WithTTL(%v): d must not be negative", d))
@@ -39,7 +41,9 @@ func WithTTL(d time.Duration) Option {
 // next stale serve tries again. Refreshes are owned by the cache: [Cache.Close]
 // starts no more of them and waits for those that run.
 //
-// d must be positive, and WithStale needs [WithTTL] with a positive TTL.
+// d must be positive, and WithStale needs [WithTTL] with a positive TTL. A d
+// of math.MaxInt64 serves a stale value until a refresh replaces it: the
+// window's end saturates.
 func WithStale(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("memo: WithStale(%v): d must be positive", d))
@@ -51,7 +55,8 @@ func WithStale(d time.Duration) Option {
 // return the same error without loading again. d must not be negative; 0, the
 // default, means errors are never cached and the next Get loads again. A
 // panic (*[PanicError]) is never cached, nor is an error of a load that every
-// waiter gave up on.
+// waiter gave up on. A d of math.MaxInt64 caches an error until [Cache.Forget]
+// or a new value replaces it (the expiry saturates).
 func WithErrorTTL(d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("memo: WithErrorTTL(%v): d must not be negative", d))

@@ -46,6 +46,7 @@ type Task[T any] struct {
 // returned.
 func Spawn[T any](g *Group, fn func(ctx context.Context) (T, error)) *Task[T] {
 	g.check(fn == nil, "Spawn")
+	fn = limitedValue(g, fn)
 	t := &Task[T]{}
 	t.h.Init(g.ctx, nil, fn)
 	if !g.acquire(true) {

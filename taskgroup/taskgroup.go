@@ -9,6 +9,7 @@ import (
 
 	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/internal/task"
+	"github.com/async-patterns/async/limit"
 )
 
 // PanicError is the error a task's panic (or runtime.Goexit) becomes: Value
@@ -36,6 +37,7 @@ type Group struct {
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 	sem      chan struct{} // one token per running task; nil means no limit
+	limiter  limit.Limiter // admits each task as it starts; nil means none (limiter.go)
 
 	wg        sync.WaitGroup
 	cancelled atomic.Bool // Cancel was called
@@ -50,7 +52,8 @@ type Group struct {
 type Option func(*config)
 
 type config struct {
-	limit int
+	limit   int
+	limiter limit.Limiter // limiter.go
 }
 
 // WithLimit bounds the number of tasks running at once to n. Without it a
@@ -87,6 +90,7 @@ func New(ctx context.Context, opts ...Option) *Group {
 
 func (g *Group) init(ctx context.Context, c config) {
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	g.limiter = c.limiter
 	if c.limit > 0 {
 		g.sem = make(chan struct{}, c.limit)
 	}
@@ -110,6 +114,7 @@ func (g *Group) lazyInit() {
 // group when that can happen.
 func (g *Group) Go(fn func(ctx context.Context) error) {
 	g.check(fn == nil, "Go")
+	fn = g.limited(fn)
 	if !g.acquire(true) {
 		return
 	}
@@ -122,6 +127,7 @@ func (g *Group) Go(fn func(ctx context.Context) error) {
 // panics if fn is nil or if Wait has already returned.
 func (g *Group) TryGo(fn func(ctx context.Context) error) bool {
 	g.check(fn == nil, "TryGo")
+	fn = g.limited(fn)
 	if !g.acquire(false) {
 		return false
 	}

@@ -3,7 +3,7 @@ module github.com/async-patterns/async/breaker/redisstore
 go 1.26.0
 
 require (
-	github.com/async-patterns/async v0.0.0-00010101000000-000000000000
+	github.com/async-patterns/async v0.3.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.uber.org/goleak v1.3.0
 )

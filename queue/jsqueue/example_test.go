@@ -110,3 +110,39 @@ func ExampleQueue_DeadLetters() {
 	// Output:
 	// 42: card declined (attempt 3) after 3 attempts
 }
+
+// This example shows the one call from a URL to a queue, and a put made
+// idempotent by a key: the retried order is stored once.
+func ExampleDial() {
+	dir, _ := os.MkdirTemp("", "jsqueue-example")
+	defer os.RemoveAll(dir)
+	srv, err := jsqueue.StartEmbedded(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Shutdown()
+
+	type order struct{ ID string }
+	ctx := context.Background()
+	q, err := jsqueue.Dial[order](ctx, srv.URL, "orders",
+		jsqueue.WithMsgID(func(o order) string { return o.ID }))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Disconnect() // closes the connection Dial made; the queue stays open
+
+	_ = q.Put(ctx, order{ID: "A-1"})
+	_ = q.Put(ctx, order{ID: "A-1"}) // a retry: not stored again
+	_ = q.Put(ctx, order{ID: "A-2"})
+	d1, _ := q.Get(ctx)
+	d2, _ := q.Get(ctx)
+	stats, _ := q.Stats(ctx)
+	fmt.Printf("got %s, %s; ready %d, in flight %d\n", d1.Value.ID, d2.Value.ID, stats.Ready, stats.InFlight)
+	_, _ = d1.Done(), d2.Done()
+	fmt.Println(q.Join(ctx))
+	// Output:
+	// got A-1, A-2; ready 0, in flight 2
+	// <nil>
+}

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/internal/safe"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrGraceExpired is the cause of a handler's ctx when Serve's grace period
@@ -24,7 +22,10 @@ var ErrGraceExpired = errors.New("jsqueue: grace period expired")
 // Each worker takes one item at a time with Get and calls fn with a ctx
 // derived from ctx (it keeps ctx's values and survives ctx by the grace
 // period, see below) and the item's value. While fn runs, Serve extends the
-// delivery every third of the ack wait, so long work is not delivered twice.
+// delivery every third of the ack wait, so long work is not delivered twice;
+// the ack wait is the shared consumer's, read when Serve starts (one round
+// trip; the one New read if the server does not answer).
+//
 // When fn returns nil the item is done. When it returns an error or panics
 // (the panic becomes a *[PanicError]) the item is delivered again after a
 // backoff ([WithBackoff]: exponential in the attempt number, jittered, at
@@ -46,7 +47,16 @@ var ErrGraceExpired = errors.New("jsqueue: grace period expired")
 // backoff. Bad arguments (a nil queue or fn, workers below 1, a bad option)
 // return an error naming them and start nothing.
 //
-// The handler's ctx also carries the item's attempt number ([Attempt]).
+// Options: those of Serve given to New are this handle's defaults, which
+// opts override; those of New given here must agree with the queue (the
+// consumer's ack wait and max deliver, the stream's bound, storage and
+// replicas, the codec's type), else Serve returns an error naming the
+// conflict and starts nothing.
+//
+// The handler's ctx carries the delivery: [Attempt] and [Seq] read its
+// attempt number and the item's sequence (to deduplicate on). The handler
+// keeps its plain shape, func(ctx, v) error, so that a function written for
+// the in-process executor fits.
 //
 // Cost: one goroutine per worker, plus one goroutine, a ticker and a
 // context value per item handled, beside the round trips of Get and the ack.
@@ -62,11 +72,14 @@ func Serve[T any](ctx context.Context, q *Queue[T], workers int, fn func(ctx con
 	case workers < 1:
 		return fmt.Errorf("jsqueue: Serve: workers = %d; want >= 1", workers)
 	}
-	cfg := applyOptions("Serve", opts)
+	cfg := applyOptionsTo(q.cfg, "Serve", opts)
 	if cfg.badOption != "" {
 		return errors.New("jsqueue: Serve: " + cfg.badOption)
 	}
-	s := &serving[T]{q: q, fn: fn, cfg: cfg}
+	if err := q.checkServeOptions(cfg); err != nil {
+		return err
+	}
+	s := &serving[T]{q: q, fn: fn, cfg: cfg, extend: max(q.ackWait(ctx)/3, time.Millisecond)}
 
 	// Handlers run under hctx: ctx's values, not its cancellation, which
 	// reaches them only after the grace period.
@@ -117,20 +130,42 @@ func Serve[T any](ctx context.Context, q *Queue[T], workers int, fn func(ctx con
 	return nil
 }
 
-type attemptKey struct{}
+// deliveryKey is the key of the deliveryInfo a Serve handler's ctx holds.
+type deliveryKey struct{}
+
+type deliveryInfo struct {
+	attempt int
+	seq     uint64
+}
 
 // Attempt returns the attempt number of the item a Serve handler is
 // running on (1 on first delivery), read from the handler's ctx, and 0 for
-// any other ctx.
+// any other ctx. The count is JetStream's: see the package doc on what a
+// server crash does to it.
 func Attempt(ctx context.Context) int {
-	n, _ := ctx.Value(attemptKey{}).(int)
-	return n
+	di, _ := ctx.Value(deliveryKey{}).(*deliveryInfo)
+	if di == nil {
+		return 0
+	}
+	return di.attempt
+}
+
+// Seq returns the sequence number of the item a Serve handler is running
+// on, the same on every delivery of the item ([Delivery.Seq]), read from the
+// handler's ctx, and 0 for any other ctx. A handler deduplicates on it.
+func Seq(ctx context.Context) uint64 {
+	di, _ := ctx.Value(deliveryKey{}).(*deliveryInfo)
+	if di == nil {
+		return 0
+	}
+	return di.seq
 }
 
 type serving[T any] struct {
-	q   *Queue[T]
-	fn  func(context.Context, T) error
-	cfg config
+	q      *Queue[T]
+	fn     func(context.Context, T) error
+	cfg    config
+	extend time.Duration // a third of the consumer's ack wait
 }
 
 // work takes and handles items until gctx ends (nil), the queue is closed
@@ -143,8 +178,7 @@ func (s *serving[T]) work(gctx, hctx context.Context) error {
 			switch {
 			case gctx.Err() != nil, errors.Is(err, ErrClosed):
 				return nil
-			case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, jetstream.ErrStreamNotFound),
-				errors.Is(err, jetstream.ErrConsumerNotFound):
+			case fatal(err):
 				return err
 			}
 			// Transient (a timeout, a reconnect): back off and try again.
@@ -165,9 +199,10 @@ func (s *serving[T]) work(gctx, hctx context.Context) error {
 
 // handle runs fn on d, extending d while it runs, and settles d.
 func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
+	s.deposit(d)
 	done := make(chan error, 1)
-	go run(context.WithValue(hctx, attemptKey{}, d.Attempt), s.fn, d.Value, done)
-	tick := time.NewTicker(max(s.q.cfg.ackWait/3, time.Millisecond))
+	go run(context.WithValue(hctx, deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
+	tick := time.NewTicker(s.extend)
 	defer tick.Stop()
 	var err error
 wait:
@@ -190,6 +225,10 @@ wait:
 	case s.cfg.retryIf != nil && !isPanic(err) && !s.cfg.retryIf(err):
 		_ = d.DeadLetter(err)
 	default:
+		if refused := s.refused(d, err); refused != nil {
+			_ = d.DeadLetter(refused)
+			break
+		}
 		_ = d.Fail(err, s.delay(d.Attempt, err))
 	}
 }

@@ -119,3 +119,47 @@ func ExampleWithHedge() {
 	fmt.Println(resp.StatusCode, string(body))
 	// Output: 200 from the second copy
 }
+
+// This example shows how a caller finds out why the retries stopped on a
+// response: the server asked for a wait longer than the client allows.
+func ExampleStopOf() {
+	client := retryhttp.NewClient(
+		retryhttp.WithMaxRetryAfter(time.Minute),
+		// An in-memory base: the server is down for an hour.
+		retryhttp.WithBase(baseFunc(func(r *http.Request) (*http.Response, error) {
+			return (*bodies)(nil).respond(r, http.StatusServiceUnavailable, "maintenance", "Retry-After", "3600"), nil
+		})),
+	)
+
+	resp, err := client.Get("http://a.test/")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	var hint *retryhttp.HintError
+	if errors.As(retryhttp.StopOf(resp), &hint) {
+		fmt.Printf("%s after %d attempt: asked to wait %v, allowed %v\n",
+			resp.Status, retryhttp.AttemptsOf(resp), hint.Wait, hint.Limit)
+	}
+	// Output: 503 Service Unavailable after 1 attempt: asked to wait 1h0m0s, allowed 1m0s
+}
+
+// This example shows a request that could never be sent: it is refused
+// before the first attempt, and nothing reaches the host.
+func ExampleErrInvalidRequest() {
+	calls := 0
+	client := retryhttp.NewClient(retryhttp.WithBase(baseFunc(func(r *http.Request) (*http.Response, error) {
+		calls++
+		return (*bodies)(nil).respond(r, http.StatusOK, "ok"), nil
+	})))
+
+	req, _ := http.NewRequest(http.MethodGet, "http://a.test/", nil)
+	req.Header.Set("X-Trace", "line one\nline two")
+	_, err := client.Do(req)
+	fmt.Println(errors.Is(err, retryhttp.ErrInvalidRequest), "after", calls, "calls")
+	fmt.Println(err)
+	// Output:
+	// true after 0 calls
+	// Get "http://a.test/": retryhttp: RoundTrip: invalid request: the value of the header field "X-Trace" holds a control character
+}

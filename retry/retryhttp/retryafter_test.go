@@ -17,6 +17,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0, true},
 		{" 120 ", 2 * time.Minute, true},
 		{"99999999999999999", 1<<63 - 1, true},
+		{"99999999999999999999999", 1<<63 - 1, true}, // past 64 bits: a very long wait, not garbage
+		{"-99999999999999999999999", 0, false},
 		{"-5", 0, false},
 		{"1.5", 0, false},
 		{"soon", 0, false},

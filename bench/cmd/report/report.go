@@ -15,6 +15,7 @@ var handWritten = map[string]bool{
 	"chan": true, "chanSelectCtx": true, "direct": true,
 	"chanPool": true, "goWaitGroup": true, "sequential": true,
 	"mutexMap": true, "syncMap": true,
+	"byHand": true, "byHandClosure": true,
 }
 
 // floors names the floor of each scenario: the row that "vs floor" divides
@@ -38,8 +39,18 @@ var floors = map[string]string{
 	"RetryHTTP/first-try":      "direct",
 	"Jsqueue/consumers-1":      "jetstream",
 	"Jsqueue/consumers-4":      "jetstream",
+	"Jsqueue/near-empty":       "jetstream",
 	"Breaker/shared-8x8":       "gobreaker",
 	"Breaker/shared-open":      "gobreaker",
+
+	"Limit/rate-allow":           "xrate",
+	"Limit/rate-allow-parallel":  "xrate",
+	"Limit/rate-do":              "xrate",
+	"Limit/rate-do-parallel":     "xrate",
+	"Limit/bulkhead-do":          "semaphore",
+	"Limit/bulkhead-do-parallel": "semaphore",
+
+	"Guard/first-try": "byHand",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -155,8 +166,19 @@ var targets = []Target{
 	{"RetryHTTP/first-try", "first-try success: less overhead than go-retryablehttp and failsafehttp, no more allocs than go-retryablehttp", all(fasterThanPeers("ours"), allocsAtMost("ours", "retryablehttp"))},
 	{"Jsqueue/consumers-1", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
 	{"Jsqueue/consumers-4", "Put+Get+Done per item <= 1.1x raw nats.go JetStream", ratio("ours", "jetstream", 1.1)},
+	{"Jsqueue/near-empty", "Put+Get+Done, every Get waiting, <= 1.1x raw JetStream, no more messages per item", all(ratio("ours", "jetstream", 1.1), metricAtMost("ours", "msgs/item", 2))},
 	{"Breaker/shared-8x8", "shared: >= 0.9x local gobreaker's throughput, >= 8x DistributedCircuitBreaker's, <= 2 Redis round trips per call", all(ratio("ours", "gobreaker", 1/0.9), ratio("ours", "gobreakerDistributed", 1.0/8), metricAtMost("ours", "rtt/call", 2))},
 	{"Breaker/shared-open", "shared: 0 Redis round trips per rejection while the open period is known", metricAtMost("ours", "rtt/call", 0)},
+
+	{"Limit/rate-allow", "Allow <= raw x/time/rate + 20 ns, 0 allocs", all(added("ours", "xrate", 20), allocs("ours", 0))},
+	{"Limit/rate-allow-parallel", "Allow <= raw x/time/rate + 20 ns, 0 allocs", all(added("ours", "xrate", 20), allocs("ours", 0))},
+	{"Limit/rate-do", "Do <= raw x/time/rate Wait + call + 20 ns, 0 allocs", all(added("ours", "xrate", 20), allocs("ours", 0))},
+	{"Limit/rate-do-parallel", "Do <= raw x/time/rate Wait + call + 20 ns, 0 allocs", all(added("ours", "xrate", 20), allocs("ours", 0))},
+	{"Limit/bulkhead-do", "bulkhead Do <= raw x/sync semaphore + call + 20 ns, 0 allocs", all(added("ours", "semaphore", 20), allocs("ours", 0))},
+	{"Limit/bulkhead-do-parallel", "bulkhead Do <= raw x/sync semaphore + call + 20 ns, 0 allocs", all(added("ours", "semaphore", 20), allocs("ours", 0))},
+
+	{"Guard/first-try", "retry + breaker through a guard: 0 allocs", allocs("ours", 0)},
+	{"Guard/paired", "retry + breaker through a guard <= the two by hand + 30 ns (fastest of alternating blocks)", metricAtMost("ours", "overhead-ns/call", 30)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
