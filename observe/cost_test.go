@@ -46,15 +46,17 @@ func TestNoObserverCostsNoAllocation(t *testing.T) {
 		}
 	}
 	// A group's tasks: two allocations each (the go statement's closure
-	// and its argument), as before observe existed (BenchmarkGoWait: 2009
-	// allocations per 1000 tasks before, 2012 after: the group's own
-	// registration, once).
+	// and its argument), as before observe existed; and with nothing set a
+	// group does not register, so New and Wait cost what they did too.
 	g := taskgroup.New(ctx)
 	task := func(context.Context) error { return nil }
 	if n := testing.AllocsPerRun(1000, func() { g.Go(task) }); n > 2 {
 		t.Errorf("taskgroup Go: %v allocations per task; want at most 2", n)
 	}
 	g.Wait()
+	if n := testing.AllocsPerRun(100, func() { taskgroup.New(ctx).Wait() }); n > 4 {
+		t.Errorf("taskgroup New+Wait: %v allocations; want at most 4, as before observe", n)
+	}
 }
 
 // BenchmarkPick is the cost of the check every place that may report

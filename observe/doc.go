@@ -31,7 +31,9 @@
 //     executor.Executor, queue.Queue, breaker.Breaker, memo.Cache, and the
 //     jsqueue and limit objects) registers itself when made, by weak
 //     reference, so the registry never keeps an object alive. It leaves at
-//     Wait, Shutdown or Close, or when it is collected. [Objects] iterates
+//     Wait, Shutdown or Close, or when it is collected. Groups, made often
+//     and short-lived (taskgroup's, and the one of each gather call),
+//     register only while an observer or a task hook is set ([Active]). [Objects] iterates
 //     the live ones, with their kind, name, parent and [Gauges], read at
 //     that moment: OpenTelemetry's observable gauges and package inspect
 //     read it there, so nothing is counted between reads.
@@ -63,8 +65,10 @@
 //     end.
 //   - A hook set: per task, an ID, the hook's tracker, a context carrying
 //     the task's ID, a cleanup, and the hook's own work.
-//   - Registry: per long-lived object, a weak pointer, an entry and a
-//     cleanup (a few small allocations, once); leaving is one map delete.
+//   - Registry: per long-lived object, a weak pointer and an entry (two
+//     small allocations, once; a cleanup too while an [ObjectHook] is
+//     installed); leaving is one map delete. A group registers only while
+//     something is set, and then also costs a context that names it.
 //     [Objects] allocates a snapshot of the entries and calls each live
 //     object's gauges.
 package observe

@@ -78,6 +78,14 @@ var registry struct {
 
 var lastID atomic.Uint64
 
+// Active reports whether a default observer or a task hook is set. Objects
+// that are made often and live briefly (taskgroup's groups, the group of
+// each gather call) register only while it is true (or, for a group, when
+// it has an observer of its own), so that with nothing set they cost
+// nothing; long-lived objects (executors, queues, breakers, caches,
+// limiters, jsqueue handles) always register. It costs one atomic load.
+func Active() bool { return cur.Load() != nil }
+
 func nextID() ID { return ID(lastID.Add(1)) }
 
 // Register enters obj in the process's registry of live objects and returns

@@ -71,7 +71,16 @@ func TestObserve(t *testing.T) {
 			t.Errorf("events = %v", got)
 		}
 	})
+	t.Run("with nothing set a group is not listed", func(t *testing.T) {
+		g := taskgroup.New(context.Background(), taskgroup.WithName("unwatched"))
+		defer g.Wait()
+		if _, ok := findByName("unwatched"); ok {
+			t.Error("a group made with nothing set is listed")
+		}
+	})
 	t.Run("the group is listed while it runs, with its tasks running, and leaves at Wait", func(t *testing.T) {
+		observe.SetDefault(observe.ObserverFunc(func(context.Context, observe.Event) {}))
+		defer observe.SetDefault(observe.Discard)
 		g := taskgroup.New(context.Background(), taskgroup.WithName("listed"), taskgroup.WithLimit(4))
 		release := make(chan struct{})
 		started := make(chan struct{}, 2)
