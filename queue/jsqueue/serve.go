@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -238,11 +239,21 @@ wait:
 func (s *serving[T]) delay(attempt int, err error) time.Duration {
 	w := s.cfg.initial
 	for i := 1; i < attempt && w < s.cfg.maxDelay; i++ {
+		if w > s.cfg.maxDelay/2 {
+			w = s.cfg.maxDelay // doubling would pass the max, or overflow
+			break
+		}
 		w *= 2
 	}
 	w = min(w, s.cfg.maxDelay)
 	if w > 0 {
-		w = time.Duration(float64(w) * (0.5 + rand.Float64()))
+		// Saturate: +50% of a wait near the largest Duration would wrap
+		// round to a negative one, which Fail sends as "now".
+		if f := float64(w) * (0.5 + rand.Float64()); f < math.MaxInt64 {
+			w = time.Duration(f)
+		} else {
+			w = math.MaxInt64
+		}
 	}
 	var h interface{ RetryAfter() time.Duration }
 	if errors.As(err, &h) {
