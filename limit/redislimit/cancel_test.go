@@ -58,3 +58,20 @@ func TestSemaphoreCancelledDuringAcquire(t *testing.T) {
 	}
 	b.Release(q, limit.Success)
 }
+
+// The same rule for the rate limiter: a ctx that ended while Redis granted
+// the token gets its cancellation (the token stays spent, as when ctx ends
+// during the wait for a slot).
+func TestRateCancelledDuringWait(t *testing.T) {
+	s := startRedis(t)
+	r := newRate(t, s, "cancelled", 100, 10)
+	if err := r.Wait(newEndsDuringRoundTrip()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait() with a ctx that ended during the round trip = %v; want context.Canceled", err)
+	}
+	if _, err := r.Acquire(newEndsDuringRoundTrip()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire() with a ctx that ended during the round trip = %v; want context.Canceled", err)
+	}
+	if st := r.Stats(); st.InFlight != 0 {
+		t.Errorf("Stats() = %+v; want no permit held", st)
+	}
+}
