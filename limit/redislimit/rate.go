@@ -122,8 +122,11 @@ func NewRate(client redis.UniversalClient, name string, perSecond float64, burst
 // round trip, or the local share's Allow while Redis does not answer. It
 // never waits (beyond the round trip, at most the timeout) and counts no
 // rejection. It returns false when ctx is already done; ctx's
-// cancellation does not interrupt a decision under way.
+// cancellation does not interrupt a decision under way. A nil ctx panics.
 func (r *Rate) Allow(ctx context.Context) bool {
+	if ctx == nil {
+		panic("redislimit: nil ctx passed to Allow")
+	}
 	if ctx.Err() != nil {
 		return false
 	}
