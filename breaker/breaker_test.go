@@ -68,6 +68,14 @@ func TestStateString(t *testing.T) {
 	}
 }
 
+func TestOutcomeString(t *testing.T) {
+	for o, want := range map[Outcome]string{Success: "success", Failure: "failure", Excluded: "excluded", 7: "breaker.Outcome(7)"} {
+		if got := fmt.Sprint(o); got != want {
+			t.Errorf("Outcome(%d).String() = %q; want %q", int(o), got, want)
+		}
+	}
+}
+
 func TestPolicy(t *testing.T) {
 	t.Run("the default trips on the 5th consecutive failure", func(t *testing.T) {
 		b := New()

@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -81,6 +82,19 @@ const (
 	Failure                 // counted as a failure
 	Excluded                // the caller cancelled it: neither
 )
+
+// String returns "success", "failure" or "excluded".
+func (o Outcome) String() string {
+	switch o {
+	case Success:
+		return "success"
+	case Failure:
+		return "failure"
+	case Excluded:
+		return "excluded"
+	}
+	return fmt.Sprintf("breaker.Outcome(%d)", int(o))
+}
 
 // Snapshot is the shared state a [Store] operation left behind.
 type Snapshot struct {

@@ -263,13 +263,8 @@ func (a *Adaptive) Stats() Stats {
 // acquire takes a slot for Acquire, waiting in the queue if need be, and
 // returns when it was admitted.
 func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
-	done := ctx.Done()
-	if done != nil {
-		select {
-		case <-done:
-			return time.Time{}, context.Cause(ctx)
-		default:
-		}
+	if ctx.Err() != nil { // Err, not Done: asking for Done can cost the caller an allocation
+		return time.Time{}, context.Cause(ctx)
 	}
 	prio := PriorityFrom(ctx)
 	a.mu.Lock()
@@ -289,6 +284,7 @@ func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
 	a.queued++
 	a.mu.Unlock()
 
+	done := ctx.Done()
 	var timeout <-chan time.Time
 	if wait > 0 {
 		t := time.NewTimer(wait)

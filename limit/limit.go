@@ -251,8 +251,11 @@ type Stats struct {
 // ctx, and releases the permit with [OutcomeOf] fn's error, whether fn
 // returned or panicked. A panic comes back as a [*PanicError] (a
 // runtime.Goexit cannot be stopped, but the permit is still released). A
-// nil fn returns [ErrNilFunc] and acquires nothing.
+// nil fn returns [ErrNilFunc] and acquires nothing; a nil l panics.
 func Do(ctx context.Context, l Limiter, fn func(context.Context) error) (err error) {
+	if l == nil {
+		panic("limit: Do: nil Limiter")
+	}
 	if fn == nil {
 		return ErrNilFunc
 	}
@@ -277,8 +280,11 @@ func Do(ctx context.Context, l Limiter, fn func(context.Context) error) (err err
 
 // DoValue is [Do] for a function that returns a value: it runs fn under a
 // permit of l and returns fn's value and error (the zero value when fn did
-// not run or panicked).
+// not run or panicked). A nil l panics.
 func DoValue[T any](ctx context.Context, l Limiter, fn func(context.Context) (T, error)) (v T, err error) {
+	if l == nil {
+		panic("limit: DoValue: nil Limiter")
+	}
 	if fn == nil {
 		return v, ErrNilFunc
 	}

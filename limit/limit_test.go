@@ -140,6 +140,21 @@ func TestDo(t *testing.T) {
 			t.Errorf("Do(nil) = %v; want ErrNilFunc and no Acquire", err)
 		}
 	})
+	t.Run("a nil Limiter panics naming it", func(t *testing.T) {
+		for name, call := range map[string]func(){
+			"Do":      func() { _ = limit.Do(t.Context(), nil, func(context.Context) error { return nil }) },
+			"DoValue": func() { _, _ = limit.DoValue(t.Context(), nil, func(context.Context) (int, error) { return 0, nil }) },
+		} {
+			func() {
+				defer func() {
+					if r, _ := recover().(string); r != "limit: "+name+": nil Limiter" {
+						t.Errorf("%s(ctx, nil, fn) panicked with %v; want %q", name, r, "limit: "+name+": nil Limiter")
+					}
+				}()
+				call()
+			}()
+		}
+	})
 	t.Run("a Goexit still releases", func(t *testing.T) {
 		r := &recorder{}
 		done := make(chan struct{})

@@ -57,9 +57,10 @@ type Budget struct {
 	epoch   time.Time // slot numbers count from here (monotonic clock)
 
 	// cur is the number of the slot deposits go to: the slot of the last
-	// time the clock was read (by TrySpend or Stats). A deposit made later
-	// is counted in that earlier slot and leaves the window early: the
-	// budget errs on the side of refusing.
+	// time the clock was read (by TrySpend or Stats). When the clock is
+	// read again in a later slot, the deposits of slot cur are spread over
+	// the slots in between (see advance): the budget errs on the side of
+	// refusing, but does not forget deposits made during a quiet spell.
 	cur      atomic.Int64
 	deposits [budgetSlots]atomic.Int64 // by slot number modulo budgetSlots
 
@@ -149,10 +150,31 @@ func (b *Budget) advance(now time.Time) int64 {
 	if s <= b.last {
 		return b.last
 	}
+	// The deposits counted in slot last were made at some time between
+	// that slot and now, since nothing read the clock in between. Left in
+	// slot last, all of them would leave the window with it, however
+	// recent: after a quiet spell (no retry for a window, the normal state
+	// of a healthy service) the first retry of an outage would find only
+	// the floor. Spread them evenly over the slots from last up to, not
+	// including, now's (so a move of one slot changes nothing, and the
+	// estimate errs on the side of refusing); the remainder stays in slot
+	// last.
+	pending := b.deposits[b.last%budgetSlots].Swap(0)
 	from := max(b.last+1, s-budgetSlots+1)
 	for i := from; i <= s; i++ {
 		b.deposits[i%budgetSlots].Store(0)
 		b.spends[i%budgetSlots] = 0
+	}
+	if pending > 0 {
+		n := s - b.last
+		share, rem := pending/n, pending%n
+		for i := max(b.last, s-budgetSlots+1); i < s; i++ {
+			d := share
+			if i == b.last {
+				d += rem
+			}
+			b.deposits[i%budgetSlots].Add(d)
+		}
 	}
 	b.last = s
 	b.cur.Store(s)

@@ -109,6 +109,26 @@ func TestBudget(t *testing.T) {
 			}
 		})
 	})
+	t.Run("deposits made while nothing read the clock still count in the window", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// A healthy service: 100 first attempts a second for 30s and
+			// no retry, so nothing reads the clock; then one fails.
+			b := retry.NewBudget(0.2, 0, 10*time.Second)
+			for range 30 {
+				for range 100 {
+					b.Deposit()
+				}
+				time.Sleep(time.Second)
+			}
+			// About 1000 deposits are in the window: ~200 retries.
+			if !b.TrySpend() {
+				t.Fatalf("TrySpend after 3000 deposits, the last 1000 in the window = false; want true (Stats %+v)", b.Stats())
+			}
+			if bal := b.Stats().Balance; bal < 150 || bal > 200 {
+				t.Errorf("Balance = %v; want about 200 less one (0.2 x the ~1000 deposits of the window)", bal)
+			}
+		})
+	})
 	t.Run("many goroutines never spend more than the window holds", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := retry.NewBudget(0.1, 0, time.Minute)

@@ -108,7 +108,7 @@ func (s *Store) run(ctx context.Context, name string, p *breaker.Policy, op stri
 	snap := breaker.Snapshot{
 		State:      breaker.State(v[2]),
 		Generation: uint64(v[3]),
-		OpenFor:    time.Duration(v[4]) * time.Microsecond,
+		OpenFor:    fromMicros(v[4]),
 		Counts: breaker.Counts{
 			Requests:             uint32(v[5]),
 			TotalSuccesses:       uint32(v[6]),
@@ -125,11 +125,29 @@ func (s *Store) run(ctx context.Context, name string, p *breaker.Policy, op stri
 	return t, snap, nil
 }
 
+// fromMicros is n microseconds (from the script) as a Duration, saturated
+// at the largest one: an open timeout of forever, less the time since it
+// began, can come back a microsecond or two over what a Duration holds.
+func fromMicros(n int64) time.Duration {
+	if n > int64(maxDuration/time.Microsecond) {
+		return maxDuration
+	}
+	return time.Duration(n) * time.Microsecond
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
 // micros formats d in whole microseconds, the script's unit, rounding a
-// positive d up so that it stays positive.
+// positive d up so that it stays positive. It divides before rounding, so
+// that a d near the largest Duration (an open timeout of "forever") cannot
+// wrap negative.
 func micros(d time.Duration) string {
 	if d <= 0 {
 		return "0"
 	}
-	return strconv.FormatInt(int64((d+time.Microsecond-1)/time.Microsecond), 10)
+	us := int64(d / time.Microsecond)
+	if d%time.Microsecond != 0 {
+		us++
+	}
+	return strconv.FormatInt(us, 10)
 }

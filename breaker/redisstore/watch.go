@@ -124,7 +124,7 @@ func parseEvent(payload string) (snap breaker.Snapshot, origin string, ok bool) 
 	return breaker.Snapshot{
 		State:      breaker.State(to),
 		Generation: gen,
-		OpenFor:    time.Duration(left) * time.Microsecond,
+		OpenFor:    fromMicros(left),
 		Changes:    []breaker.Change{{Generation: gen, From: breaker.State(from), To: breaker.State(to)}},
 	}, f[4], true
 }

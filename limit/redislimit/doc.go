@@ -78,9 +78,11 @@
 //   - Cancellation: a call whose ctx is done when it starts takes nothing
 //     and returns an error derived from context.Cause(ctx) (Allow: false).
 //     A decision under way is not interrupted by ctx (it is bounded by the
-//     timeout); a Wait whose ctx ends while it sleeps for its reserved slot
-//     returns at once and the slot stays spent (the limit is missed by one,
-//     never exceeded).
+//     timeout), but an earlier cancellation wins: a ctx that ended during
+//     it gets its cause, not the token or the permit (a Semaphore gives the
+//     permit back at once). A Wait whose ctx ends while it sleeps for its
+//     reserved slot returns at once. Either way a Rate's slot stays spent
+//     (the limit is missed by one, never exceeded).
 //   - Panics and bad input: Do recovers a panic in its function into a
 //     [*limit.PanicError] after releasing the permit; a nil function returns
 //     [limit.ErrNilFunc]. Bad construction panics with a message starting

@@ -329,10 +329,16 @@ func isReply(err error) bool {
 	return errors.As(err, &re) && !errors.Is(err, redis.ErrClosed)
 }
 
-// micros is d in whole microseconds, rounded up, saturated at 0.
+// micros is d in whole microseconds, rounded up, saturated at 0. It
+// divides before rounding, so that a d near the largest Duration (Go's
+// usual "forever") cannot wrap negative.
 func micros(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Microsecond - 1) / time.Microsecond)
+	us := int64(d / time.Microsecond)
+	if d%time.Microsecond != 0 {
+		us++
+	}
+	return us
 }

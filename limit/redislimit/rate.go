@@ -122,8 +122,11 @@ func NewRate(client redis.UniversalClient, name string, perSecond float64, burst
 // round trip, or the local share's Allow while Redis does not answer. It
 // never waits (beyond the round trip, at most the timeout) and counts no
 // rejection. It returns false when ctx is already done; ctx's
-// cancellation does not interrupt a decision under way.
+// cancellation does not interrupt a decision under way. A nil ctx panics.
 func (r *Rate) Allow(ctx context.Context) bool {
+	if ctx == nil {
+		panic("redislimit: nil ctx passed to Allow")
+	}
 	if ctx.Err() != nil {
 		return false
 	}
@@ -140,8 +143,8 @@ func (r *Rate) Allow(ctx context.Context) bool {
 // the [WithMaxWait] bound, with a [*limit.RejectedError] whose RetryAfter
 // is the wait it would have needed. When ctx is already done it returns
 // an error derived from context.Cause(ctx) and takes nothing; when ctx
-// ends during the sleep it returns context.Cause(ctx) at once, and the
-// reserved slot stays spent (the shared limit is never exceeded because
+// ends during the round trip or the sleep it returns context.Cause(ctx)
+// (at once, from the sleep), and the reserved slot stays spent (the shared limit is never exceeded because
 // of it, only missed by one). While Redis does not answer, Wait is the
 // local share's [limit.Rate.Wait].
 func (r *Rate) Wait(ctx context.Context) error {
@@ -248,6 +251,11 @@ func (r *Rate) wait(ctx context.Context) error {
 			return limit.NewRejectedError(r.label, "no token before the deadline", wait)
 		}
 		return limit.NewRejectedError(r.label, "no token within the max wait", wait)
+	}
+	if ctx.Err() != nil {
+		// An earlier cancellation wins: ctx ended while Redis granted the
+		// slot, which stays spent (as when ctx ends during the sleep).
+		return context.Cause(ctx)
 	}
 	if wait <= 0 {
 		return nil

@@ -129,7 +129,9 @@ func NewSemaphore(client redis.UniversalClient, name string, n int, opts ...Opti
 // come after ctx's deadline or the [WithMaxWait] bound (a
 // [*limit.RejectedError] whose RetryAfter is the time until the earliest
 // lease ends). Waiters are not served in order. Each try is one round
-// trip. A failed Acquire holds nothing. While Redis does not answer,
+// trip. A failed Acquire holds nothing: an earlier cancellation wins, so a
+// ctx that ends while Redis grants the permit gets its cause, and the
+// permit is given back at once (one more round trip). While Redis does not answer,
 // Acquire is the local share's [limit.Bulkhead.Acquire].
 func (s *Semaphore) Acquire(ctx context.Context) (limit.Permit, error) {
 	if ctx == nil {
@@ -159,6 +161,13 @@ func (s *Semaphore) Acquire(ctx context.Context) (limit.Permit, error) {
 			return s.acquireLocally(ctx, id)
 		}
 		if ok {
+			if ctx.Err() != nil {
+				// An earlier cancellation wins: ctx ended while Redis
+				// granted the permit. Give it back now, not at the end
+				// of its lease.
+				s.releaseShared(member)
+				return limit.Permit{}, context.Cause(ctx)
+			}
 			s.mu.Lock()
 			s.held[id] = holding{member: member}
 			s.mu.Unlock()
@@ -183,6 +192,9 @@ func (s *Semaphore) Acquire(ctx context.Context) (limit.Permit, error) {
 		}
 		select {
 		case <-t.C:
+			if ctx.Err() != nil { // both were ready: the cancellation wins
+				return limit.Permit{}, context.Cause(ctx)
+			}
 		case <-ctx.Done():
 			return limit.Permit{}, context.Cause(ctx)
 		}
@@ -207,8 +219,15 @@ func (s *Semaphore) Release(p limit.Permit, o limit.Outcome) {
 		h.local.Release(h.permit, o)
 		return
 	}
+	s.releaseShared(h.member)
+}
+
+// releaseShared removes the permit member from Redis: one round trip,
+// bounded by the timeout, not sent while Redis does not answer (the lease
+// then ends on its own).
+func (s *Semaphore) releaseShared(member string) {
 	if cr, state, up := s.l.client(); up {
-		_, _ = s.l.run(context.Background(), cr, state, semaphoreScript, s.keys, []any{"release", h.member})
+		_, _ = s.l.run(context.Background(), cr, state, semaphoreScript, s.keys, []any{"release", member})
 	}
 }
 

@@ -207,7 +207,9 @@ func WithBackoff(initial, max time.Duration) Option {
 
 // WithRetryIf sets which handler errors Serve retries (default: all). An error
 // it rejects is dead-lettered at once. A panic is always retried while
-// attempts are left. Read by Serve. A nil function is bad.
+// attempts are left. A panic in retryable is recovered: the item is
+// dead-lettered with the handler's error and the *PanicError. Read by
+// Serve. A nil function is bad.
 func WithRetryIf(retryable func(err error) bool) Option {
 	return func(c *config) {
 		if retryable == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -232,15 +233,43 @@ wait:
 	case hctx.Err() != nil:
 		// Cut short by the end of the grace period: hand it back at once.
 		_ = d.msg.Nak()
-	case s.cfg.retryIf != nil && !isPanic(err) && !s.cfg.retryIf(err):
-		_ = d.DeadLetter(err)
+	case s.cfg.retryIf == nil || isPanic(err):
+		s.retry(d, err)
 	default:
-		if refused := s.refused(d, err); refused != nil {
-			_ = d.DeadLetter(refused)
-			break
+		switch again, perr := s.retries(err); {
+		case perr != nil:
+			_ = d.DeadLetter(fmt.Errorf("%w (WithRetryIf panicked: %w)", err, perr))
+		case again:
+			s.retry(d, err)
+		default:
+			_ = d.DeadLetter(err)
 		}
-		_ = d.Fail(err, s.delay(d.Attempt, err))
 	}
+}
+
+// retry hands d back for redelivery after err, or dead-letters it when the
+// budget refuses.
+func (s *serving[T]) retry(d *Delivery[T], err error) {
+	if refused := s.refused(d, err); refused != nil {
+		_ = d.DeadLetter(refused)
+		return
+	}
+	_ = d.Fail(err, s.delay(d.Attempt, err))
+}
+
+// retries asks WithRetryIf about err. It runs on a worker Serve owns, so a
+// panic in it is recovered (as a *PanicError) rather than crashing the
+// process; the item is then dead-lettered, since nothing was decided.
+func (s *serving[T]) retries(err error) (again bool, perr error) {
+	returned := false
+	defer func() {
+		if !returned {
+			perr = safe.Recovered(recover())
+		}
+	}()
+	again = s.cfg.retryIf(err)
+	returned = true
+	return again, nil
 }
 
 // delay is the wait before attempt+1: initial·2^(attempt-1), capped, ±50%,
@@ -248,11 +277,21 @@ wait:
 func (s *serving[T]) delay(attempt int, err error) time.Duration {
 	w := s.cfg.initial
 	for i := 1; i < attempt && w < s.cfg.maxDelay; i++ {
+		if w > s.cfg.maxDelay/2 {
+			w = s.cfg.maxDelay // doubling would pass the max, or overflow
+			break
+		}
 		w *= 2
 	}
 	w = min(w, s.cfg.maxDelay)
 	if w > 0 {
-		w = time.Duration(float64(w) * (0.5 + rand.Float64()))
+		// Saturate: +50% of a wait near the largest Duration would wrap
+		// round to a negative one, which Fail sends as "now".
+		if f := float64(w) * (0.5 + rand.Float64()); f < math.MaxInt64 {
+			w = time.Duration(f)
+		} else {
+			w = math.MaxInt64
+		}
 	}
 	var h interface{ RetryAfter() time.Duration }
 	if errors.As(err, &h) {

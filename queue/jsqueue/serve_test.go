@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,4 +121,40 @@ func TestAll(t *testing.T) {
 			t.Fatalf("TryGet() on the drained, closed queue = %v; want ErrClosed", err)
 		}
 	})
+}
+
+// A panic in the WithRetryIf classifier, user code run on a worker Serve
+// owns, must not crash the process: the item is dead-lettered with the
+// panic, and Serve goes on.
+func TestServeRetryIfPanics(t *testing.T) {
+	s := startServer(t)
+	_, js := connect(t, s)
+	ctx := context.Background()
+	q := newQueue[int](t, js, "retryifpanics", jsqueue.WithMaxDeliver(5))
+	if err := q.Put(ctx, 1); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	var calls atomic.Int32
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		served <- jsqueue.Serve(sctx, q, 1, func(ctx context.Context, v int) error {
+			calls.Add(1)
+			return errors.New("handler failed")
+		}, jsqueue.WithRetryIf(func(err error) bool { panic("classifier bug") }))
+	}()
+	if err := q.Join(ctx); err != nil {
+		t.Fatalf("Join() = %v", err)
+	}
+	stop()
+	if err := <-served; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Serve() = %v; want context.Canceled", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler calls = %d; want 1 (a panicking classifier decides nothing: no retry)", n)
+	}
+	dead, err := q.DeadLetters(ctx)
+	if err != nil || len(dead) != 1 || !strings.Contains(dead[0].Err, "classifier bug") || !strings.Contains(dead[0].Err, "handler failed") {
+		t.Fatalf("DeadLetters() = %+v, %v; want one naming the classifier's panic and the handler's error", dead, err)
+	}
 }

@@ -16,7 +16,10 @@ import (
 // (limit.NewBulkhead), or the adaptive limiter, which learns the host's
 // capacity from latency. perHost is called once per host, on the host's
 // first request, and its limiter kept for the Transport's life; it may
-// return one limiter shared by every host. It must not return nil.
+// return one limiter shared by every host. It must not return nil. It runs
+// outside the Transport's locks, so it may send requests to other hosts
+// through the same Transport; if it panics, that request fails with the
+// panic (a *PanicError) and the host's next request calls it again.
 //
 //   - Each attempt (each copy of a hedged one) acquires a permit with the
 //     attempt's ctx before the breaker ([WithBreakers]) and the base
@@ -42,26 +45,45 @@ func WithLimiters(perHost func(host string) limit.Limiter) Option {
 // hostLimiters holds one limiter per host, made on first use.
 type hostLimiters struct {
 	make func(host string) limit.Limiter
-	m    sync.Map   // host -> limit.Limiter
-	mu   sync.Mutex // serialises make, so it runs once per host
+	m    sync.Map // host -> *hostLimiter
 }
 
-// get returns host's limiter, making it on first use.
+// hostLimiter is one host's limiter, made once. make runs under once and
+// no lock of the Transport's, so that it may send requests (to other
+// hosts) through the same Transport, and one slow make holds up only the
+// first requests of its own host.
+type hostLimiter struct {
+	once sync.Once
+	l    limit.Limiter // set by once; nil if make panicked
+}
+
+// get returns host's limiter, making it on first use. If make panics, the
+// panic goes on up to this request, and the host's next request calls make
+// again.
 func (h *hostLimiters) get(host string) limit.Limiter {
-	if l, ok := h.m.Load(host); ok {
-		return l.(limit.Limiter)
+	for {
+		v, ok := h.m.Load(host)
+		if !ok {
+			v, _ = h.m.LoadOrStore(host, &hostLimiter{})
+		}
+		e := v.(*hostLimiter)
+		e.once.Do(func() {
+			defer func() {
+				if e.l == nil { // make panicked: forget e, so that the next request tries again
+					h.m.CompareAndDelete(host, e)
+				}
+			}()
+			l := h.make(host)
+			if l == nil {
+				panic("retryhttp: the WithLimiters function returned a nil limit.Limiter for host " + host)
+			}
+			e.l = l
+		})
+		if e.l != nil {
+			return e.l
+		}
+		// make panicked on another goroutine: try again with a new entry.
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if l, ok := h.m.Load(host); ok {
-		return l.(limit.Limiter)
-	}
-	l := h.make(host)
-	if l == nil {
-		panic("retryhttp: the WithLimiters function returned a nil limit.Limiter for host " + host)
-	}
-	h.m.Store(host, l)
-	return l
 }
 
 // limitedRoundTrip sends r under a permit of its host's limiter.

@@ -152,6 +152,52 @@ func TestWithLimiters(t *testing.T) {
 		})
 	})
 
+	t.Run("perHost runs outside every lock: it may send through the same client, and a panic in it is not kept", func(t *testing.T) {
+		base := baseFunc(func(r *http.Request) (*http.Response, error) { return (*bodies)(nil).respond(r, 200, "ok"), nil })
+		var client *http.Client
+		var panicked atomic.Bool
+		client = retryhttp.NewClient(retryhttp.WithBase(base), retryhttp.WithRetry(retry.WithMaxAttempts(1)),
+			retryhttp.WithLimiters(func(host string) limit.Limiter {
+				if host == "flaky.test" && !panicked.Swap(true) {
+					panic("perHost failed once")
+				}
+				if host == "app.test" {
+					// Learn the host's capacity from a config service,
+					// through the same client (another host).
+					resp, err := client.Get("http://config.test/capacity")
+					if err != nil {
+						t.Errorf("Get(config) inside perHost = %v", err)
+					} else {
+						resp.Body.Close()
+					}
+				}
+				return limit.NewBulkhead(4)
+			}))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			resp, err := client.Get("http://app.test/")
+			if err != nil {
+				t.Errorf("Get(app) = %v", err)
+				return
+			}
+			resp.Body.Close()
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // only a deadlock takes this long
+			t.Fatal("Get(app) whose perHost sends through the same client never returned: deadlock")
+		}
+		if _, err := client.Get("http://flaky.test/"); err == nil {
+			t.Fatal("Get(flaky) whose perHost panicked = nil error; want the panic")
+		}
+		resp, err := client.Get("http://flaky.test/")
+		if err != nil {
+			t.Fatalf("Get(flaky) after perHost's panic = %v; want a new perHost call and a response", err)
+		}
+		resp.Body.Close()
+	})
+
 	t.Run("a refusal sends nothing, is retried after its RetryAfter, and never counts against the breaker", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			var sent atomic.Int32
