@@ -150,7 +150,10 @@ func New(opts ...Option) *Executor {
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
-	fn = ex.watchGo(ctx, limitGo(ex.limiter, fn))
+	fn = limitGo(ex.limiter, fn)
+	if ex.watching() {
+		fn = ex.watchGo(ctx, fn)
+	}
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
 	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {

@@ -41,12 +41,17 @@ func (ex *Executor) gauges() observe.Gauges {
 // or a task hook is set; otherwise (and for a nil fn, which the submit
 // refuses) it returns fn. The task's name comes from ctx
 // (observe.WithTaskName).
+// Go calls it only when ex.watching(), checked inline.
 func (ex *Executor) watchGo(ctx context.Context, fn func(context.Context) error) func(context.Context) error {
 	if o, h := observe.Watching(ex.obs); (o != nil || h != nil) && fn != nil && ctx != nil {
 		return task.WatchedErr(ctx, ex.watch(ctx, o, h), fn)
 	}
 	return fn
 }
+
+// watching reports whether ex has an observer, or the process an observer
+// or a task hook: a nil check and one atomic load.
+func (ex *Executor) watching() bool { return ex.obs != nil || observe.Active() }
 
 // watchValue is watchGo for a future's fn; ex may be nil.
 func watchValue[T any](ctx context.Context, ex *Executor, fn func(context.Context) (T, error)) func(context.Context) (T, error) {

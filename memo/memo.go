@@ -199,7 +199,9 @@ func (c *Cache[K, V]) hit(ctx context.Context, e *entry[K, V], k observe.Kind) (
 	}
 	v, err := e.val, e.err
 	c.mu.Unlock()
-	c.emit(ctx, k)
+	if c.watching() {
+		c.emit(ctx, k)
+	}
 	return v, err
 }
 
@@ -225,7 +227,9 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (V, error) {
 	c.stats.Misses++
 	fl.refs++
 	c.mu.Unlock()
-	c.emit(ctx, k)
+	if c.watching() {
+		c.emit(ctx, k)
+	}
 	select {
 	case <-fl.done:
 	case <-ctx.Done():

@@ -37,7 +37,13 @@ func (c *Cache[K, V]) gauges() observe.Gauges {
 	return observe.Gauges{Depth: len(c.entries), Capacity: c.cfg.maxEntries, Running: len(c.flights)}
 }
 
-// emit reports an event of kind k for a Get with ctx.
+// watching reports whether c has an observer, or the process an observer
+// or a task hook: a nil check and one atomic load, inlined where a Get
+// reports.
+func (c *Cache[K, V]) watching() bool { return c.cfg.obs != nil || observe.Active() }
+
+// emit reports an event of kind k for a Get with ctx; Get calls it only
+// when c.watching().
 func (c *Cache[K, V]) emit(ctx context.Context, k observe.Kind) {
 	if o := observe.Pick(c.cfg.obs); o != nil {
 		observe.Emit(ctx, o, observe.Event{Kind: k, Source: "memo", Name: c.cfg.name, Object: c.reg.ID()})

@@ -34,7 +34,7 @@ func (g *Group) GoNamed(name string, fn func(ctx context.Context) error) {
 	if !g.acquire(true) {
 		return
 	}
-	g.start(g.watchErr(name, fn))
+	g.start(name, fn)
 }
 
 // SpawnNamed is [Spawn] with a name for the task (see [Group.GoNamed]).
@@ -78,10 +78,8 @@ func (g *Group) gauges() observe.Gauges {
 
 // watchErr wraps fn to report its end and life when an observer or a task
 // hook is set; otherwise it returns fn.
+// start calls it only when g.watching(), checked inline.
 func (g *Group) watchErr(name string, fn func(context.Context) error) func(context.Context) error {
-	if g.quiet {
-		return fn
-	}
 	if o, h := observe.Watching(g.obs); o != nil || h != nil {
 		return task.WatchedErr(g.ctx, g.watch(o, h, name), fn)
 	}
@@ -89,7 +87,7 @@ func (g *Group) watchErr(name string, fn func(context.Context) error) func(conte
 }
 
 func watchValue[T any](g *Group, name string, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
-	if g.quiet {
+	if !g.watching() {
 		return fn
 	}
 	if o, h := observe.Watching(g.obs); o != nil || h != nil {
@@ -97,6 +95,11 @@ func watchValue[T any](g *Group, name string, fn func(context.Context) (T, error
 	}
 	return fn
 }
+
+// watching reports whether g's tasks are to be watched: g is not a gather
+// call's group, and g has an observer, or the process an observer or a task
+// hook. A few loads, one of them atomic.
+func (g *Group) watching() bool { return !g.quiet && (g.obs != nil || observe.Active()) }
 
 func (g *Group) watch(o observe.Observer, h observe.TaskHook, name string) task.Watch {
 	return task.Watch{Obs: o, Hook: h, Source: "taskgroup", Name: g.name, Object: g.reg.ID(), Task: name}

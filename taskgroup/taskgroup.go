@@ -129,7 +129,7 @@ func (g *Group) Go(fn func(ctx context.Context) error) {
 	if !g.acquire(true) {
 		return
 	}
-	g.start(g.watchErr("", fn))
+	g.start("", fn)
 }
 
 // TryGo runs fn on a new goroutine if the group is below its limit and its
@@ -141,7 +141,7 @@ func (g *Group) TryGo(fn func(ctx context.Context) error) bool {
 	if !g.acquire(false) {
 		return false
 	}
-	g.start(g.watchErr("", fn))
+	g.start("", fn)
 	return true
 }
 
@@ -240,8 +240,11 @@ func (g *Group) acquire(block bool) bool {
 	return true
 }
 
-// start runs fn on a new goroutine; its slot is taken.
-func (g *Group) start(fn func(context.Context) error) {
+// start runs fn, named name, on a new goroutine; its slot is taken.
+func (g *Group) start(name string, fn func(context.Context) error) {
+	if g.watching() {
+		fn = g.watchErr(name, fn)
+	}
 	g.wg.Add(1)
 	g.active.Add(1)
 	go g.run(fn)
