@@ -167,10 +167,13 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 
 // DoValue is [Breaker.Do] for a function with a result. On a rejection, or
 // when ctx is already done, the value is T's zero value; otherwise it is what
-// fn returned. A nil ctx makes DoValue panic.
+// fn returned. A nil ctx or a nil b makes DoValue panic, naming it.
 func DoValue[T any](ctx context.Context, b *Breaker, fn func(ctx context.Context) (T, error)) (T, error) {
 	if ctx == nil {
 		panic("breaker: nil ctx passed to DoValue")
+	}
+	if b == nil {
+		panic("breaker: nil Breaker passed to DoValue")
 	}
 	var v T
 	if fn == nil {
