@@ -244,6 +244,14 @@ func (b *Breaker) Reset() {
 }
 
 func newBreaker(cfg config) *Breaker {
+	b := buildBreaker(cfg)
+	b.watchStore()
+	return b
+}
+
+// buildBreaker returns a breaker configured by cfg, not yet watching its
+// store (see watchStore).
+func buildBreaker(cfg config) *Breaker {
 	b := &Breaker{cfg: cfg}
 	cb := b.instance(Closed)
 	b.live = cb
@@ -253,9 +261,17 @@ func newBreaker(cfg config) *Breaker {
 			panic("breaker: WithStore needs a name (WithName or a Group key): replicas share the state of the breaker with the same name")
 		}
 		b.sh = &shared{store: cfg.store, policy: cfg.policy()}
-		cfg.store.Watch(cfg.name, b.watch)
 	}
 	return b
+}
+
+// watchStore subscribes b to the changes other replicas make in its store.
+// It calls the user's Store, so no lock may be held around it (a Watch
+// may call back into the Group that created b).
+func (b *Breaker) watchStore() {
+	if b.sh != nil {
+		b.sh.store.Watch(b.cfg.name, b.watch)
+	}
 }
 
 // verdict classifies a non-nil error returned by fn.
