@@ -41,7 +41,9 @@ type Store interface {
 	// Watch calls fn for every change of state of the named breaker, made
 	// by any replica, until the store is closed. Its Snapshot has the
 	// State, Generation, OpenFor and Changes fields set. fn is called from
-	// one goroutine at a time and may call the store.
+	// one goroutine at a time and may call the store. fn runs the
+	// breaker's OnStateChange hook, which may panic: a Store that calls
+	// fn on a goroutine of its own must recover (and report) that panic.
 	Watch(name string, fn func(Snapshot))
 }
 
