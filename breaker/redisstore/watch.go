@@ -62,7 +62,10 @@ func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 // commands left running past their timeout on a client without
 // ContextTimeoutEnabled (until that client's ReadTimeout at most; see
 // [WithTimeout]). It does not close the client it was given. Operations
-// after Close still work, on that client; Watch does nothing.
+// begun after Close began fail at once with [ErrClosed] (so its breakers
+// go on with their in-process state, and nothing Close waits for can start
+// while it waits); Watch does nothing. Calling operations during Close is
+// safe.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
