@@ -159,7 +159,9 @@ const StoreRetryInterval = 200 * time.Millisecond
 // State, Counts, Trip and Reset cost one each. Changes made by other
 // replicas arrive through [Store.Watch]: the breaker learns of them within
 // one delivery, and runs the [WithOnStateChange] hook for them on the
-// store's goroutine, with the hook's usual rules. A replica that has not
+// store's goroutine, with the hook's usual rules (except that a panic in
+// it there has no caller to reach: the Store recovers it; redisstore logs
+// it through slog). A replica that has not
 // heard yet that another one opened the breaker lets through at most one
 // more call per calling goroutine: its Record answers with the new state,
 // and its outcome, from an older generation, is not counted.
