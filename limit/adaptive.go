@@ -106,7 +106,15 @@ type Adaptive struct {
 	prev       windowResult                    // the last window that closed
 	base       time.Duration                   // latency without queueing; 0 until measured
 	rtt        time.Duration                   // the last window's mean latency
+	fastest    time.Duration                   // the last window's fastest call
 	lastChange time.Time                       // of inFlight, for the time integral
+	lifo       bool                            // the queue stands: newest waiter first
+	grew       bool                            // the last change of the limit raised it
+	hold       int                             // windows to wait before raising the limit after a cut
+	knee       float64                         // the calls in flight the service held without a queue, at the last probe; 0: unknown
+	over       int                             // consecutive windows that saw a queue
+	raisedFrom float64                         // the limit before the last raise
+	holdLeft   int                             // of hold, still to wait
 
 	// onAdmit, when set (tests), is called under mu at every admission
 	// with the permits held after it and the limit.
@@ -118,8 +126,10 @@ type window struct {
 	start     time.Time
 	n         int           // latency samples
 	sum       time.Duration // of the samples
+	min       time.Duration // the fastest sample
 	area      float64       // ∫ inFlight dt, in permit-seconds
 	saturated bool          // a caller found the limit full
+	expired   bool          // a waiter left the queue unserved for lack of time
 }
 
 // windowResult is what a closed window measured.
@@ -127,12 +137,15 @@ type windowResult struct {
 	limit     float64       // the limit in force
 	inFlight  float64       // time average
 	rtt       time.Duration // mean latency
+	min       time.Duration // the fastest call
 	saturated bool
 }
 
 const (
 	minWindowSamples = 10
-	maxCut           = 0.2 // the largest share of the limit one window may cut
+	maxCut           = 0.2  // the largest share of the limit one window may cut
+	maxHold          = 16   // the most windows between two raises of the limit
+	probeCut         = 0.05 // the share of the limit a cut takes when only the baseline sees a queue
 )
 
 // waiter is a caller in the queue.
@@ -147,9 +160,10 @@ type waiter struct {
 type waiterState uint8
 
 const (
-	waiting  waiterState = iota
-	admitted             // holds a slot
-	evicted              // displaced by a caller of higher priority
+	waiting    waiterState = iota
+	admitted               // holds a slot
+	evicted                // displaced by a caller of higher priority
+	superseded             // displaced by a newer caller while the queue stands
 )
 
 // NewAdaptive returns an adaptive concurrency limiter. By default its limit
@@ -225,6 +239,9 @@ func (a *Adaptive) Release(p Permit, o Outcome) {
 		lat := now.Sub(p.Start)
 		if o == Dropped {
 			lat = max(lat, a.rtt)
+		}
+		if a.win.n == 0 || lat < a.win.min {
+			a.win.min = lat
 		}
 		a.win.n++
 		a.win.sum += lat
@@ -319,12 +336,19 @@ func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
 		if ctx.Err() == nil {
 			return time.Time{}, a.reject("displaced from the queue by a caller of higher priority") // unlocks
 		}
+	case superseded:
+		if ctx.Err() == nil {
+			return time.Time{}, a.reject("displaced from a standing queue by a newer caller") // unlocks
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		a.mu.Unlock()
 		return time.Time{}, context.Cause(ctx)
 	}
 	if timedOut {
+		// The queue holds callers longer than they may wait: it stands.
+		a.lifo = true
+		a.win.expired = true
 		return time.Time{}, a.reject(fmt.Sprintf("no slot within the wait allowed (%v)", wait)) // unlocks
 	}
 	a.mu.Unlock()
@@ -362,7 +386,8 @@ func (a *Adaptive) waitBound() time.Duration {
 	if a.base == 0 {
 		return 0
 	}
-	return max(a.base/4-max(a.rtt-a.base, 0), 0)
+	noQueue := max(a.base, a.fastest)
+	return max(noQueue/4-max(a.rtt-noQueue, 0), 0)
 }
 
 // makeRoom reports whether a caller of priority p may join the queue,
@@ -381,6 +406,19 @@ func (a *Adaptive) makeRoom(p Priority) bool {
 	share := max((bound*int(p-Lowest+1)+levels-1)/levels, 1)
 	if a.queued < share {
 		return true
+	}
+	if a.lifo {
+		// A standing queue: the oldest waiter of p is the one least
+		// likely to be served in time; the newer caller takes its place.
+		if e := a.queues[p-Lowest].Front(); e != nil {
+			w := e.Value.(*waiter)
+			a.queues[p-Lowest].Remove(e)
+			a.queued--
+			a.win.expired = true
+			w.state = superseded
+			close(w.ready)
+			return true
+		}
 	}
 	if a.queued < bound {
 		return false // room, but not for this priority
@@ -416,7 +454,11 @@ func (a *Adaptive) dispatch() {
 	for a.queued > 0 && a.inFlight < int(a.limit) {
 		var w *waiter
 		for q := Highest; q >= Lowest && w == nil; q-- {
-			if e := a.queues[q-Lowest].Front(); e != nil {
+			e := a.queues[q-Lowest].Front()
+			if a.lifo {
+				e = a.queues[q-Lowest].Back()
+			}
+			if e != nil {
 				w = e.Value.(*waiter)
 				a.queues[q-Lowest].Remove(e)
 			}
@@ -446,6 +488,7 @@ func (a *Adaptive) account(now time.Time) {
 func (a *Adaptive) closeWindow(now time.Time) {
 	w := a.win
 	a.win = window{start: now}
+	a.lifo = w.expired
 	dur := now.Sub(w.start).Seconds()
 	if dur <= 0 || w.n == 0 {
 		return
@@ -453,17 +496,16 @@ func (a *Adaptive) closeWindow(now time.Time) {
 	cur := windowResult{
 		limit:     a.limit,
 		inFlight:  w.area / dur,
-		rtt:       w.sum / time.Duration(w.n),
+		rtt:       max(w.sum/time.Duration(w.n), 1),
+		min:       max(w.min, 1),
 		saturated: w.saturated,
-	}
-	if cur.rtt <= 0 {
-		cur.rtt = 1
 	}
 	prev := a.prev
 	a.prev = cur
 	a.rtt = cur.rtt
+	a.fastest = cur.min
 	if a.base == 0 || cur.rtt < a.base {
-		a.base = cur.rtt
+		a.rebase(cur.rtt)
 	}
 	if !cur.saturated {
 		return // the limit bound nothing: the latency says nothing about it
@@ -481,11 +523,27 @@ func (a *Adaptive) closeWindow(now time.Time) {
 	}
 }
 
+// rebase makes base the latency without queueing. A change of more than a
+// quarter is a new service: the limit may be raised again at once.
+func (a *Adaptive) rebase(base time.Duration) {
+	if float64(base) > 1.25*float64(a.base) || float64(base) < 0.8*float64(a.base) {
+		a.hold, a.holdLeft, a.knee = 0, 0, 0
+	}
+	a.base = base
+}
+
+// queueOver estimates the calls queued downstream in the window w if the
+// latency without queueing is noQueue (Little's law: the calls in flight
+// wait in proportion to the latency above noQueue).
+func queueOver(w windowResult, noQueue time.Duration) float64 {
+	return max(0, w.inFlight*(1-float64(noQueue)/float64(w.rtt)))
+}
+
 // nextLimit is the algorithm of the type doc: the limit after the window
 // cur, which followed prev.
 func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	L := cur.limit
-	if prev.saturated && cur.limit < prev.limit && cur.inFlight <= 0.95*prev.inFlight {
+	if prev.saturated && cur.limit < prev.limit && prev.inFlight-cur.inFlight >= 0.25*(prev.limit-cur.limit) {
 		// The limit was cut. Had the latency been queueing, it would have
 		// fallen in proportion; if it fell by less than half that, it is
 		// the service's own latency: rebase, and go back to the knee.
@@ -493,26 +551,77 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 		// building, or the service slowing down further.
 		proportional := float64(prev.rtt) * cur.inFlight / prev.inFlight
 		fell := float64(prev.rtt - cur.rtt)
-		if fell >= -0.02*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) {
-			a.base = cur.rtt
+		// So must the fastest call of the window: a queue it still saw
+		// (the calls of a burst draining downstream) says nothing yet.
+		if fell >= -0.02*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) &&
+			queueOver(cur, cur.min) <= queueHigh(L) {
+			a.rebase(cur.rtt)
 			// Little's law: the calls in flight before the cut over their
 			// latency is the throughput the service sustained; times the
 			// latency now, the calls it holds without a queue.
 			knee := math.Round(math.Floor(prev.limit) * float64(cur.rtt) / float64(prev.rtt))
-			return math.Max(L, knee+queueLow(knee))
+			a.knee = knee
+			return math.Max(L, knee)
 		}
 	}
-	q := cur.inFlight * (1 - float64(a.base)/float64(cur.rtt))
+	// Two estimates of the queue. The baseline's is too high after a
+	// slowdown. The fastest call of the window never took less than the
+	// latency without queueing, so its estimate is never too high: it is
+	// a floor on the queue (zero when every call queues alike). The limit
+	// grows only when the baseline sees no queue, and a cut is never
+	// larger than the floor's whole calls: the limit does not fall below
+	// the calls the service holds without a queue.
+	q := queueOver(cur, a.base)
+	floorQ := queueOver(cur, max(a.base, cur.min))
+	if q <= queueHigh(L) {
+		a.over = 0
+	}
 	switch lo, hi := queueLow(L), queueHigh(L); {
 	case q > hi:
-		return L - math.Max(1, math.Min(q-lo, maxCut*L))
+		a.over++
+		if a.over < 2 && !a.grew && (floorQ < 2 || L <= a.knee) {
+			// Less than two calls of queue, or at the knee the last
+			// probe measured, and no raise to blame: one window is not
+			// enough, since a stall of the machine looks like that much
+			// queue.
+			return L
+		}
+		a.over = 0
+		a.holdLeft = 0
+		floorLim := 0.0
+		if a.grew {
+			// The last raise made a queue: undo it, no further (the
+			// limit before it made none), and wait longer before the
+			// next.
+			a.hold = min(2*a.hold+1, maxHold)
+			a.holdLeft = a.hold
+			floorLim = a.raisedFrom
+		}
+		a.grew = false
+		if floorQ > hi {
+			// A queue even the fastest call saw: cut that much of it.
+			return math.Max(floorLim, L-math.Max(1, math.Min(math.Floor(floorQ), math.Floor(maxCut*L))))
+		}
+		// Only the baseline sees a queue: every call queues alike, or
+		// the service slowed down. A cut tells which (see the type doc).
+		return math.Max(floorLim, L-math.Max(1, math.Floor(probeCut*L)))
 	case q < lo:
+		if a.holdLeft > 0 {
+			a.holdLeft--
+			return L
+		}
+		if a.grew {
+			a.hold = 0 // the last raise made no queue: the service has room
+		}
+		a.grew = true
+		a.raisedFrom = L
 		return L + math.Max(1, 0.05*L)
 	}
 	return L
 }
 
-// queueLow and queueHigh bound the queue the limit lets build downstream:
-// below queueLow the limit grows, above queueHigh it shrinks.
+// queueLow and queueHigh bound the queue the limit lets build downstream,
+// in calls: below queueLow the limit grows, above queueHigh it shrinks.
+// queueHigh is under one call, so that one call of standing queue is cut.
 func queueLow(limit float64) float64  { return math.Max(0.5, 0.03*limit) }
-func queueHigh(limit float64) float64 { return math.Max(1, 0.06*limit) }
+func queueHigh(limit float64) float64 { return math.Max(0.6, 0.06*limit) }
