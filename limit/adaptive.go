@@ -623,5 +623,5 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 // queueLow and queueHigh bound the queue the limit lets build downstream,
 // in calls: below queueLow the limit grows, above queueHigh it shrinks.
 // queueHigh is under one call, so that one call of standing queue is cut.
-func queueLow(limit float64) float64  { return math.Max(0.5, 0.03*limit) }
-func queueHigh(limit float64) float64 { return math.Max(0.6, 0.06*limit) }
+func queueLow(limit float64) float64  { return math.Max(0.5, 0.02*limit) }
+func queueHigh(limit float64) float64 { return math.Max(0.6, 0.03*limit) }
