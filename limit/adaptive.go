@@ -20,32 +20,53 @@ import (
 // # The algorithm: Vegas, with a baseline that is checked, not assumed
 //
 // It is Vegas-style (TCP Vegas, Netflix's VegasLimit): the limit L is
-// compared with an estimate of the queue it causes, q = L·(1 − base/rtt),
-// where rtt is the mean latency of the calls of the last window and base the
-// latency without queueing; above a few queued calls the limit goes down,
-// below it goes up. Vegas over Gradient2, because Vegas's baseline is the
+// compared with an estimate of the queue it causes downstream, in calls,
+// q = n·(1 − base/rtt) (Little's law), where n is the mean number of calls
+// in flight in the last window, rtt their mean latency and base the latency
+// without queueing. Vegas over Gradient2, because Vegas's baseline is the
 // one thing that tells queueing from a service that is merely slower: the
 // latency at no queue. Gradient2 compares short- and long-term averages of
 // the latency, so a standing queue becomes the new normal as the long
 // average catches up, and until it does a slower service looks like
 // queueing.
 //
-// Plain Vegas has the same flaw the other way round: its baseline is the
-// lowest latency ever seen, so when the service becomes four times slower
-// every call looks like three calls of queue, and the limit is cut far
-// below what the service can sustain. (failsafe-go's adaptive limiter,
-// whose baseline is a moving average that lags a slowdown, is cut to 1 in a
-// long one; BENCHMARKS.md has the figures.) This limiter checks its
-// baseline instead of trusting it. It cuts by at most a fifth a window;
+// The limit grows (by 1, or 5% for large limits) while q is under half a
+// call (2% of the limit for large limits), and shrinks while q is over 0.6
+// of a call (3% of the limit for large limits): a limit one call above the service's concurrency keeps a call
+// always waiting downstream, q ≈ 1, and is cut back, so the limit settles
+// at the concurrency itself, not one above. A raise that made a queue is
+// undone, no further, and the next raise waits longer (1, 3, 7, 15, then
+// 16 windows): probing upward costs a window at one call of queue, rarely.
+// A cut of less than two calls needs two windows in a row, unless a raise
+// is to blame: a stall of the machine can look like a call of queue.
+//
+// Plain Vegas has a flaw: its baseline is the lowest latency ever seen, so
+// when the service becomes four times slower every call looks like three
+// calls of queue, and the limit is cut far below what the service can
+// sustain. (failsafe-go's adaptive limiter, whose baseline is a moving
+// average that lags a slowdown, is cut to 1 in a long one; BENCHMARKS.md
+// has the figures.) This limiter has two estimates of the queue. The
+// baseline's decides whether to cut, and is too high after a slowdown. The other
+// takes the fastest call of the window as the latency without queueing:
+// no call is faster than that, so this estimate is never too high, a floor
+// on the queue. A cut takes the floor's whole calls (at least one, at
+// most a fifth of the limit): calls that even the fastest call waited behind. The limit
+// therefore comes down to the service's concurrency and not past it,
+// however stale the baseline.
+//
+// Where the floor sees nothing and the baseline a queue, either every call
+// waits alike (a standing queue in lockstep) or the service slowed down.
+// The limit is then cut by one call (5% for large limits), and checked:
 // after a cut, the latency must fall with the calls in flight, since a
-// queue of calls waits in proportion to its length. If it does not (they
-// went down and the latency stayed), the latency is the service's own: it
-// becomes the new baseline, and the limit goes back to the knee that
-// Little's law gives from the throughput before the cut and the new
-// baseline (calls in flight = throughput × latency). The limit therefore
-// dips below the concurrency the service sustains only in the probe that
-// measures it, typically one window. A faster service is seen at once: a
-// window whose latency is below the baseline lowers it.
+// queue waits in proportion to its length. If it does not (fewer calls,
+// the same latency, and the fastest call sees no queue either), the
+// latency is the service's own: it becomes the new baseline, and the limit
+// goes back to the knee that Little's law gives from the throughput before
+// the cut and the new baseline (calls in flight = throughput × latency).
+// So after a slowdown the limit is one call below the service's
+// concurrency for one window at most, and at a knee so measured a single
+// window's queue never cuts it. A faster service is seen at once: a window
+// whose latency is below the baseline lowers it.
 //
 // Windows last at least twice the latency and ten calls; only calls
 // admitted since the last change of the limit (after a cut, since the
@@ -60,8 +81,9 @@ import (
 //
 // A caller that finds the limit full waits in a queue of at most half the
 // limit ([WithMaxWaiting] sets a fixed bound; 0 means no queue), for at most
-// what is left of a quarter of the baseline once the queue already seen
-// downstream (rtt − base) is counted ([WithMaxWait] sets a fixed bound): the
+// what is left of a quarter of the latency without queueing (the larger of
+// the baseline and the last window's fastest call) once the queue already
+// seen downstream is counted ([WithMaxWait] sets a fixed bound): the
 // queueing a caller sees, here and downstream, stays well under half the
 // service's own latency. Before the first latency is measured, there is no
 // waiting. Rejection is gradual by priority: a caller of priority p may join the
@@ -69,9 +91,15 @@ import (
 // the queue fills [Lowest] is turned away first and [Highest] last; a
 // caller that finds the queue full takes the place of the newest waiter of
 // lower priority, which is rejected. Waiters are admitted highest priority
-// first, first come first served within a priority. A rejection's
-// RetryAfter is the latency of the last window (the time the calls in
-// flight take to turn over).
+// first, first come first served within a priority, until the queue
+// stands: once a waiter has run out of time in it (and until a window
+// passes with none), the newest waiter of a priority is admitted first, and
+// a caller that finds its priority's share full takes the place of the
+// oldest waiter of its own priority (adaptive LIFO, as Facebook's services
+// do under overload). The oldest waiter is the one least likely to be
+// served in time; served first, it would make every admitted call wait
+// the whole bound. A rejection's RetryAfter is the latency of the last
+// window (the time the calls in flight take to turn over).
 //
 // A waiter whose ctx ends is never admitted afterwards. The outcome given to
 // [Adaptive.Release] matters: [Success] and [Failure] are latency samples;
@@ -202,7 +230,8 @@ func NewAdaptive(opts ...Option) *Adaptive {
 //   - when ctx is already done, or ends while waiting: an error derived
 //     from context.Cause(ctx), and the caller is never admitted afterwards;
 //   - when the queue has no room for the caller's priority, when a caller
-//     of higher priority takes its place, or when it has waited as long as
+//     of higher priority (or, while the queue stands, a newer caller of the
+//     same priority) takes its place, or when it has waited as long as
 //     allowed: a [*RejectedError] whose RetryAfter is the latency of the
 //     last window.
 //
