@@ -38,7 +38,8 @@ import (
 // undone, no further, and the next raise waits longer (1, 3, 7, 15, then
 // 16 windows): probing upward costs a window at one call of queue, rarely.
 // A cut of less than two calls needs two windows in a row, unless a raise
-// is to blame: a stall of the machine can look like a call of queue.
+// is to blame or the limit is coming down already: a stall of the machine
+// can look like a call of queue.
 //
 // Plain Vegas has a flaw: its baseline is the lowest latency ever seen, so
 // when the service becomes four times slower every call looks like three
@@ -141,6 +142,7 @@ type Adaptive struct {
 	hold       int                             // windows to wait before raising the limit after a cut
 	knee       float64                         // the calls in flight the service held without a queue, at the last probe; 0: unknown
 	over       int                             // consecutive windows that saw a queue
+	cutLast    bool                            // the last window cut the limit: a descent
 	raisedFrom float64                         // the limit before the last raise
 	holdLeft   int                             // of hold, still to wait
 
@@ -574,15 +576,15 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	L := cur.limit
 	if prev.saturated && cur.limit < prev.limit && prev.inFlight-cur.inFlight >= 0.25*(prev.limit-cur.limit) {
 		// The limit was cut. Had the latency been queueing, it would have
-		// fallen in proportion; if it fell by less than half that, it is
-		// the service's own latency: rebase, and go back to the knee.
+		// fallen in proportion; if it fell by less than a quarter of
+		// that, it is the service's own latency: rebase, and go back to the knee.
 		// A latency that rose says nothing: the queue may still be
 		// building, or the service slowing down further.
 		proportional := float64(prev.rtt) * cur.inFlight / prev.inFlight
 		fell := float64(prev.rtt - cur.rtt)
 		// So must the fastest call of the window: a queue it still saw
 		// (the calls of a burst draining downstream) says nothing yet.
-		if fell >= -0.02*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) &&
+		if fell >= -0.02*float64(prev.rtt) && fell < 0.25*(float64(prev.rtt)-proportional) &&
 			queueOver(cur, cur.min) <= queueHigh(L) {
 			a.rebase(cur.rtt)
 			// Little's law: the calls in flight before the cut over their
@@ -604,18 +606,22 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	floorQ := queueOver(cur, max(a.base, cur.min))
 	if q <= queueHigh(L) {
 		a.over = 0
+		a.cutLast = false
 	}
 	switch lo, hi := queueLow(L), queueHigh(L); {
 	case q > hi:
 		a.over++
-		if a.over < 2 && !a.grew && (floorQ < 2 || L <= a.knee) {
-			// Less than two calls of queue, or at the knee the last
-			// probe measured, and no raise to blame: one window is not
-			// enough, since a stall of the machine looks like that much
-			// queue.
+		cutLast := a.cutLast
+		a.cutLast = false
+		if a.over < 2 && !a.grew && (L <= a.knee || floorQ < 2 && !cutLast) {
+			// At the knee the last probe measured, or less than two
+			// calls of queue outside a descent, and no raise to blame:
+			// one window is not enough, since a stall of the machine
+			// looks like that much queue.
 			return L
 		}
 		a.over = 0
+		a.cutLast = true
 		a.holdLeft = 0
 		floorLim := 0.0
 		if a.grew {
@@ -633,7 +639,7 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 		}
 		// Only the baseline sees a queue: every call queues alike, or
 		// the service slowed down. A cut tells which (see the type doc).
-		return math.Max(floorLim, L-math.Max(1, math.Floor(probeCut*L)))
+		return L - math.Max(1, math.Floor(probeCut*L))
 	case q < lo:
 		if a.holdLeft > 0 {
 			a.holdLeft--
