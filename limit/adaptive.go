@@ -34,8 +34,8 @@ import (
 // call (2% of the limit for large limits), and shrinks while q is over 0.6
 // of a call (3% of the limit for large limits): a limit one call above the service's concurrency keeps a call
 // always waiting downstream, q ≈ 1, and is cut back, so the limit settles
-// at the concurrency itself, not one above. A raise that made a queue is
-// undone, no further, and the next raise waits longer (1, 3, 7, 15, then
+// at the concurrency itself, not one above. A raise that made a queue the
+// fastest call saw is undone, no further, and the next raise waits longer (1, 3, 7, 15, then
 // 16 windows): probing upward costs a window at one call of queue, rarely.
 // A cut of less than two calls needs two windows in a row, unless a raise
 // is to blame or the limit is coming down already: a stall of the machine
