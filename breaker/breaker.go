@@ -170,10 +170,13 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 
 // DoValue is [Breaker.Do] for a function with a result. On a rejection, or
 // when ctx is already done, the value is T's zero value; otherwise it is what
-// fn returned. A nil ctx makes DoValue panic.
+// fn returned. A nil ctx or a nil b makes DoValue panic, naming it.
 func DoValue[T any](ctx context.Context, b *Breaker, fn func(ctx context.Context) (T, error)) (T, error) {
 	if ctx == nil {
 		panic("breaker: nil ctx passed to DoValue")
+	}
+	if b == nil {
+		panic("breaker: nil Breaker passed to DoValue")
 	}
 	var v T
 	if fn == nil {
@@ -244,6 +247,14 @@ func (b *Breaker) Reset() {
 }
 
 func newBreaker(cfg config) *Breaker {
+	b := buildBreaker(cfg)
+	b.watchStore()
+	return b
+}
+
+// buildBreaker returns a breaker configured by cfg, not yet watching its
+// store (see watchStore).
+func buildBreaker(cfg config) *Breaker {
 	b := &Breaker{cfg: cfg}
 	b.register()
 	cb := b.instance(Closed)
@@ -254,9 +265,17 @@ func newBreaker(cfg config) *Breaker {
 			panic("breaker: WithStore needs a name (WithName or a Group key): replicas share the state of the breaker with the same name")
 		}
 		b.sh = &shared{store: cfg.store, policy: cfg.policy()}
-		cfg.store.Watch(cfg.name, b.watch)
 	}
 	return b
+}
+
+// watchStore subscribes b to the changes other replicas make in its store.
+// It calls the user's Store, so no lock may be held around it (a Watch
+// may call back into the Group that created b).
+func (b *Breaker) watchStore() {
+	if b.sh != nil {
+		b.sh.store.Watch(b.cfg.name, b.watch)
+	}
 }
 
 // verdict classifies a non-nil error returned by fn.

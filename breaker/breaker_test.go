@@ -856,7 +856,7 @@ func TestBadInput(t *testing.T) {
 			}()
 		}
 	}
-	t.Run("a nil ctx panics naming the function called and counts nothing", func(t *testing.T) {
+	t.Run("a nil ctx or Breaker panics naming the function called and counts nothing", func(t *testing.T) {
 		b := New()
 		var nilCtx context.Context
 		calls := 0
@@ -867,6 +867,9 @@ func TestBadInput(t *testing.T) {
 			{"breaker: nil ctx passed to Do", func() { b.Do(nilCtx, func(context.Context) error { calls++; return nil }) }},
 			{"breaker: nil ctx passed to DoValue", func() {
 				DoValue(nilCtx, b, func(context.Context) (int, error) { calls++; return 1, nil })
+			}},
+			{"breaker: nil Breaker passed to DoValue", func() {
+				DoValue(t.Context(), nil, func(context.Context) (int, error) { calls++; return 1, nil })
 			}},
 		} {
 			func() {

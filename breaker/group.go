@@ -31,18 +31,36 @@ func NewGroup(opts ...Option) *Group {
 
 // Get returns key's breaker, creating it on first use. Concurrent calls
 // with the same key create it once and all return the same *Breaker.
+//
+// With [WithStore], the call that creates the breaker then calls the
+// store's Watch for it, outside the Group's lock, so a Store whose Watch
+// calls back into the Group does not deadlock. A concurrent Get of the
+// same key may return the breaker before that Watch has returned: it works
+// (every store operation returns the shared state), but a change another
+// replica makes in that moment reaches its [WithOnStateChange] hook only
+// through the breaker's next operation.
 func (g *Group) Get(key string) *Breaker {
 	if b, ok := g.breakers.Load(key); ok {
 		return b.(*Breaker)
 	}
+	b, created := g.create(key)
+	if created {
+		b.watchStore()
+	}
+	return b
+}
+
+// create returns key's breaker under g.mu, building it if it is not there
+// yet (created true), but does not call the store's Watch for it.
+func (g *Group) create(key string) (b *Breaker, created bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if b, ok := g.breakers.Load(key); ok {
-		return b.(*Breaker)
+		return b.(*Breaker), false
 	}
 	cfg := g.cfg
 	cfg.name = key
-	b := newBreaker(cfg)
+	b = buildBreaker(cfg)
 	g.breakers.Store(key, b)
-	return b
+	return b, true
 }

@@ -41,7 +41,9 @@ type Store interface {
 	// Watch calls fn for every change of state of the named breaker, made
 	// by any replica, until the store is closed. Its Snapshot has the
 	// State, Generation, OpenFor and Changes fields set. fn is called from
-	// one goroutine at a time and may call the store.
+	// one goroutine at a time and may call the store. fn runs the
+	// breaker's OnStateChange hook, which may panic: a Store that calls
+	// fn on a goroutine of its own must recover (and report) that panic.
 	Watch(name string, fn func(Snapshot))
 }
 
@@ -157,7 +159,9 @@ const StoreRetryInterval = 200 * time.Millisecond
 // State, Counts, Trip and Reset cost one each. Changes made by other
 // replicas arrive through [Store.Watch]: the breaker learns of them within
 // one delivery, and runs the [WithOnStateChange] hook for them on the
-// store's goroutine, with the hook's usual rules. A replica that has not
+// store's goroutine, with the hook's usual rules (except that a panic in
+// it there has no caller to reach: the Store recovers it; redisstore logs
+// it through slog). A replica that has not
 // heard yet that another one opened the breaker lets through at most one
 // more call per calling goroutine: its Record answers with the new state,
 // and its outcome, from an older generation, is not counted.

@@ -51,6 +51,21 @@ func (s *stubStore) Watch(name string, _ func(Snapshot)) {
 	s.mu.Unlock()
 }
 
+// reentrantStore is a stubStore whose Watch, for a name without ":peer",
+// gets that name's breaker and another one from the group g.
+type reentrantStore struct {
+	stubStore
+	g           *Group
+	same, other *Breaker
+}
+
+func (s *reentrantStore) Watch(name string, fn func(Snapshot)) {
+	s.stubStore.Watch(name, fn)
+	if !strings.HasSuffix(name, ":peer") {
+		s.same, s.other = s.g.Get(name), s.g.Get(name+":peer")
+	}
+}
+
 func (s *stubStore) setDown(down bool) {
 	s.mu.Lock()
 	s.down = down
@@ -86,6 +101,21 @@ func TestStore(t *testing.T) {
 				}()
 				New(opt())
 			}()
+		}
+	})
+	t.Run("a Store whose Watch calls back into the group does not deadlock", func(t *testing.T) {
+		s := &reentrantStore{}
+		g := NewGroup(WithStore(s))
+		s.g = g
+		done := make(chan *Breaker)
+		go func() { done <- g.Get("a") }()
+		select {
+		case b := <-done:
+			if s.same != b || s.other != g.Get("a:peer") {
+				t.Errorf("Watch saw Get(a) = %p, Get(a:peer) = %p; want %p and the group's a:peer breaker", s.same, s.other, b)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Get(\"a\") did not return: the group's lock is held across Store.Watch")
 		}
 	})
 	t.Run("every breaker of a group watches its own name", func(t *testing.T) {

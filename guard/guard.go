@@ -99,8 +99,8 @@ func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 // context.Cause(ctx) and fn's last error (without retries, DoValue returns
 // what fn returned), always after fn, and every hedged copy, has returned.
 // A nil fn
-// returns [ErrNilFunc]; a nil ctx panics; so does a T other than the
-// fallback's (see [WithFallback]).
+// returns [ErrNilFunc]; a nil ctx or a nil g panics, naming it; so does a
+// T other than the fallback's (see [WithFallback]).
 //
 // A first-try success through retry and breaker allocates nothing and
 // adds a few nanoseconds to calling the two by hand (see the package doc's
@@ -108,6 +108,9 @@ func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 func DoValue[T any](ctx context.Context, g *Guard, fn func(ctx context.Context) (T, error)) (T, error) {
 	if ctx == nil {
 		panic("guard: nil ctx passed to DoValue")
+	}
+	if g == nil {
+		panic("guard: nil Guard passed to DoValue")
 	}
 	var fb func(context.Context, error) (T, error)
 	if g.cfg.fallback != nil {

@@ -141,6 +141,15 @@ func TestBadInput(t *testing.T) {
 			guard.DoValue(nil, g, func(context.Context) (int, error) { return 0, nil })
 		})
 	})
+	t.Run("a nil Guard passed to DoValue panics naming it", func(t *testing.T) {
+		calls := 0
+		mustPanic(t, "guard: nil Guard passed to DoValue", func() {
+			guard.DoValue(t.Context(), nil, func(context.Context) (int, error) { calls++; return 0, nil })
+		})
+		if calls != 0 {
+			t.Errorf("fn ran %d times; want 0", calls)
+		}
+	})
 }
 
 func TestOrder(t *testing.T) {

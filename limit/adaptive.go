@@ -20,32 +20,54 @@ import (
 // # The algorithm: Vegas, with a baseline that is checked, not assumed
 //
 // It is Vegas-style (TCP Vegas, Netflix's VegasLimit): the limit L is
-// compared with an estimate of the queue it causes, q = L·(1 − base/rtt),
-// where rtt is the mean latency of the calls of the last window and base the
-// latency without queueing; above a few queued calls the limit goes down,
-// below it goes up. Vegas over Gradient2, because Vegas's baseline is the
+// compared with an estimate of the queue it causes downstream, in calls,
+// q = n·(1 − base/rtt) (Little's law), where n is the mean number of calls
+// in flight in the last window, rtt their mean latency and base the latency
+// without queueing. Vegas over Gradient2, because Vegas's baseline is the
 // one thing that tells queueing from a service that is merely slower: the
 // latency at no queue. Gradient2 compares short- and long-term averages of
 // the latency, so a standing queue becomes the new normal as the long
 // average catches up, and until it does a slower service looks like
 // queueing.
 //
-// Plain Vegas has the same flaw the other way round: its baseline is the
-// lowest latency ever seen, so when the service becomes four times slower
-// every call looks like three calls of queue, and the limit is cut far
-// below what the service can sustain. (failsafe-go's adaptive limiter,
-// whose baseline is a moving average that lags a slowdown, is cut to 1 in a
-// long one; BENCHMARKS.md has the figures.) This limiter checks its
-// baseline instead of trusting it. It cuts by at most a fifth a window;
+// The limit grows (by 1, or 5% for large limits) while q is under half a
+// call (2% of the limit for large limits), and shrinks while q is over 0.6
+// of a call (3% of the limit for large limits): a limit one call above the service's concurrency keeps a call
+// always waiting downstream, q ≈ 1, and is cut back, so the limit settles
+// at the concurrency itself, not one above. A raise that made a queue the
+// fastest call saw is undone, no further, and the next raise waits longer (1, 3, 7, 15, then
+// 16 windows): probing upward costs a window at one call of queue, rarely.
+// A cut of less than two calls needs two windows in a row, unless a raise
+// is to blame or the limit is coming down already: a stall of the machine
+// can look like a call of queue.
+//
+// Plain Vegas has a flaw: its baseline is the lowest latency ever seen, so
+// when the service becomes four times slower every call looks like three
+// calls of queue, and the limit is cut far below what the service can
+// sustain. (failsafe-go's adaptive limiter, whose baseline is a moving
+// average that lags a slowdown, is cut to 1 in a long one; BENCHMARKS.md
+// has the figures.) This limiter has two estimates of the queue. The
+// baseline's decides whether to cut, and is too high after a slowdown. The other
+// takes the fastest call of the window as the latency without queueing:
+// no call is faster than that, so this estimate is never too high, a floor
+// on the queue. A cut takes the floor's whole calls (at least one, at
+// most a fifth of the limit): calls that even the fastest call waited behind. The limit
+// therefore comes down to the service's concurrency and not past it,
+// however stale the baseline.
+//
+// Where the floor sees nothing and the baseline a queue, either every call
+// waits alike (a standing queue in lockstep) or the service slowed down.
+// The limit is then cut by one call (5% for large limits), and checked:
 // after a cut, the latency must fall with the calls in flight, since a
-// queue of calls waits in proportion to its length. If it does not (they
-// went down and the latency stayed), the latency is the service's own: it
-// becomes the new baseline, and the limit goes back to the knee that
-// Little's law gives from the throughput before the cut and the new
-// baseline (calls in flight = throughput × latency). The limit therefore
-// dips below the concurrency the service sustains only in the probe that
-// measures it, typically one window. A faster service is seen at once: a
-// window whose latency is below the baseline lowers it.
+// queue waits in proportion to its length. If it does not (fewer calls,
+// the same latency, and the fastest call sees no queue either), the
+// latency is the service's own: it becomes the new baseline, and the limit
+// goes back to the knee that Little's law gives from the throughput before
+// the cut and the new baseline (calls in flight = throughput × latency).
+// So after a slowdown the limit is one call below the service's
+// concurrency for one window at most, and at a knee so measured a single
+// window's queue never cuts it. A faster service is seen at once: a window
+// whose latency is below the baseline lowers it.
 //
 // Windows last at least twice the latency and ten calls; only calls
 // admitted since the last change of the limit (after a cut, since the
@@ -60,8 +82,9 @@ import (
 //
 // A caller that finds the limit full waits in a queue of at most half the
 // limit ([WithMaxWaiting] sets a fixed bound; 0 means no queue), for at most
-// what is left of a quarter of the baseline once the queue already seen
-// downstream (rtt − base) is counted ([WithMaxWait] sets a fixed bound): the
+// what is left of a quarter of the latency without queueing (the larger of
+// the baseline and the last window's fastest call) once the queue already
+// seen downstream is counted ([WithMaxWait] sets a fixed bound): the
 // queueing a caller sees, here and downstream, stays well under half the
 // service's own latency. Before the first latency is measured, there is no
 // waiting. Rejection is gradual by priority: a caller of priority p may join the
@@ -69,9 +92,15 @@ import (
 // the queue fills [Lowest] is turned away first and [Highest] last; a
 // caller that finds the queue full takes the place of the newest waiter of
 // lower priority, which is rejected. Waiters are admitted highest priority
-// first, first come first served within a priority. A rejection's
-// RetryAfter is the latency of the last window (the time the calls in
-// flight take to turn over).
+// first, first come first served within a priority, until the queue
+// stands: once a waiter has run out of time in it (and until a window
+// passes with none), the newest waiter of a priority is admitted first, and
+// a caller that finds its priority's share full takes the place of the
+// oldest waiter of its own priority (adaptive LIFO, as Facebook's services
+// do under overload). The oldest waiter is the one least likely to be
+// served in time; served first, it would make every admitted call wait
+// the whole bound. A rejection's RetryAfter is the latency of the last
+// window (the time the calls in flight take to turn over).
 //
 // A waiter whose ctx ends is never admitted afterwards. The outcome given to
 // [Adaptive.Release] matters: [Success] and [Failure] are latency samples;
@@ -107,7 +136,16 @@ type Adaptive struct {
 	prev       windowResult                    // the last window that closed
 	base       time.Duration                   // latency without queueing; 0 until measured
 	rtt        time.Duration                   // the last window's mean latency
+	fastest    time.Duration                   // the last window's fastest call
 	lastChange time.Time                       // of inFlight, for the time integral
+	lifo       bool                            // the queue stands: newest waiter first
+	grew       bool                            // the last change of the limit raised it
+	hold       int                             // windows to wait before raising the limit after a cut
+	knee       float64                         // the calls in flight the service held without a queue, at the last probe; 0: unknown
+	over       int                             // consecutive windows that saw a queue
+	cutLast    bool                            // the last window cut the limit: a descent
+	raisedFrom float64                         // the limit before the last raise
+	holdLeft   int                             // of hold, still to wait
 
 	// onAdmit, when set (tests), is called under mu at every admission
 	// with the permits held after it and the limit.
@@ -119,8 +157,10 @@ type window struct {
 	start     time.Time
 	n         int           // latency samples
 	sum       time.Duration // of the samples
+	min       time.Duration // the fastest sample
 	area      float64       // ∫ inFlight dt, in permit-seconds
 	saturated bool          // a caller found the limit full
+	expired   bool          // a waiter left the queue unserved for lack of time
 }
 
 // windowResult is what a closed window measured.
@@ -128,12 +168,15 @@ type windowResult struct {
 	limit     float64       // the limit in force
 	inFlight  float64       // time average
 	rtt       time.Duration // mean latency
+	min       time.Duration // the fastest call
 	saturated bool
 }
 
 const (
 	minWindowSamples = 10
-	maxCut           = 0.2 // the largest share of the limit one window may cut
+	maxCut           = 0.2  // the largest share of the limit one window may cut
+	maxHold          = 16   // the most windows between two raises of the limit
+	probeCut         = 0.05 // the share of the limit a cut takes when only the baseline sees a queue
 )
 
 // waiter is a caller in the queue.
@@ -148,9 +191,10 @@ type waiter struct {
 type waiterState uint8
 
 const (
-	waiting  waiterState = iota
-	admitted             // holds a slot
-	evicted              // displaced by a caller of higher priority
+	waiting    waiterState = iota
+	admitted               // holds a slot
+	evicted                // displaced by a caller of higher priority
+	superseded             // displaced by a newer caller while the queue stands
 )
 
 // NewAdaptive returns an adaptive concurrency limiter. By default its limit
@@ -190,7 +234,8 @@ func NewAdaptive(opts ...Option) *Adaptive {
 //   - when ctx is already done, or ends while waiting: an error derived
 //     from context.Cause(ctx), and the caller is never admitted afterwards;
 //   - when the queue has no room for the caller's priority, when a caller
-//     of higher priority takes its place, or when it has waited as long as
+//     of higher priority (or, while the queue stands, a newer caller of the
+//     same priority) takes its place, or when it has waited as long as
 //     allowed: a [*RejectedError] whose RetryAfter is the latency of the
 //     last window.
 //
@@ -227,6 +272,9 @@ func (a *Adaptive) Release(p Permit, o Outcome) {
 		lat := now.Sub(p.Start)
 		if o == Dropped {
 			lat = max(lat, a.rtt)
+		}
+		if a.win.n == 0 || lat < a.win.min {
+			a.win.min = lat
 		}
 		a.win.n++
 		a.win.sum += lat
@@ -317,12 +365,19 @@ func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
 		if ctx.Err() == nil {
 			return time.Time{}, a.reject("displaced from the queue by a caller of higher priority") // unlocks
 		}
+	case superseded:
+		if ctx.Err() == nil {
+			return time.Time{}, a.reject("displaced from a standing queue by a newer caller") // unlocks
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		a.mu.Unlock()
 		return time.Time{}, context.Cause(ctx)
 	}
 	if timedOut {
+		// The queue holds callers longer than they may wait: it stands.
+		a.lifo = true
+		a.win.expired = true
 		return time.Time{}, a.reject(fmt.Sprintf("no slot within the wait allowed (%v)", wait)) // unlocks
 	}
 	a.mu.Unlock()
@@ -360,7 +415,8 @@ func (a *Adaptive) waitBound() time.Duration {
 	if a.base == 0 {
 		return 0
 	}
-	return max(a.base/4-max(a.rtt-a.base, 0), 0)
+	noQueue := max(a.base, a.fastest)
+	return max(noQueue/4-max(a.rtt-noQueue, 0), 0)
 }
 
 // makeRoom reports whether a caller of priority p may join the queue,
@@ -379,6 +435,19 @@ func (a *Adaptive) makeRoom(p Priority) bool {
 	share := max((bound*int(p-Lowest+1)+levels-1)/levels, 1)
 	if a.queued < share {
 		return true
+	}
+	if a.lifo {
+		// A standing queue: the oldest waiter of p is the one least
+		// likely to be served in time; the newer caller takes its place.
+		if e := a.queues[p-Lowest].Front(); e != nil {
+			w := e.Value.(*waiter)
+			a.queues[p-Lowest].Remove(e)
+			a.queued--
+			a.win.expired = true
+			w.state = superseded
+			close(w.ready)
+			return true
+		}
 	}
 	if a.queued < bound {
 		return false // room, but not for this priority
@@ -414,7 +483,11 @@ func (a *Adaptive) dispatch() {
 	for a.queued > 0 && a.inFlight < int(a.limit) {
 		var w *waiter
 		for q := Highest; q >= Lowest && w == nil; q-- {
-			if e := a.queues[q-Lowest].Front(); e != nil {
+			e := a.queues[q-Lowest].Front()
+			if a.lifo {
+				e = a.queues[q-Lowest].Back()
+			}
+			if e != nil {
 				w = e.Value.(*waiter)
 				a.queues[q-Lowest].Remove(e)
 			}
@@ -444,6 +517,7 @@ func (a *Adaptive) account(now time.Time) {
 func (a *Adaptive) closeWindow(now time.Time) {
 	w := a.win
 	a.win = window{start: now}
+	a.lifo = w.expired
 	dur := now.Sub(w.start).Seconds()
 	if dur <= 0 || w.n == 0 {
 		return
@@ -451,17 +525,16 @@ func (a *Adaptive) closeWindow(now time.Time) {
 	cur := windowResult{
 		limit:     a.limit,
 		inFlight:  w.area / dur,
-		rtt:       w.sum / time.Duration(w.n),
+		rtt:       max(w.sum/time.Duration(w.n), 1),
+		min:       max(w.min, 1),
 		saturated: w.saturated,
-	}
-	if cur.rtt <= 0 {
-		cur.rtt = 1
 	}
 	prev := a.prev
 	a.prev = cur
 	a.rtt = cur.rtt
+	a.fastest = cur.min
 	if a.base == 0 || cur.rtt < a.base {
-		a.base = cur.rtt
+		a.rebase(cur.rtt)
 	}
 	if !cur.saturated {
 		return // the limit bound nothing: the latency says nothing about it
@@ -479,38 +552,109 @@ func (a *Adaptive) closeWindow(now time.Time) {
 	}
 }
 
+// rebase makes base the latency without queueing. A change of more than a
+// quarter is a new service: the limit may be raised again at once.
+func (a *Adaptive) rebase(base time.Duration) {
+	if float64(base) > 1.25*float64(a.base) || float64(base) < 0.8*float64(a.base) {
+		a.hold, a.holdLeft, a.knee = 0, 0, 0
+	}
+	a.base = base
+}
+
+// queueOver estimates the calls queued downstream in the window w if the
+// latency without queueing is noQueue (Little's law: the calls in flight
+// wait in proportion to the latency above noQueue).
+func queueOver(w windowResult, noQueue time.Duration) float64 {
+	return max(0, w.inFlight*(1-float64(noQueue)/float64(w.rtt)))
+}
+
 // nextLimit is the algorithm of the type doc: the limit after the window
 // cur, which followed prev.
 func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	L := cur.limit
-	if prev.saturated && cur.limit < prev.limit && cur.inFlight <= 0.95*prev.inFlight {
+	if prev.saturated && cur.limit < prev.limit && prev.inFlight-cur.inFlight >= 0.25*(prev.limit-cur.limit) {
 		// The limit was cut. Had the latency been queueing, it would have
-		// fallen in proportion; if it fell by less than half that, it is
-		// the service's own latency: rebase, and go back to the knee.
+		// fallen in proportion; if it fell by less than a quarter of
+		// that, it is the service's own latency: rebase, and go back to the knee.
 		// A latency that rose says nothing: the queue may still be
 		// building, or the service slowing down further.
 		proportional := float64(prev.rtt) * cur.inFlight / prev.inFlight
 		fell := float64(prev.rtt - cur.rtt)
-		if fell >= -0.02*float64(prev.rtt) && fell < 0.5*(float64(prev.rtt)-proportional) {
-			a.base = cur.rtt
+		// So must the fastest call of the window: a queue it still saw
+		// (the calls of a burst draining downstream) says nothing yet.
+		if fell >= -0.02*float64(prev.rtt) && fell < 0.25*(float64(prev.rtt)-proportional) &&
+			queueOver(cur, cur.min) <= queueHigh(L) {
+			a.rebase(cur.rtt)
 			// Little's law: the calls in flight before the cut over their
 			// latency is the throughput the service sustained; times the
 			// latency now, the calls it holds without a queue.
 			knee := math.Round(math.Floor(prev.limit) * float64(cur.rtt) / float64(prev.rtt))
-			return math.Max(L, knee+queueLow(knee))
+			a.knee = knee
+			return math.Max(L, knee)
 		}
 	}
-	q := cur.inFlight * (1 - float64(a.base)/float64(cur.rtt))
+	// Two estimates of the queue. The baseline's is too high after a
+	// slowdown. The fastest call of the window never took less than the
+	// latency without queueing, so its estimate is never too high: it is
+	// a floor on the queue (zero when every call queues alike). The limit
+	// grows only when the baseline sees no queue, and a cut is never
+	// larger than the floor's whole calls: the limit does not fall below
+	// the calls the service holds without a queue.
+	q := queueOver(cur, a.base)
+	floorQ := queueOver(cur, max(a.base, cur.min))
+	if q <= queueHigh(L) {
+		a.over = 0
+		a.cutLast = false
+	}
 	switch lo, hi := queueLow(L), queueHigh(L); {
 	case q > hi:
-		return L - math.Max(1, math.Min(q-lo, maxCut*L))
+		a.over++
+		cutLast := a.cutLast
+		a.cutLast = false
+		if a.over < 2 && !a.grew && (L <= a.knee || floorQ < 2 && !cutLast) {
+			// At the knee the last probe measured, or less than two
+			// calls of queue outside a descent, and no raise to blame:
+			// one window is not enough, since a stall of the machine
+			// looks like that much queue.
+			return L
+		}
+		a.over = 0
+		a.cutLast = true
+		a.holdLeft = 0
+		floorLim := 0.0
+		if a.grew {
+			// The last raise made a queue: undo it, no further (the
+			// limit before it made none), and wait longer before the
+			// next.
+			a.hold = min(2*a.hold+1, maxHold)
+			a.holdLeft = a.hold
+			floorLim = a.raisedFrom
+		}
+		a.grew = false
+		if floorQ > hi {
+			// A queue even the fastest call saw: cut that much of it.
+			return math.Max(floorLim, L-math.Max(1, math.Min(math.Floor(floorQ), math.Floor(maxCut*L))))
+		}
+		// Only the baseline sees a queue: every call queues alike, or
+		// the service slowed down. A cut tells which (see the type doc).
+		return L - math.Max(1, math.Floor(probeCut*L))
 	case q < lo:
+		if a.holdLeft > 0 {
+			a.holdLeft--
+			return L
+		}
+		if a.grew {
+			a.hold = 0 // the last raise made no queue: the service has room
+		}
+		a.grew = true
+		a.raisedFrom = L
 		return L + math.Max(1, 0.05*L)
 	}
 	return L
 }
 
-// queueLow and queueHigh bound the queue the limit lets build downstream:
-// below queueLow the limit grows, above queueHigh it shrinks.
-func queueLow(limit float64) float64  { return math.Max(0.5, 0.03*limit) }
-func queueHigh(limit float64) float64 { return math.Max(1, 0.06*limit) }
+// queueLow and queueHigh bound the queue the limit lets build downstream,
+// in calls: below queueLow the limit grows, above queueHigh it shrinks.
+// queueHigh is under one call, so that one call of standing queue is cut.
+func queueLow(limit float64) float64  { return math.Max(0.5, 0.02*limit) }
+func queueHigh(limit float64) float64 { return math.Max(0.6, 0.03*limit) }

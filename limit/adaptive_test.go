@@ -3,7 +3,9 @@ package limit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -403,4 +405,124 @@ func TestAdaptiveAdmitsWithoutAllocating(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Acquire, Release and Do admitted at once: %v allocations; want 0", allocs)
 	}
+}
+
+// openLoop sends calls through a to s at rate a second (Poisson arrivals
+// from a fixed seed, so the phases of the workers mix as they do in
+// production) until ctx ends; each call has a deadline of deadline.
+func openLoop(ctx context.Context, wg *sync.WaitGroup, a *limit.Adaptive, s *service, rate float64, deadline time.Duration) {
+	r := rand.New(rand.NewPCG(7, 31))
+	wg.Go(func() {
+		for {
+			select {
+			case <-time.After(time.Duration(r.ExpFloat64() / rate * float64(time.Second))):
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				cctx, cancel := context.WithTimeout(ctx, deadline)
+				defer cancel()
+				_ = a.Do(cctx, s.call)
+			})
+		}
+	})
+}
+
+func TestAdaptiveSettlesAtTheKnee(t *testing.T) {
+	// w workers; 50 ms, then 200 ms (capacity 5w a second) under 8.5w
+	// calls a second: the limit must find w again and sit there, not at
+	// w+1 (a call always queued downstream), and find it without cutting
+	// far below (idle workers): one call below, for one window, at most.
+	for _, w := range []int{12, 24} {
+		t.Run(fmt.Sprint(w, " workers"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := limit.NewAdaptive(limit.WithLimits(1, w+8, 1000)) // above the workers
+				s := newService(w, 50*time.Millisecond)
+				ctx, cancel := context.WithCancel(t.Context())
+				var wg sync.WaitGroup
+				openLoop(ctx, &wg, a, s, 8.5*float64(w), time.Second)
+				time.Sleep(10 * time.Second)
+				s.svc.Store(int64(200 * time.Millisecond))
+
+				lowest, samples, at := 1<<30, 0, map[int]int{}
+				for i := range 6000 { // 60 s, every 10 ms
+					time.Sleep(10 * time.Millisecond)
+					l := a.Stats().Limit
+					lowest = min(lowest, l)
+					if i >= 1000 { // from 10 s after the slowdown
+						samples++
+						at[l]++
+					}
+				}
+				cancel()
+				wg.Wait()
+				if lowest < w-1 {
+					t.Errorf("lowest limit after the slowdown = %d; want >= %d (one call below the workers at most)", lowest, w-1)
+				}
+				if share := float64(at[w]) / float64(samples); share < 0.75 {
+					t.Errorf("the limit was %d (the workers) in %.0f%% of the last 50 s (distribution %v); want >= 75%%", w, 100*share, at)
+				}
+				for l := range at {
+					if l < w {
+						t.Errorf("the limit went below the %d workers after it settled: %v", w, at)
+						break
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestAdaptiveStandingQueueServesNewestFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// One slot, a queue of 5 (Normal may hold 3), waits of 30 ms.
+		a := limit.NewAdaptive(limit.WithLimits(1, 1, 1), limit.WithMaxWaiting(5), limit.WithMaxWait(30*time.Millisecond))
+		held, err := a.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A waiter that times out: the queue holds callers longer than
+		// they may wait, so it stands.
+		if err := <-acquireAsync(t.Context(), a, limit.Normal); !errors.Is(err, limit.ErrRejected) {
+			t.Fatalf("a waiter past its 30 ms: Acquire() = %v; want rejected", err)
+		}
+		var mu sync.Mutex
+		var order []int
+		var ch [4]chan error
+		for i := range ch {
+			ch[i] = make(chan error, 1)
+			go func() {
+				p, err := a.Acquire(t.Context())
+				if err == nil {
+					mu.Lock()
+					order = append(order, i)
+					mu.Unlock()
+					a.Release(p, limit.Ignored)
+				}
+				ch[i] <- err
+			}()
+			synctest.Wait()
+			time.Sleep(time.Millisecond)
+		}
+		// The fourth Normal caller found its share (3) full: it took the
+		// place of the oldest, which is rejected at once.
+		select {
+		case err := <-ch[0]:
+			if !errors.Is(err, limit.ErrRejected) {
+				t.Fatalf("the oldest waiter, displaced: Acquire() = %v; want rejected", err)
+			}
+		default:
+			t.Fatal("the oldest waiter still waits after a newer caller found the queue full")
+		}
+		// Released: the newest waiter first.
+		a.Release(held, limit.Ignored)
+		for i := 1; i < len(ch); i++ {
+			if err := <-ch[i]; err != nil {
+				t.Fatalf("waiter %d: Acquire() = %v; want admitted", i, err)
+			}
+		}
+		if want := []int{3, 2, 1}; !slices.Equal(order, want) {
+			t.Errorf("admitted in the order %v; want the newest first, %v", order, want)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package limit_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +39,17 @@ func TestBulkheadLimits(t *testing.T) {
 			if _, ok := b.TryAcquire(); ok {
 				t.Fatal("TryAcquire() with every slot held = true; want false")
 			}
-			var order []int
-			var mu sync.Mutex
-			var wg sync.WaitGroup
+			var (
+				order []int
+				mu    sync.Mutex
+				wg    sync.WaitGroup
+			)
+			admitted := func() []int {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]int(nil), order...)
+			}
+			leave := make(chan struct{}) // closed to let the admitted waiters release
 			for i := range 3 {
 				wg.Go(func() {
 					p, err := b.Acquire(t.Context())
@@ -51,6 +60,7 @@ func TestBulkheadLimits(t *testing.T) {
 					mu.Lock()
 					order = append(order, i)
 					mu.Unlock()
+					<-leave
 					b.Release(p, limit.Success)
 				})
 				synctest.Wait() // waiter i is in line before waiter i+1
@@ -58,15 +68,24 @@ func TestBulkheadLimits(t *testing.T) {
 			if s := b.Stats(); s.InFlight != 2 || s.Queued != 3 || s.Limit != 2 {
 				t.Errorf("Stats() = %+v; want Limit 2, InFlight 2, Queued 3", s)
 			}
-			if _, ok := b.TryAcquire(); ok {
-				t.Fatal("TryAcquire() with waiters in line = true; want false (no jumping the line)")
+			// Each slot freed goes to the earliest waiter still in line,
+			// not to a later one, nor to a TryAcquire arriving after it.
+			for i, p := range []limit.Permit{p1, p2} {
+				b.Release(p, limit.Success)
+				if p, ok := b.TryAcquire(); ok {
+					b.Release(p, limit.Success)
+					t.Errorf("TryAcquire() just after release %d, with waiters in line = true; want false (no jumping the line)", i+1)
+				}
+				synctest.Wait()
+				if got, want := admitted(), []int{0, 1}[:i+1]; !slices.Equal(got, want) {
+					t.Errorf("admitted after %d releases = %v; want %v", i+1, got, want)
+				}
 			}
-			b.Release(p1, limit.Success)
+			close(leave)
 			wg.Wait()
-			if want := []int{0, 1, 2}; len(order) != 3 || order[0] != 0 || order[1] != 1 || order[2] != 2 {
-				t.Errorf("admission order = %v; want %v", order, want)
+			if got, want := admitted(), []int{0, 1, 2}; !slices.Equal(got, want) {
+				t.Errorf("admission order = %v; want %v", got, want)
 			}
-			b.Release(p2, limit.Success)
 			if s := b.Stats(); s.InFlight != 0 || s.Queued != 0 {
 				t.Errorf("Stats() at the end = %+v; want nothing held or queued", s)
 			}

@@ -112,7 +112,9 @@ func (o Outcome) String() string {
 //   - nil: [Success];
 //   - ctx cancelled (not by a deadline) and err is that cancellation: [Ignored];
 //   - err matches context.DeadlineExceeded (a deadline passed, ctx's own or
-//     one set downstream) or [ErrRejected] (shed downstream): [Dropped];
+//     one set downstream), or ctx's deadline passed and err is its cause
+//     (a custom one of context.WithTimeoutCause or WithDeadlineCause), or
+//     err matches [ErrRejected] (shed downstream): [Dropped];
 //   - anything else, including a panic: [Failure].
 //
 // It is what [Do], [Handler] and the integrations in other packages use.
@@ -126,6 +128,9 @@ func OutcomeOf(ctx context.Context, err error) Outcome {
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrRejected) {
 		return Dropped
+	}
+	if ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.Cause(ctx)) {
+		return Dropped // ctx's deadline, with a cause of its own
 	}
 	return Failure
 }

@@ -26,6 +26,9 @@ func TestOutcomeOf(t *testing.T) {
 	cancelCause(cause)
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel2()
+	slow := errors.New("backend too slow")
+	expiredCause, cancel3 := context.WithDeadlineCause(context.Background(), time.Now().Add(-time.Second), slow)
+	defer cancel3()
 	errX := errors.New("x")
 	for _, tc := range []struct {
 		name string
@@ -41,6 +44,10 @@ func TestOutcomeOf(t *testing.T) {
 		{"a Canceled the caller did not cause", live, context.Canceled, limit.Failure},
 		{"an error of its own after the caller cancelled", cancelled, errX, limit.Failure},
 		{"the caller's deadline", expired, context.DeadlineExceeded, limit.Dropped},
+		{"the caller's deadline with a cause", expiredCause, slow, limit.Dropped},
+		{"the caller's deadline cause, wrapped", expiredCause, fmt.Errorf("get: %w", slow), limit.Dropped},
+		{"an error of its own after the caller's deadline", expiredCause, errX, limit.Failure},
+		{"the deadline's cause while ctx is live", live, slow, limit.Failure},
 		{"a deadline downstream", live, fmt.Errorf("rpc: %w", context.DeadlineExceeded), limit.Dropped},
 		{"a rejection downstream", live, limit.NewRejectedError("rate", "full", 0), limit.Dropped},
 		{"a panic", live, &limit.PanicError{Value: "boom"}, limit.Failure},

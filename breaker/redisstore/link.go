@@ -106,7 +106,16 @@ func (l *link) bounded(ctx context.Context, call func(context.Context, redis.Scr
 		err error
 	}
 	ch := make(chan result, 1)
+	// Add under mu, refused once Close began: Close's Wait must not race
+	// a new Add (a data race, or WaitGroup's "reused before previous Wait
+	// has returned" panic).
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
 	l.running.Add(1)
+	l.mu.Unlock()
 	go func() {
 		defer l.running.Done()
 		v, err := call(ctx, l.client)
@@ -121,12 +130,16 @@ func (l *link) bounded(ctx context.Context, call func(context.Context, redis.Scr
 }
 
 // acquire returns the spare to run an operation on, or nil for l.client,
-// or the error to fail the operation with at once. probe is true for the
-// one operation trying a spare that has not answered yet.
+// or the error to fail the operation with at once ([ErrClosed] after
+// close). probe is true for the one operation trying a spare that has not
+// answered yet.
 func (l *link) acquire() (sp *spare, probe bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.failed || l.closed {
+	if l.closed {
+		return nil, false, ErrClosed
+	}
+	if !l.failed {
 		return nil, false, nil
 	}
 	if l.spare == nil {
@@ -216,7 +229,10 @@ func (l *link) retireLocked() *redis.Client {
 }
 
 // close retires the spare and waits for the operations left running past
-// their bound.
+// their bound. Once closed is set, no operation starts (acquire and
+// bounded refuse with ErrClosed), so no Add can follow running.Wait; one
+// that began before runs on, on l.client or on the spare, which its
+// release then closes.
 func (l *link) close() {
 	l.mu.Lock()
 	l.closed = true

@@ -26,6 +26,12 @@ const DefaultPrefix = "breaker:"
 // ErrEmptyName is the error of an operation on a breaker without a name.
 var ErrEmptyName = errors.New("redisstore: empty breaker name")
 
+// ErrClosed is the error of an operation begun after [Store.Close] began.
+// A breaker on the Store treats it as it treats Redis being down: it goes
+// on with its in-process state (see [breaker.WithStore]), so a breaker, or
+// a guard built on one, keeps working after its Store is closed.
+var ErrClosed = errors.New("redisstore: store closed")
+
 // Store is a [breaker.Store] on Redis. Every breaker's state is one hash,
 // "<prefix>{<name>}", hash-tagged by the name so that a Redis Cluster keeps it
 // on one slot; its changes are published on "<prefix>{<name>}:events".

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +22,14 @@ import (
 // the reply), so two breakers of the same name should not share one Store:
 // they would learn of each other's changes only at their next operation.
 // After Close, Watch does nothing.
+//
+// fn runs on the Store's receiving goroutine (for a [breaker.Breaker], it
+// runs the breaker's OnStateChange hook for the change). A panic in fn does
+// not crash the process: the Store recovers it and logs it through
+// slog.Default at level Error, with the panic value, the channel and the
+// stack; the breaker delivers the changes after it as it does after a
+// panicking hook on a caller's goroutine. A runtime.Goexit in fn is logged
+// the same way, and the Store goes on receiving on a new goroutine.
 func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 	if name == "" || fn == nil {
 		return
@@ -52,7 +62,10 @@ func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 // commands left running past their timeout on a client without
 // ContextTimeoutEnabled (until that client's ReadTimeout at most; see
 // [WithTimeout]). It does not close the client it was given. Operations
-// after Close still work, on that client; Watch does nothing.
+// begun after Close began fail at once with [ErrClosed] (so its breakers
+// go on with their in-process state, and nothing Close waits for can start
+// while it waits); Watch does nothing. Calling operations during Close is
+// safe.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -74,7 +87,18 @@ func (s *Store) Close() error {
 
 // receive delivers the published changes until Close.
 func (s *Store) receive(ps *redis.PubSub) {
-	defer close(s.done)
+	stopped := false
+	defer func() {
+		if stopped {
+			close(s.done)
+			return
+		}
+		// A watcher called runtime.Goexit (a panic is recovered in
+		// deliver), which cannot be stopped: carry on on a new goroutine.
+		slog.Error("redisstore: a watcher of a breaker called runtime.Goexit on the store's goroutine; receiving goes on",
+			"stack", string(debug.Stack()))
+		go s.receive(ps)
+	}()
 	backoff := 10 * time.Millisecond
 	for {
 		msg, err := ps.ReceiveMessage(context.Background())
@@ -82,6 +106,7 @@ func (s *Store) receive(ps *redis.PubSub) {
 			s.reload.Store(true) // the server may have restarted
 			select {
 			case <-s.stop:
+				stopped = true
 				return
 			case <-time.After(backoff):
 			}
@@ -103,9 +128,22 @@ func (s *Store) receive(ps *redis.PubSub) {
 		fns := s.watchers[msg.Channel]
 		s.mu.Unlock()
 		for _, fn := range fns {
-			fn(snap)
+			deliver(msg.Channel, fn, snap)
 		}
 	}
+}
+
+// deliver calls fn with snap on the receiving goroutine, and recovers and
+// logs a panic in it: it is user code (a breaker's OnStateChange hook), and
+// a panic on a goroutine the Store owns would otherwise end the process.
+func deliver(channel string, fn func(breaker.Snapshot), snap breaker.Snapshot) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("redisstore: a watcher of a breaker panicked on a change from another replica; recovered",
+				"channel", channel, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(snap)
 }
 
 // parseEvent reads "generation from to openFor(us) origin".

@@ -160,7 +160,16 @@ func (l *link) do(ctx context.Context, cr *carrier, fn func(context.Context, red
 		err error
 	}
 	ch := make(chan result, 1)
+	// Add under mu, refused once Close began: Close's Wait must not race
+	// a new Add (a data race, or WaitGroup's "reused before previous Wait
+	// has returned" panic).
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, errClosed
+	}
 	l.running.Add(1)
+	l.mu.Unlock()
 	go func() {
 		defer l.running.Done()
 		v, err := fn(ctx, cr.c)
@@ -306,7 +315,12 @@ func (l *link) replicaCount() int { return int(max(1, l.replicas.Load())) }
 func (l *link) shared() bool { return l.state.Load()&1 == 0 }
 
 // close stops probing, waits for the probes and the commands left behind,
-// and closes the clients the link built.
+// and closes the clients the link built. It moves the limiter to its local
+// share for good: client answers "down" from now on, and no probe starts.
+// A command that took the client just before keeps it: on the link's own
+// client it fails once that is closed; on a client that runs commands on a
+// goroutine of their own, do refuses it (errClosed) once closed is set,
+// so no Add can follow running.Wait.
 func (l *link) close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -314,6 +328,9 @@ func (l *link) close() error {
 		return nil
 	}
 	l.closed = true
+	if st := l.state.Load(); st&1 == 0 {
+		l.state.Store(st + 1) // every status change is under mu
+	}
 	l.mu.Unlock()
 	l.running.Wait()
 	if cr := l.cur.Load(); cr.own {
@@ -321,6 +338,10 @@ func (l *link) close() error {
 	}
 	return nil
 }
+
+// errClosed is the error of a command begun after the limiter was closed;
+// the call then decides on the local share.
+var errClosed = errors.New("redislimit: limiter closed")
 
 // isReply reports whether err is an error reply of Redis (which proves it
 // answers), not a failure to reach it.

@@ -224,7 +224,9 @@ func (r *Rate) Shared() bool { return r.l.shared() }
 
 // Close waits for a probe of Redis under way (at most the timeout) and
 // closes the connections the Rate opened; it does not close the client it
-// was given. After Close the Rate decides on its local share.
+// was given. After Close the Rate decides on its local share (Shared
+// reports false) and never probes Redis again; calls during Close are safe
+// too (each decides on Redis or on the local share).
 func (r *Rate) Close() error { return r.l.close() }
 
 // wait is Wait without the nil check.

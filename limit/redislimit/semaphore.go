@@ -335,7 +335,9 @@ func (s *Semaphore) Shared() bool { return s.l.shared() }
 // Close waits for a probe of Redis under way (at most the timeout) and
 // closes the connections the Semaphore opened; it does not close the
 // client it was given. Permits still held keep their leases until they
-// end. After Close the Semaphore decides on its local share.
+// end. After Close the Semaphore decides on its local share (Shared
+// reports false) and never probes Redis again; calls during Close are safe
+// too (each decides on Redis or on the local share).
 func (s *Semaphore) Close() error { return s.l.close() }
 
 // tryAcquire asks Redis once for a permit named member. shared is false

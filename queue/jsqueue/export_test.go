@@ -9,3 +9,10 @@ func SetDefaultAckWait(d time.Duration) (restore func()) {
 	defaultAckWait = d
 	return func() { defaultAckWait = old }
 }
+
+// SetReceivedHook makes f run in Get once an item has arrived and before
+// ctx is checked, so a test can end ctx at that instant; restore removes it.
+func SetReceivedHook(f func()) (restore func()) {
+	testHookReceived = f
+	return func() { testHookReceived = nil }
+}

@@ -166,6 +166,10 @@ func (q *Queue[T]) fetchNoWait(ctx context.Context, max int) ([]*Delivery[T], in
 	return ds, n, nil
 }
 
+// testHookReceived, if set (by a test), runs in waitOne once an item has
+// arrived and before ctx is checked.
+var testHookReceived func()
+
 // waitOne waits for one item with a pull request bounded by idlePoll (or
 // drainPoll once closed). It returns nil, nil when the request ended without
 // a usable item; ErrClosed when the queue is closed and empty.
@@ -211,9 +215,19 @@ func (q *Queue[T]) waitOne(ctx context.Context) (*Delivery[T], error) {
 	}
 	select {
 	case m, ok := <-msgs:
-		if ok {
+		if !ok {
+			break
+		}
+		if testHookReceived != nil {
+			testHookReceived()
+		}
+		if ctx.Err() == nil {
 			return q.deliver(m), nil
 		}
+		// ctx ended before the item was handed out (select picks at
+		// random when both are ready): an earlier cancellation wins, and
+		// the item goes back at once, to be got again.
+		_ = m.Nak()
 	case <-notice:
 		q.markClosed()
 	case <-closed: // another waiter on this handle took the notice

@@ -708,3 +708,29 @@ func TestCloseWakesEveryGetter(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelledGetHandsNothingOut(t *testing.T) {
+	s := startServer(t)
+	_, js := connect(t, s)
+	q := newQueue[string](t, js, "cancelwins")
+	if err := q.Put(context.Background(), "x"); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	t.Run("an item that arrives as ctx ends goes back, and the cancellation wins", func(t *testing.T) {
+		cause := errors.New("caller left")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		restore := jsqueue.SetReceivedHook(func() { cancel(cause) })
+		d, err := q.Get(ctx)
+		restore()
+		if d != nil || !errors.Is(err, cause) {
+			t.Fatalf("Get() = %v, %v; want nil, the ctx's cause", d, err)
+		}
+		d, err = q.Get(context.Background())
+		if err != nil || d.Value != "x" {
+			t.Fatalf("Get() after = %v, %v; want the item handed back", d, err)
+		}
+		if err := d.Done(); err != nil {
+			t.Fatalf("Done() = %v", err)
+		}
+	})
+}
