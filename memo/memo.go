@@ -139,11 +139,19 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
 		if e.expires == 0 {
-			return c.hit(ctx, e, observe.MemoHit)
+			v, err := c.hit(e)
+			if c.watching() {
+				c.emit(ctx, observe.MemoHit)
+			}
+			return v, err
 		}
 		now := c.now()
 		if now < e.expires {
-			return c.hit(ctx, e, observe.MemoHit)
+			v, err := c.hit(e)
+			if c.watching() {
+				c.emit(ctx, observe.MemoHit)
+			}
+			return v, err
 		}
 		if e.err == nil && now < e.staleUntil {
 			c.stats.Stale++
@@ -152,7 +160,11 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 				fl := c.startFlight(ctx, key)
 				fl.refs = 1 // the cache's own: nobody waits, nobody cancels
 			}
-			return c.hit(ctx, e, observe.MemoStale)
+			v, err := c.hit(e)
+			if c.watching() {
+				c.emit(ctx, observe.MemoStale)
+			}
+			return v, err
 		}
 		c.unlink(e)
 	}
@@ -189,9 +201,9 @@ func (c *Cache[K, V]) Close() {
 	c.reg.Leave()
 }
 
-// hit answers a Get from e, reporting it as k. Called with c.mu held;
-// unlocks it.
-func (c *Cache[K, V]) hit(ctx context.Context, e *entry[K, V], k observe.Kind) (V, error) {
+// hit answers a Get from e. Called with c.mu held; unlocks it. (Get
+// reports the hit: hit stays small enough to be inlined.)
+func (c *Cache[K, V]) hit(e *entry[K, V]) (V, error) {
 	c.stats.Hits++
 	if c.cfg.maxEntries > 0 && c.lru.next != e {
 		e.prev.next, e.next.prev = e.next, e.prev
@@ -199,9 +211,6 @@ func (c *Cache[K, V]) hit(ctx context.Context, e *entry[K, V], k observe.Kind) (
 	}
 	v, err := e.val, e.err
 	c.mu.Unlock()
-	if c.watching() {
-		c.emit(ctx, k)
-	}
 	return v, err
 }
 
