@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -61,6 +62,8 @@ type Breaker struct {
 
 	sh       *shared // nil without a Store; its mutable fields are under mu
 	storeErr error   // the store's last error while degraded
+
+	reg *observe.Entry // the breaker in the registry of live objects (observe.go)
 }
 
 // New returns a closed breaker configured by opts. It panics, with a message
@@ -108,7 +111,7 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 	}
 	if b.sh != nil {
 		if handled, err := b.doShared(ctx, fn); handled {
-			return err
+			return b.noteRejected(ctx, err)
 		}
 	}
 	// A Goexit in fn cannot be stopped, and gobreaker would not count it at
@@ -160,7 +163,7 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 		b.flush()
 	}
 	if gerr == gobreaker.ErrOpenState || gerr == gobreaker.ErrTooManyRequests {
-		return b.rejected(gerr)
+		return b.noteRejected(ctx, b.rejected(gerr))
 	}
 	return err
 }
@@ -253,6 +256,7 @@ func newBreaker(cfg config) *Breaker {
 // store (see watchStore).
 func buildBreaker(cfg config) *Breaker {
 	b := &Breaker{cfg: cfg}
+	b.register()
 	cb := b.instance(Closed)
 	b.live = cb
 	b.cb.Store(cb)

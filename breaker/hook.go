@@ -1,7 +1,5 @@
 package breaker
 
-import "log/slog"
-
 // transition is one change of state waiting for the hook, or (status set)
 // one change of the store's status waiting for the WithOnStoreStatus hook.
 type transition struct {
@@ -40,7 +38,10 @@ func (b *Breaker) flush() {
 			if t := &batch[i]; t.status {
 				b.storeStatus(t.err)
 			} else {
-				b.cfg.onStateChange(b.cfg.name, t.from, t.to)
+				b.emitChange(t.from, t.to)
+				if b.cfg.onStateChange != nil {
+					b.cfg.onStateChange(b.cfg.name, t.from, t.to)
+				}
 			}
 		}
 		b.mu.Lock()
@@ -50,15 +51,12 @@ func (b *Breaker) flush() {
 	ok = true
 }
 
-// storeStatus logs a change of the store's status and runs the
-// WithOnStoreStatus hook for it. flush calls it, so that both come out in
-// the order of the changes.
+// storeStatus reports a change of the store's status (to the observer,
+// or log/slog's default logger when none is set: see emitStore) and runs
+// the WithOnStoreStatus hook for it. flush calls it, so that both come out
+// in the order of the changes.
 func (b *Breaker) storeStatus(err error) {
-	if err != nil {
-		slog.Warn("breaker: store unavailable; using in-process state", "name", b.cfg.name, "err", err)
-	} else {
-		slog.Info("breaker: store available again; using shared state", "name", b.cfg.name)
-	}
+	b.emitStore(err)
 	if b.cfg.onStoreStatus != nil {
 		b.cfg.onStoreStatus(b.cfg.name, err)
 	}

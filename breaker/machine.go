@@ -52,7 +52,7 @@ func (b *Breaker) setLocked(from, to State) {
 	if to == Open {
 		b.openUntil = time.Now().Add(b.cfg.openTimeout)
 	}
-	if from != to && b.cfg.onStateChange != nil {
+	if from != to && b.watchedLocked() {
 		b.queue = append(b.queue, transition{from: from, to: to})
 		b.queued.Store(true)
 	}

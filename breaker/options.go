@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/async-patterns/async/observe"
 )
 
 // Defaults used when the matching option is not given.
@@ -43,6 +45,7 @@ type config struct {
 	store         Store
 	onStoreStatus func(name string, err error)
 	storeRequired bool
+	obs           observe.Observer // observe.go
 }
 
 // WithName sets the name passed to the [WithOnStateChange] hook and shown in

@@ -178,7 +178,7 @@ func (b *Breaker) setSharedLocked(gen uint64, s State, openFor time.Duration, no
 	if s == Open && openFor > 0 {
 		b.openUntil = now.Add(openFor)
 	}
-	if b.state != s && b.cfg.onStateChange != nil {
+	if b.state != s && b.watchedLocked() {
 		b.queue = append(b.queue, transition{from: b.state, to: s})
 		b.queued.Store(true)
 	}

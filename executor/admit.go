@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/async-patterns/async/internal/task"
+	"github.com/async-patterns/async/observe"
 )
 
 // This file is the way in: what a submit checks, how a job reaches the
@@ -68,6 +69,7 @@ func (ex *Executor) admit(ctx context.Context, nilFn bool) error {
 func (ex *Executor) reject(err error) error {
 	ex.submitted.Add(1)
 	ex.shared.rejected.Add(1)
+	ex.emit(observe.Rejected, err)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/internal/task"
 	"github.com/async-patterns/async/limit"
+	"github.com/async-patterns/async/observe"
 )
 
 // PanicError is the error a task's panic (or runtime.Goexit) becomes: Value
@@ -64,7 +65,7 @@ type Executor struct {
 	idle      idleWorkers // workers parked on an empty queue (worker.go)
 	room      roomWaiters // submitters waiting for room (admit.go)
 	workers   []*worker
-	onError   func(error)   // nil: failures of Go tasks are logged through slog
+	onError   func(error)   // nil: failures of Go tasks go to the observer, or slog (observe.go)
 	limiter   limit.Limiter // nil: none (limiter.go)
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
 	now       atomic.Bool   // ShutdownNow was called: queued work is cancelled, not run
@@ -84,6 +85,11 @@ type Executor struct {
 	_         [64]byte
 
 	shared counters // the work done off the workers: rejections, inline runs, cancellations
+
+	reg       *observe.Entry   // the executor in the registry of live objects (observe.go)
+	obs       observe.Observer // WithObserver's, or nil for the default
+	name      string           // WithName's
+	queueSize int
 }
 
 // New starts an executor and its workers. It panics, with a message naming
@@ -99,6 +105,7 @@ func New(opts ...Option) *Executor {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	ex.register(c)
 	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
 	ex.live.Store(int32(c.workers))
 	for i := range ex.workers {
@@ -136,13 +143,17 @@ func New(opts ...Option) *Executor {
 // and ctx can end.
 //
 // The error fn returns goes to the handler set by [WithErrorHandler] (or to
-// log/slog's default logger), as does a panic, as a [*PanicError]; an error
+// the observer, or log/slog's default logger: see [WithErrorHandler]), as
+// does a panic, as a [*PanicError]; an error
 // that is fn's own cancellation is not a failure and is only counted. When a
 // task of this executor calls Go with its own ctx and the queue is full, it
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
 	fn = limitGo(ex.limiter, fn)
+	if ex.watching() {
+		fn = ex.watchGo(ctx, fn)
+	}
 	// The fast path: valid input, room in the queue. It makes the same
 	// checks as admit and enqueue, in the same order.
 	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
@@ -267,6 +278,7 @@ func (ex *Executor) workerExited() {
 		return
 	}
 	defer close(ex.done)
+	defer ex.reg.Leave()
 	ex.stopped.Store(true)
 	ex.drain()
 }

@@ -66,7 +66,7 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 	if ctx == nil {
 		panic("executor: nil ctx passed to Submit")
 	}
-	fn = limitValue(limiterOf(ex), fn)
+	fn = watchValue(ctx, ex, limitValue(limiterOf(ex), fn))
 	f := new(Future[T])
 	f.h.Init(ctx, ex, fn)
 	if ex == nil {
@@ -104,7 +104,7 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if err := ex.admit(context.Background(), fn == nil); err != nil {
 		return nil, ex.reject(err)
 	}
-	fn = limitValue(ex.limiter, fn)
+	fn = watchValue(context.Background(), ex, limitValue(ex.limiter, fn))
 	f := new(Future[T])
 	f.h.Init(context.Background(), ex, fn)
 	if !ex.send(job{arg: runner(f)}) {

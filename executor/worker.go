@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/internal/task"
+	"github.com/async-patterns/async/observe"
 )
 
 // worker is one worker goroutine's state.
@@ -95,6 +95,7 @@ func (w *worker) serve() (done bool) {
 			// context package's own types.) A ctx that ends just after this
 			// check lets the task run with its ctx already done.
 			w.tally.count(task.Cancelled)
+			ex.emit(observe.Cancelled, context.Cause(ctx))
 		} else {
 			gc = w.ctx
 			if gc.Retained() {
@@ -175,13 +176,13 @@ func (ex *Executor) runGo(parent context.Context, fn func(context.Context) error
 // report hands a Go task's failure to the error handler, or logs it.
 func (ex *Executor) report(err error) {
 	if ex.onError == nil {
-		slog.Default().Error("executor: task failed", "err", err)
+		ex.reportUnhandled(err)
 		return
 	}
 	returned := false
 	defer func() {
 		if !returned {
-			slog.Default().Error("executor: error handler panicked", "err", safe.Recovered(recover()), "task_err", err)
+			ex.reportHandlerPanic(safe.Recovered(recover()), err)
 		}
 	}()
 	ex.onError(err)

@@ -123,6 +123,7 @@ type Adaptive struct {
 	maxWait    time.Duration // -1: adaptive (see the type doc)
 	rejected   atomic.Uint64
 	ledger     ledger // permits granted
+	ob         observed
 
 	mu         sync.Mutex
 	limit      float64                         // the limit; admission uses its floor
@@ -220,6 +221,7 @@ func NewAdaptive(opts ...Option) *Adaptive {
 		lastChange: now,
 	}
 	a.win.start = now
+	register(a, &a.ob, c, "limit.adaptive", (*Adaptive).Stats)
 	return a
 }
 
@@ -388,7 +390,7 @@ func (a *Adaptive) reject(reason string) error {
 	after := a.rtt
 	a.mu.Unlock()
 	a.rejected.Add(1)
-	return NewRejectedError(a.label, reason, after)
+	return a.ob.rejected(context.Background(), NewRejectedError(a.label, reason, after))
 }
 
 // waitingAtOrAbove reports whether a caller of priority p or higher waits.

@@ -1,6 +1,10 @@
 package queue
 
-import "context"
+import (
+	"context"
+
+	"github.com/async-patterns/async/observe"
+)
 
 // This file is how things end: closing the queue, gracefully or at once,
 // and the task accounting (TaskDone, Join) that tells when every item put
@@ -19,8 +23,10 @@ func (q *Queue[T]) Close() {
 	}
 	q.closed = true
 	wake := q.detachWaitersLocked()
+	n := q.n
 	q.mu.Unlock()
 	signal(wake)
+	q.emitClose(observe.OK, n)
 }
 
 // CloseNow closes the queue at once, like asyncio's shutdown(immediate=True):
@@ -30,6 +36,7 @@ func (q *Queue[T]) Close() {
 // called after Close, to discard what the getters have not drained.
 func (q *Queue[T]) CloseNow() []T {
 	q.lock()
+	was := q.closed
 	q.closed = true
 	var rest []T
 	if q.n > 0 {
@@ -42,6 +49,9 @@ func (q *Queue[T]) CloseNow() []T {
 	wake := q.detachWaitersLocked()
 	q.mu.Unlock()
 	signal(wake)
+	if !was || len(rest) > 0 {
+		q.emitClose(observe.Cancelled, len(rest))
+	}
 	return rest
 }
 

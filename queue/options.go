@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 )
 
 // Overflow chooses what Put and TryPut do when the queue is full.
@@ -37,7 +38,9 @@ type Option func(*config)
 
 type config struct {
 	overflow Overflow
-	onDrop   any // func(T) for the queue's T; checked by the constructor
+	onDrop   any              // func(T) for the queue's T; checked by the constructor
+	name     string           // observe.go
+	obs      observe.Observer // observe.go
 }
 
 // WithOverflow sets the policy for a full queue (default [Block]). An
@@ -77,6 +80,7 @@ func WithOnDrop[T any](fn func(v T)) Option {
 // drop reports v, discarded by the overflow policy, to the OnDrop hook.
 // Called without the lock.
 func (q *Queue[T]) drop(v T) (err error) {
+	q.emitDrop()
 	if q.onDrop == nil {
 		return nil
 	}

@@ -63,7 +63,8 @@ type Queue[T any] struct {
 	capacity int
 	onDrop   func(T)
 	less     func(a, b T) bool // NewPriority only
-	_        [32]byte          // the rest of the line (layout_test.go checks)
+	ob       *observed         // name, observer, registry entry (observe.go); read only off the hot path
+	_        [24]byte          // the rest of the line (layout_test.go checks)
 
 	// The fields a Put or Get that need not wait touches, and nothing else,
 	// in one 64-byte cache line (the struct's size, a multiple of 64, makes
@@ -171,5 +172,6 @@ func newQueue[T any](k kind, name string, capacity int, less func(a, b T) bool, 
 		q.onDrop = fn
 	}
 	q.pool.New = func() any { return &waiter[T]{ready: make(chan struct{}, 1)} }
+	q.register(o)
 	return q
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/async-patterns/async/observe"
 )
 
 // The defaults of a call made without options. They bound every call: at most
@@ -183,7 +185,9 @@ type config struct {
 	retryIf        func(error) bool
 	onRetry        func(attempt int, err error, wait time.Duration)
 	budget         *Budget
-	err            error // the first bad option
+	err            error            // the first bad option
+	obs            observe.Observer // observe.go
+	name           string           // observe.go
 }
 
 // defaults is the config of a call made without options.

@@ -9,6 +9,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 )
 
 // ErrNilFunc is matched (with errors.Is) by the error of a call given a nil
@@ -111,6 +112,9 @@ func do(ctx context.Context, fn func(ctx context.Context) error, c *config) (err
 	}
 	if c.budget != nil {
 		c.budget.Deposit()
+	}
+	if o := observe.Pick(c.obs); o != nil {
+		return observed(ctx, fn, c, o)
 	}
 	var start time.Time
 	if c.maxElapsed > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/async-patterns/async/internal/task"
+	"github.com/async-patterns/async/observe"
 )
 
 // State is where a [Task] is in its life: [Pending], [Running], then
@@ -46,14 +47,21 @@ type Task[T any] struct {
 // returned.
 func Spawn[T any](g *Group, fn func(ctx context.Context) (T, error)) *Task[T] {
 	g.check(fn == nil, "Spawn")
+	return spawn(g, "", fn)
+}
+
+// spawn is Spawn past its checks; name is the task's, "" for none.
+func spawn[T any](g *Group, name string, fn func(ctx context.Context) (T, error)) *Task[T] {
 	fn = limitedValue(g, fn)
 	t := &Task[T]{}
-	t.h.Init(g.ctx, nil, fn)
 	if !g.acquire(true) {
+		t.h.Init(g.ctx, nil, fn)
 		t.h.Reject(Cancelled, context.Cause(g.ctx))
 		return t
 	}
+	t.h.Init(g.ctx, nil, watchValue(g, name, fn))
 	g.wg.Add(1)
+	g.active.Add(1)
 	go g.runTask(t)
 	return t
 }
@@ -82,6 +90,9 @@ func Start[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) 
 	}
 	if fn == nil {
 		panic("taskgroup: Start called with a nil fn")
+	}
+	if o, h := observe.Watching(nil); o != nil || h != nil {
+		fn = task.Watched(ctx, task.Watch{Obs: o, Hook: h, Source: "taskgroup", Object: observe.ObjectFrom(ctx)}, fn)
 	}
 	t := &Task[T]{}
 	t.h.Init(ctx, nil, fn)

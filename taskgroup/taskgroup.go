@@ -10,6 +10,7 @@ import (
 	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/internal/task"
 	"github.com/async-patterns/async/limit"
+	"github.com/async-patterns/async/observe"
 )
 
 // PanicError is the error a task's panic (or runtime.Goexit) becomes: Value
@@ -40,12 +41,18 @@ type Group struct {
 	limiter  limit.Limiter // admits each task as it starts; nil means none (limiter.go)
 
 	wg        sync.WaitGroup
-	cancelled atomic.Bool // Cancel was called
-	waited    atomic.Bool // Wait has been called
-	finished  atomic.Bool // Wait has returned
+	active    atomic.Int64 // tasks running, for the registry's gauges (observe.go); beside wg, whose line every start and end writes anyway
+	cancelled atomic.Bool  // Cancel was called
+	waited    atomic.Bool  // Wait has been called
+	finished  atomic.Bool  // Wait has returned
 
 	mu   sync.Mutex // protects errs
 	errs []error    // failures in the order they happened
+
+	reg   *observe.Entry   // the group in the registry of live objects (observe.go)
+	quiet bool             // its tasks are not watched (a gather call's group)
+	obs   observe.Observer // WithObserver's, or nil for the default
+	name  string           // WithName's
 }
 
 // Option configures a Group built by [New].
@@ -53,7 +60,11 @@ type Option func(*config)
 
 type config struct {
 	limit   int
-	limiter limit.Limiter // limiter.go
+	limiter limit.Limiter    // limiter.go
+	name    string           // observe.go
+	obs     observe.Observer // observe.go
+	kind    string           // observe.go: the kind registered, "taskgroup" if ""
+	quiet   bool             // observe.go: tasks are not watched
 }
 
 // WithLimit bounds the number of tasks running at once to n. Without it a
@@ -89,7 +100,7 @@ func New(ctx context.Context, opts ...Option) *Group {
 }
 
 func (g *Group) init(ctx context.Context, c config) {
-	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	g.ctx, g.cancel = context.WithCancelCause(g.register(ctx, c))
 	g.limiter = c.limiter
 	if c.limit > 0 {
 		g.sem = make(chan struct{}, c.limit)
@@ -118,8 +129,7 @@ func (g *Group) Go(fn func(ctx context.Context) error) {
 	if !g.acquire(true) {
 		return
 	}
-	g.wg.Add(1)
-	go g.run(fn)
+	g.start("", fn)
 }
 
 // TryGo runs fn on a new goroutine if the group is below its limit and its
@@ -131,8 +141,7 @@ func (g *Group) TryGo(fn func(ctx context.Context) error) bool {
 	if !g.acquire(false) {
 		return false
 	}
-	g.wg.Add(1)
-	go g.run(fn)
+	g.start("", fn)
 	return true
 }
 
@@ -155,6 +164,7 @@ func (g *Group) Wait() error {
 	}
 	g.lazyInit()
 	g.wg.Wait()
+	g.reg.Leave()
 	g.finished.Store(true)
 	cause := context.Cause(g.ctx)
 	g.cancel(context.Canceled)
@@ -230,10 +240,21 @@ func (g *Group) acquire(block bool) bool {
 	return true
 }
 
+// start runs fn, named name, on a new goroutine; its slot is taken.
+func (g *Group) start(name string, fn func(context.Context) error) {
+	if g.watching() {
+		fn = g.watchErr(name, fn)
+	}
+	g.wg.Add(1)
+	g.active.Add(1)
+	go g.run(fn)
+}
+
 func (g *Group) release() {
 	if g.sem != nil {
 		<-g.sem
 	}
+	g.active.Add(-1)
 	g.wg.Done()
 }
 

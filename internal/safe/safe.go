@@ -64,8 +64,20 @@ func (e *PanicError) Unwrap() error {
 //	err = fn()
 //	returned = true
 func Recovered(r any) *PanicError {
+	if rt, ok := r.(rethrown); ok {
+		return rt.pe
+	}
 	if r == nil {
 		r = ErrGoexit
 	}
 	return &PanicError{Value: r, Stack: debug.Stack()}
 }
+
+// Rethrow wraps a *PanicError that has been recovered and reported (by
+// package observe's task watcher) so that it can be panicked again and
+// reach the recovery of the package that runs the task: [Recovered] then
+// returns pe itself rather than wrapping it again, and the stack stays the
+// one of the first panic.
+func Rethrow(pe *PanicError) any { return rethrown{pe} }
+
+type rethrown struct{ pe *PanicError }

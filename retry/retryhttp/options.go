@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/breaker"
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/retry"
 )
 
@@ -29,6 +30,7 @@ type config struct {
 	maxRetryAfter time.Duration
 	limiters      *hostLimiters // limiter.go
 	budget        *retry.Budget
+	obs           observe.Observer // observe.go
 }
 
 // WithBase sets the transport that sends each attempt (default
