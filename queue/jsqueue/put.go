@@ -39,6 +39,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 	if err != nil {
 		return err
 	}
+	hdr := q.putHeader(ctx, id)
 	var w *waker
 	defer func() {
 		if w != nil {
@@ -52,7 +53,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		if q.isClosed() {
 			return ErrClosed // closing is for good: no round trip needed
 		}
-		err := q.publish(data, id)
+		err := q.publish(data, hdr)
 		switch {
 		case err == nil:
 			return nil
@@ -98,7 +99,7 @@ func (q *Queue[T]) TryPut(v T) error {
 	if q.isClosed() {
 		return ErrClosed
 	}
-	err = q.publish(data, id)
+	err = q.publish(data, q.putHeader(context.Background(), id))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
@@ -114,15 +115,16 @@ func (q *Queue[T]) TryPut(v T) error {
 // and a missing stream (a closed queue, or a leader change in a cluster) to
 // jetstream.ErrNoStreamResponse. It is the request jetstream's Publish makes,
 // without its per-call option and context allocations, and without its
-// retries on no responders (the callers decide). A non-empty id goes in the
-// Nats-Msg-Id header, which JetStream deduplicates on.
-func (q *Queue[T]) publish(data []byte, id string) error {
+// retries on no responders (the callers decide). hdr (from putHeader: the
+// Nats-Msg-Id header, which JetStream deduplicates on, and a trace context)
+// is sent with data when it is not nil.
+func (q *Queue[T]) publish(data []byte, hdr nats.Header) error {
 	var resp *nats.Msg
 	var err error
-	if id == "" {
+	if hdr == nil {
 		resp, err = q.nc.Request(q.subject, data, opTimeout)
 	} else {
-		msg := &nats.Msg{Subject: q.subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
+		msg := &nats.Msg{Subject: q.subject, Data: data, Header: hdr}
 		resp, err = q.nc.RequestMsg(msg, opTimeout)
 	}
 	if err != nil {

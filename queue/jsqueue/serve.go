@@ -54,7 +54,9 @@ var ErrGraceExpired = errors.New("jsqueue: grace period expired")
 // conflict and starts nothing.
 //
 // The handler's ctx carries the delivery: [Attempt] and [Seq] read its
-// attempt number and the item's sequence (to deduplicate on). The handler
+// attempt number and the item's sequence (to deduplicate on). It also
+// carries what the message brought from its Put ([Delivery.Context]): with
+// otelobserve installed, the trace of the Put, from whatever process. The handler
 // keeps its plain shape, func(ctx, v) error, so that a function written for
 // the in-process executor fits.
 //
@@ -200,7 +202,7 @@ func (s *serving[T]) work(gctx, hctx context.Context) error {
 // handle runs fn on d, extending d while it runs, and settles d.
 func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
 	done := make(chan error, 1)
-	go run(context.WithValue(hctx, deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
+	go run(context.WithValue(d.Context(hctx), deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
 	tick := time.NewTicker(s.extend)
 	defer tick.Stop()
 	var err error
