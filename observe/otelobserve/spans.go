@@ -1,0 +1,126 @@
+package otelobserve
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/async-patterns/async/observe"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// attemptKey finds, in an attempt's ctx, the span AttemptStart started for
+// it.
+type attemptKey struct{}
+
+// attemptSpan is an attempt's span and the kind of attempt it is, so that
+// only the event that ends that attempt ends it, once.
+type attemptSpan struct {
+	span  trace.Span
+	kind  observe.Kind
+	ended atomic.Bool
+}
+
+// AttemptStart starts the span of a retry attempt ("retry.attempt", with
+// retry.attempt) or of a retryhttp attempt ("http.attempt", with
+// http.request.method, server.address and, from the second attempt on,
+// http.request.resend_count), a child of ctx's span. The attempt runs with
+// the ctx returned, so that spans it starts are the attempt's children; the
+// event that reports its end ends the span.
+func (o *Observer) AttemptStart(ctx context.Context, e observe.Event) context.Context {
+	if e.Kind != observe.RetryAttempt && e.Kind != observe.HTTPAttempt {
+		return ctx
+	}
+	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs = append(attrs, KeyKind.String(e.Source))
+	if e.Name != "" {
+		attrs = append(attrs, KeyName.String(e.Name))
+	}
+	kind := trace.SpanKindInternal
+	if e.Kind == observe.RetryAttempt {
+		attrs = append(attrs, KeyRetryAttempt.Int(e.Attempt))
+	} else {
+		kind = trace.SpanKindClient
+		attrs = append(attrs, attribute.String("http.request.method", e.Method), attribute.String("server.address", e.Host))
+		if e.Attempt > 1 {
+			attrs = append(attrs, attribute.Int("http.request.resend_count", e.Attempt-1))
+		}
+	}
+	ctx, span := o.tracer.Start(ctx, e.Kind.String(), trace.WithSpanKind(kind), trace.WithAttributes(attrs...), trace.WithTimestamp(e.Time))
+	return context.WithValue(ctx, attemptKey{}, &attemptSpan{span: span, kind: e.Kind})
+}
+
+// endAttempt ends the span AttemptStart started for the attempt e reports,
+// with e's outcome.
+func endAttempt(ctx context.Context, e observe.Event) {
+	as, _ := ctx.Value(attemptKey{}).(*attemptSpan)
+	if as == nil || as.kind != e.Kind || as.ended.Swap(true) {
+		return
+	}
+	s := as.span
+	attrs := []attribute.KeyValue{KeyOutcome.String(e.Outcome.String())}
+	if e.Status != 0 {
+		attrs = append(attrs, attribute.Int("http.response.status_code", e.Status))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, KeyErrorType.String(errorType(e.Err)))
+		s.RecordError(e.Err)
+	}
+	s.SetAttributes(attrs...)
+	if e.Outcome != observe.OK {
+		desc := ""
+		if e.Err != nil {
+			desc = e.Err.Error()
+		}
+		s.SetStatus(codes.Error, desc)
+	}
+	s.End(trace.WithTimestamp(e.Time))
+}
+
+// taskSpan records a task's run as a span, from its TaskEnd event.
+func (o *Observer) taskSpan(ctx context.Context, e observe.Event) {
+	name := e.Source + ".task"
+	attrs := []attribute.KeyValue{KeyKind.String(e.Source), KeyOutcome.String(e.Outcome.String())}
+	if e.Name != "" {
+		attrs = append(attrs, KeyName.String(e.Name))
+	}
+	if e.Task != "" {
+		attrs = append(attrs, attribute.String("async.task", e.Task))
+	}
+	_, s := o.tracer.Start(ctx, name, trace.WithTimestamp(e.Time.Add(-e.Duration)), trace.WithAttributes(attrs...))
+	if e.Err != nil {
+		s.SetAttributes(KeyErrorType.String(errorType(e.Err)))
+		s.RecordError(e.Err)
+	}
+	if e.Outcome != observe.OK {
+		s.SetStatus(codes.Error, e.Outcome.String())
+	}
+	s.End(trace.WithTimestamp(e.Time))
+}
+
+// Inject writes the trace context of a jsqueue Put into its message's
+// headers: that of a "send" span (kind producer, named "send" and the
+// queue's name) started as a child of ctx's span and ended at once, so
+// that the trace shows the Put even when ctx carried no span.
+func (o *Observer) Inject(ctx context.Context, e observe.Event, c observe.Carrier) {
+	attrs := []attribute.KeyValue{
+		KeyKind.String(e.Source),
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.operation.type", "send"),
+	}
+	if e.Name != "" {
+		attrs = append(attrs, KeyName.String(e.Name), attribute.String("messaging.destination.name", e.Name))
+	}
+	ctx, s := o.tracer.Start(ctx, "send "+e.Name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	o.prop.Inject(ctx, propagation.TextMapCarrier(c))
+	s.End()
+}
+
+// Extract reads the trace context a jsqueue message carries from its Put
+// and returns ctx with it as the remote parent: spans the handler starts
+// with that ctx join the Put's trace.
+func (o *Observer) Extract(ctx context.Context, _ observe.Event, c observe.Carrier) context.Context {
+	return o.prop.Extract(ctx, propagation.TextMapCarrier(c))
+}
