@@ -21,7 +21,15 @@ type Watch struct {
 	Name   string           // the name of the object running it
 	Object observe.ID       // the object running it (for gather, the object or task of the call's ctx)
 	Task   string           // the task's own name, "" if none
+	Func   any              // the function to name the task after, when not the one wrapped
 }
+
+// NewQuietGroup is set by package taskgroup (which this package cannot
+// import): it returns a *taskgroup.Group that registers as an object of
+// the given kind and name and does not watch its tasks. gather runs its
+// functions in such groups and watches each function itself, so that a
+// task is reported once, as gather's, named after the caller's function.
+var NewQuietGroup func(ctx context.Context, kind, name string, limit int) any
 
 // Watched returns fn wrapped so that its end is reported to w.Obs and its
 // life to w.Hook (queued now, on the spawner's goroutine with spawnCtx;
@@ -71,6 +79,9 @@ func newWatcher(spawnCtx context.Context, w Watch, fn any) *watcher {
 	wt := &watcher{w: w}
 	if w.Hook == nil {
 		return wt
+	}
+	if w.Func != nil {
+		fn = w.Func
 	}
 	id := observe.NewTaskID()
 	var tr observe.TaskTracker

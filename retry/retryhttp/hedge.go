@@ -16,6 +16,7 @@ func (c *call) hedged(actx context.Context) error {
 	results := make(chan result, 2)
 	var cancels [2]context.CancelFunc
 	t := c.t // the copies' goroutines use t, not c, which stays on the stack
+	n := c.n
 	running, started := 0, 0
 	launch := func() error {
 		o, err := c.prepare(actx, true)
@@ -36,7 +37,7 @@ func (c *call) hedged(actx context.Context) error {
 				}
 				results <- result{o, i}
 			}()
-			o.resp, o.err = t.roundTrip(o.ctx, o.req)
+			t.exchange(n, &o)
 		}()
 		return nil
 	}

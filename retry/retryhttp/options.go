@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/breaker"
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/retry"
 )
 
@@ -26,7 +27,8 @@ type config struct {
 	breakers      *breaker.Group
 	hedge         time.Duration
 	maxRetryAfter time.Duration
-	limiters      *hostLimiters // limiter.go
+	limiters      *hostLimiters    // limiter.go
+	obs           observe.Observer // observe.go
 }
 
 // WithBase sets the transport that sends each attempt (default
