@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/async-patterns/async/observe"
+	"github.com/async-patterns/async/retry"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -132,8 +133,8 @@ func (k attrKey) set() attribute.Set {
 // errorType returns the error.type of err: "context.Canceled" or
 // "context.DeadlineExceeded" when err is (or wraps) one of those, else the
 // Go type of the innermost error of its chain that is not a plain
-// errors.New or fmt.Errorf string ("*net.OpError", "*breaker.RejectedError",
-// "*retry.Error" when nothing more is known). Types, not messages: their
+// errors.New or fmt.Errorf string ("*net.OpError", "*breaker.RejectedError");
+// for a retry's *retry.Error, that of its last attempt's error. Types, not messages: their
 // number is bounded, as a metric attribute must be.
 func errorType(err error) string {
 	switch {
@@ -141,6 +142,10 @@ func errorType(err error) string {
 		return "context.Canceled"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "context.DeadlineExceeded"
+	}
+	var re *retry.Error
+	if errors.As(err, &re) && re.Last != nil {
+		err = re.Last // the give-up's type says nothing: the last attempt's does
 	}
 	t := typeName(err)
 	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
