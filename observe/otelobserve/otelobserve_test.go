@@ -183,7 +183,6 @@ func TestExecutorFailureAndRefusal(t *testing.T) {
 func TestMemoHitMiss(t *testing.T) {
 	r := install(t)
 	c := memo.New(func(_ context.Context, k string) (int, error) { return len(k), nil }, memo.WithName("t-memo"))
-	defer c.Close()
 	ctx := context.Background()
 	for range 3 {
 		if _, err := c.Get(ctx, "key"); err != nil {
@@ -191,6 +190,8 @@ func TestMemoHitMiss(t *testing.T) {
 		}
 	}
 	where := otelobserve.KeyName.String("t-memo")
+	wantPoints(t, "async.depth", r.points("async.depth", where), map[string]int64{"async.kind=memo,async.name=t-memo": 1})
+	c.Close() // waits for the load, which reports its end after its waiters have their value
 	wantPoints(t, "async.events", r.points("async.events", where), map[string]int64{
 		"async.event=memo.hit,async.kind=memo,async.name=t-memo":                   2,
 		"async.event=memo.load,async.kind=memo,async.name=t-memo,async.outcome=ok": 1,
@@ -199,7 +200,6 @@ func TestMemoHitMiss(t *testing.T) {
 	wantPoints(t, "async.memo.load.duration", r.points("async.memo.load.duration", where), map[string]int64{
 		"async.event=memo.load,async.kind=memo,async.name=t-memo,async.outcome=ok": 1,
 	})
-	wantPoints(t, "async.depth", r.points("async.depth", where), map[string]int64{"async.kind=memo,async.name=t-memo": 1})
 }
 
 func TestRetryHTTPResend(t *testing.T) {
