@@ -38,18 +38,18 @@ func ExampleInstall() {
 			for _, p := range d.DataPoints {
 				ev, _ := p.Attributes.Value("async.event")
 				st, _ := p.Attributes.Value("circuitbreaker.state")
-				fmt.Println(m.Name, ev.Emit(), st.Emit(), p.Value)
+				fmt.Println(m.Name, ev.String(), st.String(), p.Value)
 			}
 		case metricdata.Gauge[int64]:
 			if m.Name != "async.circuitbreaker.state" {
 				continue
 			}
 			for _, p := range d.DataPoints {
-				if name, _ := p.Attributes.Value("async.name"); name.Emit() != "payments" {
+				if name, _ := p.Attributes.Value("async.name"); name.String() != "payments" {
 					continue
 				}
 				if st, _ := p.Attributes.Value("circuitbreaker.state"); p.Value == 1 {
-					fmt.Println(m.Name, st.Emit(), p.Value)
+					fmt.Println(m.Name, st.String(), p.Value)
 				}
 			}
 		}

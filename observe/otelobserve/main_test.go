@@ -102,7 +102,7 @@ func (r *rig) points(name string, where ...attribute.KeyValue) map[string]int64 
 func key(set attribute.Set) string {
 	var kv []string
 	for _, a := range set.ToSlice() {
-		kv = append(kv, string(a.Key)+"="+a.Value.Emit())
+		kv = append(kv, string(a.Key)+"="+a.Value.String())
 	}
 	slices.Sort(kv)
 	return strings.Join(kv, ",")
@@ -130,7 +130,7 @@ func (r *rig) ended(name string) []sdktrace.ReadOnlySpan {
 func attr(s sdktrace.ReadOnlySpan, k string) string {
 	for _, a := range s.Attributes() {
 		if string(a.Key) == k {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
