@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -321,4 +322,48 @@ func spanOf(ctx context.Context) sdktrace.ReadOnlySpan {
 		return noSpan{}
 	}
 	return s
+}
+
+func TestTaskgroupGauges(t *testing.T) {
+	r := install(t)
+	g := taskgroup.New(context.Background(), taskgroup.WithName("t-limited"), taskgroup.WithLimit(3))
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(2)
+	for range 2 {
+		g.Go(func(context.Context) error { started.Done(); <-release; return nil })
+	}
+	started.Wait()
+	where := otelobserve.KeyName.String("t-limited")
+	wantPoints(t, "async.running", r.points("async.running", where), map[string]int64{"async.kind=taskgroup,async.name=t-limited": 2})
+	wantPoints(t, "async.limit", r.points("async.limit", where), map[string]int64{"async.kind=taskgroup,async.name=t-limited": 3})
+	close(release)
+	if err := g.Wait(); err != nil {
+		t.Fatalf("Wait() = %v", err)
+	}
+	if got := r.points("async.objects", where); len(got) != 0 {
+		t.Errorf("async.objects after Wait = %v; want no point (the group left the registry)", got)
+	}
+}
+
+func TestClose(t *testing.T) {
+	r := install(t)
+	q := queue.New[int](4, queue.WithName("t-close"))
+	defer q.Close()
+	where := otelobserve.KeyName.String("t-close")
+	if got := r.points("async.depth", where); len(got) != 1 {
+		t.Fatalf("async.depth before Close = %v; want one point", got)
+	}
+	if err := r.obs.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if observe.Default() != nil {
+		t.Errorf("after Close the default observer is %v; want none", observe.Default())
+	}
+	if got := r.points("async.depth", where); len(got) != 0 {
+		t.Errorf("async.depth after Close = %v; want none (the gauges are unregistered)", got)
+	}
+	if err := r.obs.Close(); err != nil {
+		t.Errorf("second Close() = %v; want nil", err)
+	}
 }
