@@ -41,7 +41,13 @@ func Watched[T any](spawnCtx context.Context, w Watch, fn func(context.Context) 
 	return func(ctx context.Context) (v T, err error) {
 		run, start := wt.start(ctx)
 		returned := false
-		defer func() { wt.finish(ctx, start, err, returned) }()
+		defer func() {
+			if !returned {
+				wt.panicked(ctx, start, recover())
+				return
+			}
+			wt.returned(ctx, start, err)
+		}()
 		v, err = fn(run)
 		returned = true
 		return v, err
@@ -54,7 +60,13 @@ func WatchedErr(spawnCtx context.Context, w Watch, fn func(context.Context) erro
 	return func(ctx context.Context) (err error) {
 		run, start := wt.start(ctx)
 		returned := false
-		defer func() { wt.finish(ctx, start, err, returned) }()
+		defer func() {
+			if !returned {
+				wt.panicked(ctx, start, recover())
+				return
+			}
+			wt.returned(ctx, start, err)
+		}()
 		err = fn(run)
 		returned = true
 		return err
@@ -115,21 +127,23 @@ func (wt *watcher) start(ctx context.Context) (context.Context, time.Time) {
 	return ctx, t
 }
 
-// finish runs deferred after fn: it classifies the outcome, reports it,
-// and lets a panic go on as the *PanicError it reported.
-func (wt *watcher) finish(ctx context.Context, start time.Time, err error, returned bool) {
-	if returned {
-		o := observe.OK
-		switch Classify(ctx, err, true) {
-		case Failed:
-			o = observe.Failed
-		case Cancelled:
-			o = observe.Cancelled
-		}
-		wt.report(ctx, start, o, err)
-		return
+// returned reports the end of fn, which returned err.
+func (wt *watcher) returned(ctx context.Context, start time.Time, err error) {
+	o := observe.OK
+	switch Classify(ctx, err, true) {
+	case Failed:
+		o = observe.Failed
+	case Cancelled:
+		o = observe.Cancelled
 	}
-	r := recover()
+	wt.report(ctx, start, o, err)
+}
+
+// panicked reports the end of fn, which panicked with r (nil: it called
+// runtime.Goexit), and lets the panic go on as the *PanicError it reported.
+// (recover must be called by the deferred function itself: it is passed
+// in.)
+func (wt *watcher) panicked(ctx context.Context, start time.Time, r any) {
 	pe := safe.Recovered(r)
 	wt.report(ctx, start, observe.Panicked, pe)
 	if r != nil { // nil: runtime.Goexit, which goes on by itself

@@ -64,7 +64,8 @@ type config struct {
 	initial   time.Duration
 	maxDelay  time.Duration
 	retryIf   func(error) bool
-	badOption string // the first bad option, reported by New (panic) or Serve (error)
+	budget    *retry.Budget // Serve's redeliveries spend from it (budget.go)
+	badOption string        // the first bad option, reported by New (panic) or Serve (error)
 }
 
 // defaultAckWait is DefaultAckWait, except in tests that cannot wait it.

@@ -201,6 +201,7 @@ func (s *serving[T]) work(gctx, hctx context.Context) error {
 
 // handle runs fn on d, extending d while it runs, and settles d.
 func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
+	s.deposit(d)
 	done := make(chan error, 1)
 	go run(context.WithValue(d.Context(hctx), deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
 	tick := time.NewTicker(s.extend)
@@ -226,6 +227,10 @@ wait:
 	case s.cfg.retryIf != nil && !isPanic(err) && !s.cfg.retryIf(err):
 		_ = d.DeadLetter(err)
 	default:
+		if refused := s.refused(d, err); refused != nil {
+			_ = d.DeadLetter(refused)
+			break
+		}
 		_ = d.Fail(err, s.delay(d.Attempt, err))
 	}
 }

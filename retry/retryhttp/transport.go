@@ -57,6 +57,7 @@ type Transport struct {
 	hedge         time.Duration
 	maxRetryAfter time.Duration
 	limiters      *hostLimiters    // nil: no limiters (limiter.go)
+	budget        *retry.Budget    // nil: no budget; hedged copies spend from it
 	obs           observe.Observer // WithObserver's, or nil for the default (observe.go)
 }
 
@@ -82,9 +83,13 @@ func newTransport(c config) *Transport {
 		hedge:         c.hedge,
 		maxRetryAfter: c.maxRetryAfter,
 		limiters:      c.limiters,
+		budget:        c.budget,
 		obs:           c.obs,
 	}
-	t.once = append(append(make([]retry.Option, 0, len(c.policy)+1), c.policy...), retry.WithMaxAttempts(1))
+	if c.budget != nil {
+		t.policy = append(t.policy[:len(t.policy):len(t.policy)], retry.WithBudget(c.budget))
+	}
+	t.once = append(append(make([]retry.Option, 0, len(t.policy)+1), t.policy...), retry.WithMaxAttempts(1))
 	return t
 }
 
