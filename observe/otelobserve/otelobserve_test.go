@@ -15,6 +15,7 @@ import (
 
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/executor"
+	"github.com/async-patterns/async/limit"
 	"github.com/async-patterns/async/memo"
 	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/observe/otelobserve"
@@ -366,4 +367,30 @@ func TestClose(t *testing.T) {
 	if err := r.obs.Close(); err != nil {
 		t.Errorf("second Close() = %v; want nil", err)
 	}
+}
+
+func TestLimiterRejection(t *testing.T) {
+	r := install(t)
+	name := fmt.Sprintf("t-bulkhead-%d", runs.Add(1)) // a limiter leaves only when collected
+	b := limit.NewBulkhead(1, limit.WithName(name), limit.WithMaxWaiting(0))
+	ctx := context.Background()
+	p, err := b.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("Acquire() = %v", err)
+	}
+	for range 2 {
+		if _, err := b.Acquire(ctx); err == nil {
+			t.Fatal("Acquire() with no slot free = nil; want a rejection")
+		}
+	}
+	where := otelobserve.KeyName.String(name)
+	wantPoints(t, "async.events", r.points("async.events", where), map[string]int64{
+		"async.event=limit.rejected,async.kind=limit,async.name=" + name + ",async.outcome=rejected,error.type=*limit.RejectedError": 2,
+	})
+	gauge := map[string]int64{"async.kind=limit.bulkhead,async.name=" + name: 1}
+	wantPoints(t, "async.running", r.points("async.running", where), gauge)
+	wantPoints(t, "async.limit", r.points("async.limit", where), gauge)
+	wantPoints(t, "async.queued", r.points("async.queued", where), map[string]int64{"async.kind=limit.bulkhead,async.name=" + name: 0})
+	b.Release(p, limit.Success)
+	runtime.KeepAlive(b)
 }
