@@ -63,7 +63,8 @@
 //     to 4096 sets), then the SDK's counter Add, plus a histogram Record
 //     for events with a duration.
 //   - Per retry or retryhttp attempt: a span started and ended, and a
-//     context value holding it.
+//     context holding it. Pass trace/noop's provider for metrics alone:
+//     then attempts build no span at all.
 //   - Per collection: one pass over the registry, grouping objects by
 //     kind and name.
 package otelobserve

@@ -70,14 +70,28 @@ type attrKey struct {
 // (names from user input could otherwise grow it without end).
 const maxCachedSets = 4096
 
-// attrCache keeps the attribute set of each distinct attrKey, so that an
-// event costs a map lookup rather than building a set.
+// attrCache keeps the measurement options of each distinct attrKey, so
+// that an event costs a map lookup rather than building a set and its
+// options (which would allocate each time).
 type attrCache struct {
 	mu   sync.RWMutex
-	sets map[attrKey]attribute.Set // protected by mu
+	sets map[attrKey]*measure // protected by mu
 }
 
-func (c *attrCache) get(e observe.Event) attribute.Set {
+// measure is what recording an event's measurements takes, built once per
+// attribute set: the option slices are passed as they are (add...), so the
+// call allocates none.
+type measure struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func newMeasure(set attribute.Set) *measure {
+	opt := metric.WithAttributeSet(set)
+	return &measure{add: []metric.AddOption{opt}, record: []metric.RecordOption{opt}}
+}
+
+func (c *attrCache) get(e observe.Event) *measure {
 	k := attrKey{kind: e.Kind, outcome: e.Outcome, source: e.Source, name: e.Name}
 	if e.Err != nil {
 		k.errType = errorType(e.Err)
@@ -94,10 +108,10 @@ func (c *attrCache) get(e observe.Event) attribute.Set {
 	if ok {
 		return s
 	}
-	s = k.set()
+	s = newMeasure(k.set())
 	c.mu.Lock()
 	if c.sets == nil {
-		c.sets = make(map[attrKey]attribute.Set)
+		c.sets = make(map[attrKey]*measure)
 	}
 	if len(c.sets) < maxCachedSets {
 		c.sets[k] = s
@@ -143,8 +157,7 @@ func errorType(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "context.DeadlineExceeded"
 	}
-	var re *retry.Error
-	if errors.As(err, &re) && re.Last != nil {
+	if re := retryError(err); re != nil && re.Last != nil {
 		err = re.Last // the give-up's type says nothing: the last attempt's does
 	}
 	t := typeName(err)
@@ -166,4 +179,15 @@ func plain(n string) bool {
 		return true
 	}
 	return false
+}
+
+// retryError finds a *retry.Error in err's chain of single wraps, as
+// errors.As would, without its allocation.
+func retryError(err error) *retry.Error {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if re, ok := err.(*retry.Error); ok {
+			return re
+		}
+	}
+	return nil
 }

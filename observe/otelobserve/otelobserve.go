@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // ScopeName is the instrumentation scope of the meter and the tracer an
@@ -31,6 +32,7 @@ const ScopeName = "github.com/async-patterns/async/observe/otelobserve"
 // of a counter Add (and a histogram Record for events that carry a
 // duration). A retry or HTTP attempt also starts and ends a span.
 type Observer struct {
+	spans     bool // tp makes spans: not trace/noop's provider
 	tracer    trace.Tracer
 	prop      propagation.TextMapPropagator
 	taskSpans bool
@@ -125,6 +127,7 @@ func newObserver(fn string, mp metric.MeterProvider, tp trace.TracerProvider, op
 		opt(&c)
 	}
 	o := &Observer{
+		spans:     !isNoop(tp),
 		tracer:    tp.Tracer(ScopeName),
 		prop:      c.prop,
 		taskSpans: c.taskSpans,
@@ -155,26 +158,33 @@ func (o *Observer) Close() error {
 // histogram of its kind, and, for the end of a retry or HTTP attempt, the
 // end of the attempt's span.
 func (o *Observer) Observe(ctx context.Context, e observe.Event) {
-	set := o.attrs.get(e)
-	opt := metric.WithAttributeSet(set)
+	m := o.attrs.get(e)
 	switch e.Kind {
 	case observe.RetryAttempt, observe.HTTPAttempt:
-		o.attemptDur.Record(ctx, e.Duration.Seconds(), opt)
+		o.attemptDur.Record(ctx, e.Duration.Seconds(), m.record...)
 		endAttempt(ctx, e)
 	case observe.TaskEnd:
-		o.taskDur.Record(ctx, e.Duration.Seconds(), opt)
+		o.taskDur.Record(ctx, e.Duration.Seconds(), m.record...)
 		if o.taskSpans {
 			o.taskSpan(ctx, e)
 		}
 	case observe.MemoLoad:
-		o.loadDur.Record(ctx, e.Duration.Seconds(), opt)
+		o.loadDur.Record(ctx, e.Duration.Seconds(), m.record...)
 	case observe.JobDone:
-		o.jobDur.Record(ctx, e.Duration.Seconds(), opt)
+		o.jobDur.Record(ctx, e.Duration.Seconds(), m.record...)
 	}
-	o.events.Add(ctx, 1, opt)
+	o.events.Add(ctx, 1, m.add...)
 }
 
 var (
 	_ observe.AttemptObserver = (*Observer)(nil)
 	_ observe.Propagator      = (*Observer)(nil)
 )
+
+// isNoop reports whether tp is OpenTelemetry's no-op tracer provider, with
+// which attempts skip building the attributes of spans that would be
+// dropped.
+func isNoop(tp trace.TracerProvider) bool {
+	_, ok := tp.(noop.TracerProvider)
+	return ok
+}

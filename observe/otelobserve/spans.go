@@ -16,12 +16,28 @@ import (
 type attemptKey struct{}
 
 // attemptSpan is an attempt's span and the kind of attempt it is, so that
-// only the event that ends that attempt ends it, once.
+// only the event that ends that attempt ends it, once. It is also the
+// attempt's ctx (the one tracer.Start returned, under the span), so that
+// finding it costs no context of its own.
 type attemptSpan struct {
+	context.Context
 	span  trace.Span
 	kind  observe.Kind
 	ended atomic.Bool
 }
+
+// Value returns the attemptSpan itself for attemptKey.
+func (a *attemptSpan) Value(key any) any {
+	if key == (attemptKey{}) {
+		return a
+	}
+	return a.Context.Value(key)
+}
+
+var (
+	internalSpan = trace.WithSpanKind(trace.SpanKindInternal)
+	clientSpan   = trace.WithSpanKind(trace.SpanKindClient)
+)
 
 // AttemptStart starts the span of a retry attempt ("retry.attempt", with
 // retry.attempt) or of a retryhttp attempt ("http.attempt", with
@@ -30,7 +46,7 @@ type attemptSpan struct {
 // the ctx returned, so that spans it starts are the attempt's children; the
 // event that reports its end ends the span.
 func (o *Observer) AttemptStart(ctx context.Context, e observe.Event) context.Context {
-	if e.Kind != observe.RetryAttempt && e.Kind != observe.HTTPAttempt {
+	if !o.spans || (e.Kind != observe.RetryAttempt && e.Kind != observe.HTTPAttempt) {
 		return ctx
 	}
 	attrs := make([]attribute.KeyValue, 0, 6)
@@ -38,18 +54,21 @@ func (o *Observer) AttemptStart(ctx context.Context, e observe.Event) context.Co
 	if e.Name != "" {
 		attrs = append(attrs, KeyName.String(e.Name))
 	}
-	kind := trace.SpanKindInternal
+	kind := internalSpan
 	if e.Kind == observe.RetryAttempt {
 		attrs = append(attrs, KeyRetryAttempt.Int(e.Attempt))
 	} else {
-		kind = trace.SpanKindClient
+		kind = clientSpan
 		attrs = append(attrs, attribute.String("http.request.method", e.Method), attribute.String("server.address", e.Host))
 		if e.Attempt > 1 {
 			attrs = append(attrs, attribute.Int("http.request.resend_count", e.Attempt-1))
 		}
 	}
-	ctx, span := o.tracer.Start(ctx, e.Kind.String(), trace.WithSpanKind(kind), trace.WithAttributes(attrs...), trace.WithTimestamp(e.Time))
-	return context.WithValue(ctx, attemptKey{}, &attemptSpan{span: span, kind: e.Kind})
+	sctx, span := o.tracer.Start(ctx, e.Kind.String(), kind, trace.WithAttributes(attrs...))
+	if !span.IsRecording() {
+		return ctx // not sampled, or a no-op tracer: nothing to end
+	}
+	return &attemptSpan{Context: sctx, span: span, kind: e.Kind}
 }
 
 // endAttempt ends the span AttemptStart started for the attempt e reports,
@@ -60,15 +79,15 @@ func endAttempt(ctx context.Context, e observe.Event) {
 		return
 	}
 	s := as.span
-	attrs := []attribute.KeyValue{KeyOutcome.String(e.Outcome.String())}
 	if e.Status != 0 {
-		attrs = append(attrs, attribute.Int("http.response.status_code", e.Status))
+		s.SetAttributes(KeyOutcome.String(e.Outcome.String()), attribute.Int("http.response.status_code", e.Status))
+	} else {
+		s.SetAttributes(KeyOutcome.String(e.Outcome.String()))
 	}
 	if e.Err != nil {
-		attrs = append(attrs, KeyErrorType.String(errorType(e.Err)))
+		s.SetAttributes(KeyErrorType.String(errorType(e.Err)))
 		s.RecordError(e.Err)
 	}
-	s.SetAttributes(attrs...)
 	if e.Outcome != observe.OK {
 		desc := ""
 		if e.Err != nil {
@@ -76,7 +95,7 @@ func endAttempt(ctx context.Context, e observe.Event) {
 		}
 		s.SetStatus(codes.Error, desc)
 	}
-	s.End(trace.WithTimestamp(e.Time))
+	s.End()
 }
 
 // taskSpan records a task's run as a span, from its TaskEnd event.
