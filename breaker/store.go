@@ -151,7 +151,8 @@ const StoreRetryInterval = 200 * time.Millisecond
 // When a store operation fails (the store is down or slower than its
 // timeout), the breaker falls back to its in-process state machine, starting
 // from the last state it knew, says so once through the [WithOnStoreStatus]
-// hook and log/slog, and tries the store again at most every
+// hook and its observer (a BreakerStoreDown event; with no observer set,
+// log/slog's default logger), and tries the store again at most every
 // [StoreRetryInterval]; when the store answers, the breaker re-joins the
 // shared state, and says so once. An operation's outcome changes that status
 // only if the status has not changed since the operation began, so one

@@ -180,7 +180,8 @@ func TestBuffered(t *testing.T) {
 		close(release)
 		b.Close()
 		b.Close() // a second Close does nothing
-		b.Observe(context.Background(), observe.Event{Kind: observe.MemoHit}) // after Close: dropped
+		// After Close: dropped.
+		b.Observe(context.Background(), observe.Event{Kind: observe.MemoHit})
 		want := []observe.Kind{observe.MemoHit, observe.MemoMiss, observe.MemoStale}
 		if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 			t.Errorf("delivered %v; want %v", got, want)
@@ -219,4 +220,29 @@ func TestNames(t *testing.T) {
 		t.Errorf("ObjectFrom(WithObject(7)) = %d", id)
 	}
 	_ = errors.New
+}
+
+type badPropagator struct{ observe.ObserverFunc }
+
+func (badPropagator) Inject(context.Context, map[string][]string) { panic("inject") }
+func (badPropagator) Extract(context.Context, map[string][]string) context.Context {
+	panic("extract")
+}
+
+func TestPropagator(t *testing.T) {
+	before := observe.Dropped()
+	h := map[string][]string{}
+	ctx := context.Background()
+	bad := badPropagator{observe.ObserverFunc(func(context.Context, observe.Event) {})}
+	observe.Inject(ctx, bad, h)
+	if got := observe.Extract(ctx, bad, h); got != ctx {
+		t.Errorf("Extract after a panic = %v; want the ctx given", got)
+	}
+	if d := observe.Dropped() - before; d != 2 {
+		t.Errorf("Dropped() grew by %d; want 2", d)
+	}
+	observe.Inject(ctx, observe.Discard, h) // not a Propagator: nothing
+	if len(h) != 0 || observe.Extract(ctx, observe.Discard, h) != ctx {
+		t.Error("a plain Observer injected or extracted something")
+	}
 }

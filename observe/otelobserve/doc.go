@@ -38,9 +38,8 @@
 //     get an error status and the error recorded. With [WithTaskSpans], a
 //     span per task, recorded when it ends.
 //   - jsqueue: a Put writes W3C Trace Context (or [WithPropagator]'s
-//     format) into the message's headers, under a producer span "send
-//     <queue>"; the handler Serve runs (or jsqueue's Delivery.Context)
-//     gets it back as its remote parent, so one trace runs from the Put in
+//     format) into the message's headers, under a producer span "jsqueue
+//     send"; the handler Serve runs gets it back as its remote parent, so one trace runs from the Put in
 //     one process to the handler in another.
 //   - Names follow open-telemetry/semantic-conventions#2355 where it names
 //     a thing (circuitbreaker.state, retry.attempt), OpenTelemetry's HTTP

@@ -58,7 +58,7 @@ func TestJSQueueTraceAcrossConnections(t *testing.T) {
 		t.Fatal("the handler did not run")
 	}
 
-	sends := r.ended("send traced")
+	sends := r.ended("jsqueue send")
 	if len(sends) != 1 {
 		t.Fatalf("%d send spans; want 1", len(sends))
 	}

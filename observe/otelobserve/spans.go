@@ -120,26 +120,27 @@ func (o *Observer) taskSpan(ctx context.Context, e observe.Event) {
 }
 
 // Inject writes the trace context of a jsqueue Put into its message's
-// headers: that of a "send" span (kind producer, named "send" and the
-// queue's name) started as a child of ctx's span and ended at once, so
-// that the trace shows the Put even when ctx carried no span.
-func (o *Observer) Inject(ctx context.Context, e observe.Event, c observe.Carrier) {
-	attrs := []attribute.KeyValue{
-		KeyKind.String(e.Source),
+// headers: that of a "jsqueue send" span (kind producer) started as a
+// child of ctx's span and ended at once, so that the trace shows the Put
+// even when ctx carried no span.
+func (o *Observer) Inject(ctx context.Context, header map[string][]string) {
+	ctx, s := o.tracer.Start(ctx, "jsqueue send", producerSpan, trace.WithAttributes(sendAttrs...))
+	o.prop.Inject(ctx, propagation.HeaderCarrier(header))
+	s.End()
+}
+
+var (
+	producerSpan = trace.WithSpanKind(trace.SpanKindProducer)
+	sendAttrs    = []attribute.KeyValue{
+		KeyKind.String("jsqueue"),
 		attribute.String("messaging.system", "nats"),
 		attribute.String("messaging.operation.type", "send"),
 	}
-	if e.Name != "" {
-		attrs = append(attrs, KeyName.String(e.Name), attribute.String("messaging.destination.name", e.Name))
-	}
-	ctx, s := o.tracer.Start(ctx, "send "+e.Name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
-	o.prop.Inject(ctx, propagation.TextMapCarrier(c))
-	s.End()
-}
+)
 
 // Extract reads the trace context a jsqueue message carries from its Put
 // and returns ctx with it as the remote parent: spans the handler starts
 // with that ctx join the Put's trace.
-func (o *Observer) Extract(ctx context.Context, _ observe.Event, c observe.Carrier) context.Context {
-	return o.prop.Extract(ctx, propagation.TextMapCarrier(c))
+func (o *Observer) Extract(ctx context.Context, header map[string][]string) context.Context {
+	return o.prop.Extract(ctx, propagation.HeaderCarrier(header))
 }
