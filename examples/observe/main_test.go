@@ -17,7 +17,7 @@ func TestMain(m *testing.M) {
 
 // The workload's failures show in the Prometheus text at /metrics: the
 // breaker's state gauge, and the counters of its trip, the queue's drops,
-// the retry's give-up and the task's panic.
+// the retry's give-up, the task's panic and the job's dead letter.
 func TestMetricsEndpoint(t *testing.T) {
 	collectEarlierBreakers()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -51,6 +51,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`async_events_total{async_event="queue.drop",async_kind="queue",async_name="thumbnails",async_outcome="rejected"}`:                                                      "3",
 		`async_events_total{async_event="retry.give_up",async_kind="retry",async_name="fetch-price",async_outcome="failed",error_type="*errors.errorString"}`:                   "1",
 		`async_events_total{async_event="task.end",async_kind="taskgroup",async_name="resize",async_outcome="panicked",error_type="*safe.PanicError"}`:                          "1",
+		`async_events_total{async_event="job.dead_letter",async_kind="jsqueue",async_name="emails",async_outcome="failed",error_type="*errors.errorString"}`:                    "1",
 		`async_attempt_duration_seconds_count{async_event="retry.attempt",async_kind="retry",async_name="fetch-price",async_outcome="failed",error_type="*errors.errorString"}`: "3",
 	} {
 		if got, ok := series[s]; !ok {
@@ -79,6 +80,7 @@ func TestRun(t *testing.T) {
 		"jsqueue emails: dead letters: 1\n",
 		`  async_circuitbreaker_state{async_kind="breaker",async_name="inventory",circuitbreaker_state="open"} 1` + "\n",
 		`  async_events_total{async_event="queue.drop",async_kind="queue",async_name="thumbnails",async_outcome="rejected"} 3` + "\n",
+		`  async_events_total{async_event="job.dead_letter",async_kind="jsqueue",async_name="emails",async_outcome="failed",error_type="*errors.errorString"} 1` + "\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run printed no line %q; it printed:\n%s", want, out.String())

@@ -30,7 +30,7 @@ func (o *Observer) makeGauges(m metric.Meter) {
 		return i
 	}
 	g.objects = gauge("async.objects", "{object}", "Live objects of the async primitives, by kind and name.")
-	g.depth = gauge("async.depth", "{item}", "Items held by queues, caches (entries) and jsqueue queues (messages).")
+	g.depth = gauge("async.depth", "{item}", "Items held by queues, and entries held by caches.")
 	g.capacity = gauge("async.capacity", "{item}", "Bound on the items held: a queue's capacity, a cache's max entries, an executor's queue size.")
 	g.running = gauge("async.running", "{task}", "Tasks running in taskgroups and executors, loads running in caches, permits held in limiters.")
 	g.queued = gauge("async.queued", "{task}", "Tasks waiting for a worker in executors, callers waiting in limiters.")
@@ -123,8 +123,10 @@ func (o *Observer) observeRegistry(_ context.Context, ob metric.Observer) error 
 
 // The kinds whose gauges are reported even when 0 (an empty queue has a
 // depth; a queue has no running tasks). Other kinds report what is not 0.
+// A jsqueue's depth is not among them: it takes a round trip to learn, so
+// the registry does not have it (its Stats method does).
 func hasDepth(kind string) bool {
-	return kind == "queue" || kind == "memo" || kind == "jsqueue"
+	return kind == "queue" || kind == "memo"
 }
 
 func hasRunning(kind string) bool {
