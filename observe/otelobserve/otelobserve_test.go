@@ -394,3 +394,25 @@ func TestLimiterRejection(t *testing.T) {
 	b.Release(p, limit.Success)
 	runtime.KeepAlive(b)
 }
+
+// New makes an observer for one object's WithObserver; the process's
+// default stays unset.
+func TestNewForOneObject(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	o := otelobserve.New(mp, sdktrace.NewTracerProvider())
+	defer o.Close()
+	r := &rig{t: t, reader: reader}
+	q := queue.New[int](1, queue.WithName("t-own"), queue.WithOverflow(queue.DropNewest), queue.WithObserver(o))
+	_ = q.TryPut(1)
+	_ = q.TryPut(2)
+	q.Close()
+	if observe.Default() != nil {
+		t.Errorf("New installed itself: default observer %v", observe.Default())
+	}
+	wantPoints(t, "async.events", r.points("async.events", otelobserve.KeyName.String("t-own")), map[string]int64{
+		"async.event=queue.close,async.kind=queue,async.name=t-own,async.outcome=ok":      1,
+		"async.event=queue.drop,async.kind=queue,async.name=t-own,async.outcome=rejected": 1,
+	})
+}
