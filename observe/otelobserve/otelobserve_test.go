@@ -23,6 +23,7 @@ import (
 	"github.com/async-patterns/async/retry"
 	"github.com/async-patterns/async/retry/retryhttp"
 	"github.com/async-patterns/async/taskgroup"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -414,5 +415,25 @@ func TestNewForOneObject(t *testing.T) {
 	wantPoints(t, "async.events", r.points("async.events", otelobserve.KeyName.String("t-own")), map[string]int64{
 		"async.event=queue.close,async.kind=queue,async.name=t-own,async.outcome=ok":      1,
 		"async.event=queue.drop,async.kind=queue,async.name=t-own,async.outcome=rejected": 1,
+	})
+}
+
+// InstallGlobal reports through OpenTelemetry's global providers, set
+// after it was called.
+func TestInstallGlobal(t *testing.T) {
+	o := otelobserve.InstallGlobal()
+	defer o.Close()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	otel.SetMeterProvider(mp)
+	r := &rig{t: t, reader: reader}
+	q := queue.New[int](1, queue.WithName("t-global"), queue.WithOverflow(queue.DropNewest))
+	_ = q.TryPut(1)
+	_ = q.TryPut(2)
+	q.Close()
+	wantPoints(t, "async.events", r.points("async.events", otelobserve.KeyName.String("t-global")), map[string]int64{
+		"async.event=queue.close,async.kind=queue,async.name=t-global,async.outcome=ok":      1,
+		"async.event=queue.drop,async.kind=queue,async.name=t-global,async.outcome=rejected": 1,
 	})
 }
