@@ -12,12 +12,14 @@ require (
 	github.com/alitto/pond/v2 v2.7.1
 	github.com/async-patterns/async v0.3.0
 	github.com/async-patterns/async/breaker/redisstore v0.3.0
+	github.com/async-patterns/async/limit/redislimit v0.3.0
 	github.com/async-patterns/async/observe/otelobserve v0.3.0
 	github.com/async-patterns/async/queue/jsqueue v0.3.0
 	github.com/avast/retry-go/v5 v5.1.1
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/go-redsync/redsync/v4 v4.18.1
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/nats-io/nats.go v1.55.0
@@ -29,6 +31,7 @@ require (
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
+	go.opentelemetry.io/otel/trace v1.47.0
 	golang.org/x/sync v0.24.0
 	golang.org/x/time v0.16.0
 )
@@ -51,7 +54,6 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
-	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.uber.org/multierr v1.9.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -59,3 +61,5 @@ require (
 )
 
 replace github.com/async-patterns/async/breaker/redisstore => ../breaker/redisstore
+
+replace github.com/async-patterns/async/limit/redislimit => ../limit/redislimit
