@@ -19,6 +19,7 @@ type Handle[T any] struct {
 	done  chan struct{}  // made on demand, closed when the task resolves
 	val   T              // written before state becomes final
 	err   error          // written before state becomes final
+	dbg   *unread        // debug mode only (debug.go); nil otherwise
 }
 
 // Init prepares h to run fn under a ctx derived from parent. owner is what
@@ -27,6 +28,7 @@ func (h *Handle[T]) Init(parent context.Context, owner any, fn func(context.Cont
 	h.ctx.init(parent, owner)
 	h.fn = fn
 	h.wg.Add(1)
+	h.debugInit()
 }
 
 // Context returns the ctx that the task's function receives.
@@ -45,6 +47,7 @@ func (h *Handle[T]) Result() (T, error) {
 		var zero T
 		return zero, nil
 	}
+	h.markRead()
 	return h.val, h.err
 }
 
@@ -58,6 +61,7 @@ func (h *Handle[T]) Err() error {
 // the task's value and error; when ctx ends first it returns the zero value
 // and context.Cause(ctx), and the task is left as it was.
 func (h *Handle[T]) Wait(ctx context.Context) (T, error) {
+	h.markRead()
 	if h.Resolved() {
 		return h.val, h.err
 	}
@@ -168,6 +172,7 @@ func (h *Handle[T]) Reject(st State, err error) bool {
 func (h *Handle[T]) resolve(v T, err error, st State) {
 	h.val, h.err = v, err
 	h.fn = nil // let the closure go
+	h.debugResolved(st, err)
 	h.mu.Lock()
 	h.state.Store(int32(st))
 	if h.done != nil {

@@ -1,0 +1,132 @@
+package inspect_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/async-patterns/async/executor"
+	"github.com/async-patterns/async/inspect"
+	"github.com/async-patterns/async/observe"
+	"github.com/async-patterns/async/taskgroup"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// tracked turns tracking on for the test.
+func tracked(t *testing.T) {
+	t.Helper()
+	inspect.Track(true)
+	t.Cleanup(func() { inspect.Track(false) })
+}
+
+// find returns the first node of tr that matches.
+func find(tr inspect.Tree, match func(*inspect.Node) bool) (*inspect.Node, int) {
+	for d, n := range tr.All() {
+		if match(n) {
+			return n, d
+		}
+	}
+	return nil, -1
+}
+
+func byLabel(l string) func(*inspect.Node) bool {
+	return func(n *inspect.Node) bool { return n.Label() == l }
+}
+
+func TestSnapshot(t *testing.T) {
+	t.Run("shows groups and their tasks with names, states and parents", func(t *testing.T) {
+		tracked(t)
+		ctx := context.Background()
+		g := taskgroup.New(ctx, taskgroup.WithName("crawler"), taskgroup.WithLimit(2))
+		release := make(chan struct{})
+		started := make(chan struct{})
+		g.GoNamed("fetch", func(ctx context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+		<-started
+		tr := inspect.Snapshot()
+		grp, gd := find(tr, byLabel("crawler"))
+		if grp == nil || grp.Kind != "taskgroup" || grp.Gauges == nil || grp.Gauges.Running != 1 || grp.Gauges.Limit != 2 {
+			t.Fatalf("group node = %+v; want a taskgroup \"crawler\" with running=1 limit=2", grp)
+		}
+		fetch, fd := find(tr, byLabel("fetch"))
+		if fetch.Kind != "task" || fetch.State != inspect.StateRunning || fetch.Parent != grp.ID || fd != gd+1 || fetch.Source != "taskgroup" {
+			t.Errorf("fetch = %+v at depth %d; want a running taskgroup task, child of the group (depth %d)", fetch, fd, gd+1)
+		}
+		if fetch.Func == "" || fetch.Age <= 0 || fetch.Running <= 0 {
+			t.Errorf("fetch = %+v; want its function's symbol, an age and a running time", fetch)
+		}
+		close(release)
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		tr = inspect.Snapshot()
+		if n, _ := find(tr, byLabel("crawler")); n != nil {
+			t.Errorf("the group is still shown after Wait: %+v", n)
+		}
+		if n, _ := find(tr, byLabel("fetch")); n == nil || n.State != inspect.StateDone {
+			t.Errorf("ended task fetch = %+v; want it among the recently ended, done", n)
+		}
+	})
+
+	t.Run("an unnamed task shows its function's symbol", func(t *testing.T) {
+		tracked(t)
+		ex := executor.New(executor.WithWorkers(1), executor.WithName("pool"))
+		defer ex.Shutdown(context.Background())
+		block := make(chan struct{})
+		f := executor.Submit(context.Background(), ex, blockOn(block))
+		named := executor.Submit(observe.WithTaskName(context.Background(), "second"), ex, blockOn(block))
+		tr := inspect.Snapshot()
+		n, _ := find(tr, func(n *inspect.Node) bool { return n.Kind == "task" && n.Name == "" && n.Source == "executor" })
+		if n == nil || !strings.HasPrefix(n.Func, "github.com/async-patterns/async/inspect_test.") || !strings.Contains(n.Func, "blockOn") {
+			t.Errorf("unnamed task = %+v; want the symbol of blockOn's closure", n)
+		}
+		if q, _ := find(tr, byLabel("second")); q == nil || q.State != inspect.StateQueued {
+			t.Errorf("task \"second\" = %+v; want it queued behind the first", q)
+		}
+		close(block)
+		f.Wait(context.Background())
+		named.Wait(context.Background())
+	})
+
+	t.Run("failed and cancelled tasks show their state", func(t *testing.T) {
+		tracked(t)
+		g := taskgroup.New(context.Background())
+		g.GoNamed("broken", func(ctx context.Context) error { return errors.New("boom") })
+		g.GoNamed("follower", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
+		g.Wait()
+		tr := inspect.Snapshot()
+		if n, _ := find(tr, byLabel("broken")); n == nil || n.State != inspect.StateFailed {
+			t.Errorf("broken = %+v; want failed", n)
+		}
+		if n, _ := find(tr, byLabel("follower")); n == nil || n.State != inspect.StateCancelled {
+			t.Errorf("follower = %+v; want cancelled", n)
+		}
+	})
+
+	t.Run("with tracking off, tasks are not shown", func(t *testing.T) {
+		g := taskgroup.New(context.Background(), taskgroup.WithName("quiet"))
+		block := make(chan struct{})
+		g.GoNamed("hidden", func(ctx context.Context) error { <-block; return nil })
+		tr := inspect.Snapshot()
+		if tr.Tracking {
+			t.Error("Tracking = true; want false")
+		}
+		grp, _ := find(tr, byLabel("quiet"))
+		if grp == nil || len(grp.Children) != 0 {
+			t.Errorf("group = %+v; want it shown, with no tasks", grp)
+		}
+		close(block)
+		g.Wait()
+	})
+}
+
+func blockOn(c chan struct{}) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) { <-c; return 0, nil }
+}
