@@ -182,6 +182,7 @@ func (r *rec) setTimer(i int, t *time.Timer) {
 func debugEnded(r *rec) {
 	if r.stopCtx != nil {
 		r.stopCtx()
+		r.stopCtx = nil // it holds the task's ctx, which must not outlive the task here
 	}
 	for i := range r.timerSlots {
 		if t := r.timerSlots[i].Load(); t != nil {

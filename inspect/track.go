@@ -161,6 +161,7 @@ func (r *rec) TaskEnded(o observe.Outcome, _ error) {
 		}
 		if r.restore != nil {
 			pprof.SetGoroutineLabels(r.restore)
+			r.restore = nil // the ended ring keeps r, not the task's ctx
 		}
 		debugEnded(r)
 	}
