@@ -64,18 +64,24 @@ func Snapshot() Tree {
 	now := time.Now()
 	at := mono()
 	t := Tree{Taken: now, Tracking: Tracking(), Debug: Debugging()}
-	var nodes []Node
-	for o := range observe.Objects() {
+	var objs []Node
+	for o := range observe.Objects() { // in ID order
 		g := o.Gauges
-		nodes = append(nodes, Node{
+		objs = append(objs, Node{
 			ID: o.ID, Parent: o.Parent, Kind: o.Kind, Name: o.Name,
 			State: g.State, Age: now.Sub(o.Created), Gauges: &g,
 		})
 	}
 	rs := tasks.appendAll(make([]*rec, 0, 64))
+	slices.SortFunc(rs, func(a, b *rec) int { return cmp.Compare(a.id, b.id) })
+	rs = slices.Compact(rs) // a task read live, then again as it ended
 	names := make(map[uintptr]string)
-	nodes = slices.Grow(nodes, len(rs))
+	nodes := make([]Node, 0, len(objs)+len(rs))
 	for _, r := range rs {
+		for len(objs) > 0 && objs[0].ID < r.id { // merge the two ID orders
+			nodes = append(nodes, objs[0])
+			objs = objs[1:]
+		}
 		n := Node{ID: r.id, Parent: r.parent, Kind: "task", Name: r.name, Source: r.source}
 		if r.fn != 0 {
 			s, ok := names[r.fn]
@@ -99,8 +105,7 @@ func Snapshot() Tree {
 		}
 		nodes = append(nodes, n)
 	}
-	slices.SortFunc(nodes, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
-	nodes = slices.CompactFunc(nodes, func(a, b Node) bool { return a.ID == b.ID }) // a task read live and ended
+	nodes = append(nodes, objs...)
 	index := make(map[observe.ID]*Node, len(nodes))
 	for i := range nodes {
 		index[nodes[i].ID] = &nodes[i]
