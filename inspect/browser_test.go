@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,17 +78,20 @@ func TestPageInBrowser(t *testing.T) {
 		t.Skip("no chromium on PATH (nor $CHROMIUM): install it (apt-get install -y chromium) to test the page in a real browser")
 	}
 	tracked(t)
-	g := taskgroup.New(context.Background(), taskgroup.WithName("stuck-group"))
+	// Names of this run's own, since earlier runs' tasks may still be
+	// listed among the recently ended.
+	run := fmt.Sprint(time.Now().UnixNano())
+	g := taskgroup.New(context.Background(), taskgroup.WithName("stuck-group-"+run))
 	release := make(chan struct{})
 	defer g.Wait()
 	defer close(release)
-	g.GoNamed("stuck-task", func(ctx context.Context) error { <-release; return nil })
-	g.GoNamed("younger-task", func(ctx context.Context) error { <-release; return nil })
+	g.GoNamed("stuck-task-"+run, func(ctx context.Context) error { <-release; return nil })
+	g.GoNamed("younger-task-"+run, func(ctx context.Context) error { <-release; return nil })
 
 	h := inspect.Handler()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/async", nil))
-	page := bytes.Replace(rec.Body.Bytes(), []byte("</body>"), []byte(selfTest+"</body>"), 1)
+	page := bytes.Replace(rec.Body.Bytes(), []byte("</body>"), []byte(strings.ReplaceAll(selfTest, "-task", "-task-"+run)+"</body>"), 1)
 	reports := make(chan pageReport, 1)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/async", func(w http.ResponseWriter, r *http.Request) {

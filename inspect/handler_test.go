@@ -34,9 +34,9 @@ func TestHandler(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("GET ?format=json = %d %q, %v", rec.Code, rec.Header().Get("Content-Type"), err)
 		}
-		n, d := find(tr, byLabel("served-task"))
-		if n == nil || d != 1 || n.State != inspect.StateRunning || !tr.Tracking {
-			t.Errorf("the JSON tree has served-task = %+v at depth %d; want it running under its group", n, d)
+		grp, _ := find(tr, byLabel("served"))
+		if n := child(grp, "served-task"); n == nil || n.State != inspect.StateRunning || !tr.Tracking {
+			t.Errorf("the JSON tree has group %+v with served-task = %+v; want it running under its group", grp, n)
 		}
 	})
 	t.Run("the page is self-contained HTML", func(t *testing.T) {

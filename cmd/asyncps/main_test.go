@@ -29,10 +29,12 @@ func live(t *testing.T) string {
 	ex := executor.New(executor.WithWorkers(1), executor.WithName("pool"))
 	release := make(chan struct{})
 	running := make(chan struct{})
-	g.GoNamed("fetch", func(ctx context.Context) error { <-release; return nil })
+	fetching := make(chan struct{})
+	g.GoNamed("fetch", func(ctx context.Context) error { close(fetching); <-release; return nil })
 	f1 := executor.Submit(observe.WithTaskName(ctx, "parse"), ex, func(ctx context.Context) (int, error) { close(running); <-release; return 0, nil })
 	f2 := executor.Submit(observe.WithTaskName(ctx, "index"), ex, func(ctx context.Context) (int, error) { return 0, nil })
 	<-running
+	<-fetching
 	srv := httptest.NewServer(inspect.Handler())
 	t.Cleanup(func() {
 		close(release)
