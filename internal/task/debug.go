@@ -56,8 +56,17 @@ func (h *Handle[T]) markRead() {
 // debugResolved notes a failure, for the check at collection.
 func (h *Handle[T]) debugResolved(st State, err error) {
 	if h.dbg != nil && st == Failed {
-		h.dbg.failed.Store(&err)
+		h.dbg.fail(err)
 	}
+}
+
+// fail records err. It copies err to the heap itself, so that taking its
+// address does not make every resolve's err escape (an allocation per
+// task with debug mode off).
+//go:noinline
+func (u *unread) fail(err error) {
+	e := err
+	u.failed.Store(&e)
 }
 
 func (u *unread) collected() {
