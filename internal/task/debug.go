@@ -63,6 +63,7 @@ func (h *Handle[T]) debugResolved(st State, err error) {
 // fail records err. It copies err to the heap itself, so that taking its
 // address does not make every resolve's err escape (an allocation per
 // task with debug mode off).
+//
 //go:noinline
 func (u *unread) fail(err error) {
 	e := err
