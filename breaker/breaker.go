@@ -3,7 +3,6 @@ package breaker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,100 +11,6 @@ import (
 	"github.com/async-patterns/async/observe"
 	"github.com/sony/gobreaker/v2"
 )
-
-// State is the state of a [Breaker].
-type State int
-
-// The states of a [Breaker]. Closed lets calls through and counts their
-// outcomes; Open rejects them; HalfOpen lets a few probes through to decide
-// between the two.
-const (
-	Closed State = iota
-	HalfOpen
-	Open
-)
-
-// String returns "closed", "half-open" or "open".
-func (s State) String() string {
-	switch s {
-	case Closed:
-		return "closed"
-	case HalfOpen:
-		return "half-open"
-	case Open:
-		return "open"
-	}
-	return fmt.Sprintf("breaker.State(%d)", int(s))
-}
-
-// Counts are the numbers a [Breaker] decides on. They cover the current
-// window (see [WithWindow]) in the closed state, and the probes in the
-// half-open state; every change of state clears them. Requests counts calls
-// let through, including those still running; TotalExclusions counts calls
-// the caller cancelled, which are neither successes nor failures.
-type Counts struct {
-	Requests             uint32
-	TotalSuccesses       uint32
-	TotalFailures        uint32
-	TotalExclusions      uint32
-	ConsecutiveSuccesses uint32
-	ConsecutiveFailures  uint32
-}
-
-// PanicError is the error [Breaker.Do] returns when the function panics.
-// It is the module's one panic type, shared with every other package, so
-// errors.As matches it under any package's name. A panic always counts as a
-// failure.
-type PanicError = safe.PanicError
-
-var (
-	// ErrOpen matches the error of a call rejected because the breaker is
-	// open. The error is a *[RejectedError] that says when to come back.
-	ErrOpen = errors.New("breaker: circuit open")
-	// ErrTooManyRequests matches the error of a call rejected because the
-	// half-open breaker is already running all the probes it admits. The
-	// error is a *[RejectedError].
-	ErrTooManyRequests = errors.New("breaker: too many requests while half-open")
-)
-
-// RejectedError is the error of a call the breaker did not run. It matches
-// [ErrOpen] or [ErrTooManyRequests] (by State) through errors.Is.
-type RejectedError struct {
-	Name  string // the breaker's name
-	State State  // Open or HalfOpen
-
-	retryAfter time.Duration
-}
-
-// Error describes the rejection.
-func (e *RejectedError) Error() string {
-	prefix := "breaker: "
-	if e.Name != "" {
-		prefix += e.Name + ": "
-	}
-	if e.State == Open {
-		return fmt.Sprintf("%scircuit open; retry after %v", prefix, e.retryAfter)
-	}
-	return prefix + "too many requests while half-open"
-}
-
-// Unwrap returns [ErrOpen] or [ErrTooManyRequests].
-func (e *RejectedError) Unwrap() error {
-	if e.State == Open {
-		return ErrOpen
-	}
-	return ErrTooManyRequests
-}
-
-// RetryAfter returns how long to wait before calling again. For an open
-// breaker it is the time left in the open state, rounded up to the next
-// whole millisecond, strictly past the moment the breaker half-opens, so a
-// call made after waiting that long finds it half-open (unless someone else
-// used up the probes, or called [Breaker.Trip]); it saturates at the largest
-// Duration under an open timeout that long. It is 0 for
-// [ErrTooManyRequests], whose end nobody can know: the retry policy's own
-// backoff then applies. retry.Do honours it.
-func (e *RejectedError) RetryAfter() time.Duration { return e.retryAfter }
 
 // Breaker is a circuit breaker guarding one dependency: after the failures
 // its policy allows (default: [DefaultConsecutiveFailures] in a row) it opens
@@ -161,14 +66,6 @@ type Breaker struct {
 	reg *observe.Entry // the breaker in the registry of live objects (observe.go)
 }
 
-// transition is one change of state waiting for the hook, or (status set)
-// one change of the store's status waiting for the WithOnStoreStatus hook.
-type transition struct {
-	from, to State
-	status   bool
-	err      error
-}
-
 // New returns a closed breaker configured by opts. It panics, with a message
 // that starts with "breaker: " and names the option, if an option is bad.
 func New(opts ...Option) *Breaker {
@@ -217,17 +114,50 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (e
 			return b.noteRejected(ctx, err)
 		}
 	}
+	// A Goexit in fn cannot be stopped, and gobreaker would not count it at
+	// all (its recover sees nothing), which would leave a half-open probe
+	// permit taken for good. So the call's defer turns it into a panic of
+	// errGoexit, which gobreaker counts as a failure and panics again, and
+	// this defer recovers, letting the Goexit go on. A panic in fn is
+	// recovered by the call's defer, as a *PanicError, so that gobreaker
+	// counts a failure and Do returns it as fn's error.
+	goexit := false
 	defer func() {
-		// Only the Goexit mark of call can get here; see call.
-		if r := recover(); r != nil {
-			if r != errGoexit {
-				panic(r)
-			}
+		if goexit {
+			recover()
 			b.flush()
 		}
 	}()
-	_, gerr := b.cb.Load().Execute(func() (struct{}, error) {
-		return struct{}{}, b.call(ctx, fn, &err)
+	_, gerr := b.cb.Load().Execute(func() (_ struct{}, verdict error) {
+		if b.queued.Load() {
+			// The open -> half-open change gobreaker noticed admitting this
+			// call: tell the hook before the probe runs. (A panicking hook
+			// propagates from here, and gobreaker counts the call as a
+			// failure.)
+			b.flush()
+		}
+		returned := false
+		defer func() {
+			if !returned {
+				r := recover()
+				err = safe.Recovered(r)
+				if r == nil {
+					goexit = true
+					panic(errGoexit)
+				}
+				verdict = errFailure
+			}
+		}()
+		err = fn(ctx)
+		returned = true
+		if err == nil {
+			return
+		}
+		if e, ok := err.(*excludedError); ok {
+			err = e.err
+			return struct{}{}, errExcluded
+		}
+		return struct{}{}, b.verdict(ctx, err)
 	})
 	if b.queued.Load() {
 		b.flush()
@@ -313,27 +243,6 @@ func (b *Breaker) Reset() {
 	b.replace(Closed)
 }
 
-// ErrNilFunc is matched (with errors.Is) by the error of a call given a nil
-// function; the error itself names the argument: "breaker: fn is nil".
-var ErrNilFunc = errors.New("breaker: nil function")
-
-// nilFuncError is the error of a call given a nil fn.
-type nilFuncError struct{}
-
-func (nilFuncError) Error() string { return "breaker: fn is nil" }
-
-func (nilFuncError) Is(target error) bool { return target == ErrNilFunc }
-
-var (
-	errNilFn error = nilFuncError{}
-	// errFailure and errExcluded are what gobreaker sees as the outcome of
-	// a call: the verdict, not the user's error (which Do returns).
-	errFailure  = errors.New("breaker: counted failure")
-	errExcluded = errors.New("breaker: excluded outcome")
-	// errGoexit marks a Goexit crossing gobreaker's Execute; see call.
-	errGoexit = errors.New("breaker: Goexit in fn")
-)
-
 func newBreaker(cfg config) *Breaker {
 	b := &Breaker{cfg: cfg}
 	b.register()
@@ -348,72 +257,6 @@ func newBreaker(cfg config) *Breaker {
 		cfg.store.Watch(cfg.name, b.watch)
 	}
 	return b
-}
-
-// instance returns a new, unpublished gobreaker instance in state s (Closed
-// or Open).
-func (b *Breaker) instance(s State) *gobreaker.CircuitBreaker[struct{}] {
-	var self *gobreaker.CircuitBreaker[struct{}]
-	forceTrip := s == Open // written before self is published
-	self = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:         b.cfg.name,
-		MaxRequests:  b.cfg.halfOpen,
-		Interval:     b.cfg.interval,
-		BucketPeriod: b.cfg.bucket,
-		Timeout:      b.cfg.openTimeout,
-		ReadyToTrip: func(n gobreaker.Counts) bool {
-			return forceTrip || b.cfg.readyToTrip(n)
-		},
-		// gobreaker calls this under its own lock: only record.
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			b.record(self, State(from), State(to))
-		},
-		IsExcluded: func(err error) bool { return err == errExcluded },
-	})
-	if forceTrip {
-		// gobreaker has no way to open but a failure the policy trips on.
-		// self is not live yet, so record ignores this change.
-		self.Execute(func() (struct{}, error) { return struct{}{}, errFailure })
-		forceTrip = false
-	}
-	return self
-}
-
-// call runs fn, stores its error in *errp, and returns the verdict for
-// gobreaker: nil for a success, errFailure, or errExcluded.
-//
-// A panic is recovered here, as a *PanicError, so that gobreaker counts a
-// failure instead of panicking again, and Do returns it as fn's error. A
-// Goexit cannot be stopped; gobreaker would not count it at all (its
-// recover sees nothing), which would leave a half-open probe slot taken
-// forever. So call turns it into a panic with errGoexit, which gobreaker
-// counts as a failure and panics again, and Do's recover swallows, letting
-// the Goexit go on.
-func (b *Breaker) call(ctx context.Context, fn func(context.Context) error, errp *error) (verdict error) {
-	if b.queued.Load() {
-		// The open -> half-open change gobreaker noticed admitting this call:
-		// tell the hook before the probe runs. (A panicking hook propagates
-		// from here, and gobreaker counts the call as a failure.)
-		b.flush()
-	}
-	returned := false
-	defer func() {
-		if !returned {
-			r := recover()
-			*errp = safe.Recovered(r)
-			if r == nil {
-				panic(errGoexit)
-			}
-			verdict = errFailure
-		}
-	}()
-	err := fn(ctx)
-	returned = true
-	*errp = err
-	if err == nil {
-		return nil
-	}
-	return b.verdict(ctx, err)
 }
 
 // verdict classifies a non-nil error returned by fn.
@@ -439,91 +282,4 @@ func (b *Breaker) rejected(gerr error) error {
 	// gobreaker half-opens strictly after its expiry, which is at or
 	// before until (record reads the clock after gobreaker did): wait past it.
 	return &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(time.Until(until))}
-}
-
-// record notes a change of state of instance cb. gobreaker calls it under
-// its lock.
-func (b *Breaker) record(cb *gobreaker.CircuitBreaker[struct{}], from, to State) {
-	b.mu.Lock()
-	if cb == b.live {
-		b.setLocked(from, to)
-	}
-	b.mu.Unlock()
-}
-
-// setLocked moves the state from from to to and queues the change for the
-// hook. b.mu is held.
-func (b *Breaker) setLocked(from, to State) {
-	b.state = to
-	if to == Open {
-		b.openUntil = time.Now().Add(b.cfg.openTimeout)
-	}
-	if from != to && b.watchedLocked() {
-		b.queue = append(b.queue, transition{from: from, to: to})
-		b.queued.Store(true)
-	}
-}
-
-// replace publishes a fresh gobreaker instance in state s (Open or Closed)
-// and runs the hook.
-func (b *Breaker) replace(s State) {
-	// Let the old instance notice a passed open timeout first, so that the
-	// hook sees the true state we leave.
-	b.cb.Load().State()
-	b.install(s)
-}
-
-// install makes a fresh in-process state machine in state s the live one
-// and fires the hooks for the change, outside the lock.
-func (b *Breaker) install(s State) {
-	cb := b.instance(s)
-	b.mu.Lock()
-	b.live = cb
-	b.cb.Store(cb)
-	b.setLocked(b.state, s)
-	b.mu.Unlock()
-	b.flush()
-}
-
-// flush runs the hook for the queued changes, in order, unless another
-// goroutine is already doing so (it will run them too, before it stops).
-func (b *Breaker) flush() {
-	b.mu.Lock()
-	if b.delivering {
-		b.mu.Unlock()
-		return
-	}
-	b.delivering = true
-	var batch []transition
-	i, ok := 0, false
-	defer func() {
-		if !ok {
-			// The hook panicked (or called Goexit) on batch[i]; b.mu is
-			// not held. Keep the rest for the next call.
-			b.mu.Lock()
-			b.queue = append(append([]transition(nil), batch[i+1:]...), b.queue...)
-			b.queued.Store(len(b.queue) > 0)
-			b.delivering = false
-			b.mu.Unlock()
-		}
-	}()
-	for len(b.queue) > 0 {
-		batch, b.queue = b.queue, nil
-		b.queued.Store(false)
-		b.mu.Unlock()
-		for i = 0; i < len(batch); i++ {
-			if t := &batch[i]; t.status {
-				b.cfg.onStoreStatus(b.cfg.name, t.err)
-			} else {
-				b.emitChange(t.from, t.to)
-				if b.cfg.onStateChange != nil {
-					b.cfg.onStateChange(b.cfg.name, t.from, t.to)
-				}
-			}
-		}
-		b.mu.Lock()
-	}
-	b.delivering = false
-	b.mu.Unlock()
-	ok = true
 }

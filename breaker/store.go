@@ -3,10 +3,7 @@ package breaker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
-
-	"github.com/async-patterns/async/internal/safe"
 )
 
 // Store keeps the state of breakers outside the process, so that every
@@ -88,10 +85,14 @@ const (
 // Snapshot is the shared state a [Store] operation left behind.
 type Snapshot struct {
 	State      State
-	Generation uint64        // grows with every change of state; never goes back, even if the store loses its data
-	OpenFor    time.Duration // when State is Open: the time left until it half-opens
-	Counts     Counts
-	Changes    []Change // the changes of state this operation made, oldest first
+	Generation uint64 // grows with every change of state; never goes back, even if the store loses its data
+	// OpenFor is, when State is Open, the time left until it half-opens;
+	// when State is HalfOpen and every probe permit is taken, the time
+	// left until the probes' lease ends and the permits are given again
+	// (a Store without leases leaves it 0).
+	OpenFor time.Duration
+	Counts  Counts
+	Changes []Change // the changes of state this operation made, oldest first
 }
 
 // Change is one change of state made in a [Store], in generation
@@ -129,7 +130,16 @@ const StoreRetryInterval = 200 * time.Millisecond
 // running); a half-open probe, or the first call of a breaker that has not
 // heard from the store yet, costs two ([Store.Admit] before fn, Record
 // after); a call made while the breaker is known to be open is rejected
-// with no store operation, with the time left ([RejectedError.RetryAfter]).
+// with no store operation, with the time left ([RejectedError.RetryAfter]),
+// and so is a call made while the breaker is half-open with every probe
+// permit known to be taken (an operation's reply said so, with the time
+// left on the probes' lease in [Snapshot.OpenFor]): this replica asks again
+// when that lease ends, or when it learns of the next change of state. (A
+// permit given back by a probe another replica's caller cancelled is
+// therefore seen at the end of the lease.) When the open period ends, one
+// call per replica at a time asks for a probe permit; the calls the replica
+// makes meanwhile are rejected with [ErrTooManyRequests] at once, as if that
+// call had taken the last permit, instead of every caller asking together.
 // State, Counts, Trip and Reset cost one each. Changes made by other
 // replicas arrive through [Store.Watch]: the breaker learns of them within
 // one delivery, and runs the [WithOnStateChange] hook for them on the
@@ -141,9 +151,14 @@ const StoreRetryInterval = 200 * time.Millisecond
 // When a store operation fails (the store is down or slower than its
 // timeout), the breaker falls back to its in-process state machine, starting
 // from the last state it knew, says so once through the [WithOnStoreStatus]
-// hook and log/slog, and tries the store again at most every
+// hook and its observer (a BreakerStoreDown event; with no observer set,
+// log/slog's default logger), and tries the store again at most every
 // [StoreRetryInterval]; when the store answers, the breaker re-joins the
-// shared state. A caller never gets an error because the store is down,
+// shared state, and says so once. An operation's outcome changes that status
+// only if the status has not changed since the operation began, so one
+// outage is reported as one "down" and one "up", however many operations
+// were under way across it; the log lines come out in that order, with the
+// hook, on the goroutine that runs it. A caller never gets an error because the store is down,
 // unless [WithStoreRequired] is given. The outcome of a call whose Record
 // failed is lost to the shared state.
 func WithStore(s Store) Option {
@@ -189,249 +204,3 @@ func (c *config) policy() *Policy {
 		HalfOpenRequests:    c.halfOpen,
 	}
 }
-
-// shared is the part of a Breaker that talks to its Store.
-type shared struct {
-	store    Store
-	policy   *Policy
-	lastTry  int64 // unix nanoseconds of the last attempt while degraded; under Breaker.mu
-	degraded bool  // the store failed; under Breaker.mu
-	gen      uint64
-}
-
-// doShared is Do for a breaker with a store. handled is false when the
-// call is to go through the in-process state machine instead (the store is
-// unavailable).
-func (b *Breaker) doShared(ctx context.Context, fn func(ctx context.Context) error) (handled bool, err error) {
-	now := time.Now()
-	b.mu.Lock()
-	if !b.sh.degraded && b.state == Open && now.Before(b.openUntil) {
-		until := b.openUntil
-		b.mu.Unlock()
-		return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(until.Sub(now))}
-	}
-	if !b.sh.degraded && b.state == Closed && b.sh.gen != 0 {
-		// Known closed: let the call through without a round trip; Record
-		// counts its request with its outcome.
-		t := Ticket{Admitted: true, Generation: b.sh.gen, Local: true, Started: now}
-		b.mu.Unlock()
-		return b.runShared(ctx, fn, t)
-	}
-	try := b.tryStoreLocked(now)
-	b.mu.Unlock()
-	if !try {
-		return b.unavailable()
-	}
-	t, snap, serr := b.sh.store.Admit(context.WithoutCancel(ctx), b.cfg.name, b.sh.policy)
-	if serr != nil {
-		b.degrade(serr)
-		return b.unavailable()
-	}
-	b.apply(snap, true)
-	if !t.Admitted {
-		if snap.State == Open {
-			return true, &RejectedError{Name: b.cfg.name, State: Open, retryAfter: retryAfter(snap.OpenFor)}
-		}
-		return true, &RejectedError{Name: b.cfg.name, State: HalfOpen}
-	}
-	return b.runShared(ctx, fn, t)
-}
-
-// runShared runs fn for the call admitted with ticket t and records its
-// outcome.
-func (b *Breaker) runShared(ctx context.Context, fn func(ctx context.Context) error, t Ticket) (handled bool, err error) {
-	sctx := context.WithoutCancel(ctx)
-	returned := false
-	defer func() {
-		if returned {
-			return
-		}
-		// fn panicked (recover stops it) or called Goexit (recover returns
-		// nil and the goroutine goes on exiting after this): a failure.
-		handled, err = true, safe.Recovered(recover())
-		b.recordShared(sctx, t, Failure)
-	}()
-	err = fn(ctx)
-	returned = true
-	o := Success
-	if err != nil {
-		switch b.verdict(ctx, err) {
-		case errExcluded:
-			o = Excluded
-		case errFailure:
-			o = Failure
-		}
-	}
-	b.recordShared(sctx, t, o)
-	return true, err
-}
-
-// unavailable is doShared's answer when the store is not to be used: the
-// in-process state machine takes the call, unless WithStoreRequired.
-func (b *Breaker) unavailable() (handled bool, err error) {
-	if !b.cfg.storeRequired {
-		return false, nil
-	}
-	b.mu.Lock()
-	serr := b.storeErr
-	b.mu.Unlock()
-	return true, fmt.Errorf("%w: %w", ErrStoreUnavailable, serr)
-}
-
-// recordShared reports an outcome to the store.
-func (b *Breaker) recordShared(ctx context.Context, t Ticket, o Outcome) {
-	snap, err := b.sh.store.Record(ctx, b.cfg.name, b.sh.policy, t, o)
-	if err != nil {
-		b.degrade(err)
-		return
-	}
-	b.apply(snap, true)
-}
-
-// tryStoreLocked reports whether to use the store now: always when it is
-// not degraded; at most once per StoreRetryInterval when it is. b.mu is held.
-func (b *Breaker) tryStoreLocked(now time.Time) bool {
-	if !b.sh.degraded {
-		return true
-	}
-	if n := now.UnixNano(); n-b.sh.lastTry >= int64(StoreRetryInterval) {
-		b.sh.lastTry = n
-		return true
-	}
-	return false
-}
-
-// degrade switches to the in-process state machine after the store failed
-// with err, starting from the last shared state known, and reports it the
-// first time.
-func (b *Breaker) degrade(err error) {
-	b.mu.Lock()
-	b.storeErr = err
-	if b.sh.degraded {
-		b.mu.Unlock()
-		return
-	}
-	b.sh.degraded = true
-	b.sh.lastTry = time.Now().UnixNano()
-	b.queueStatusLocked(err)
-	s := Closed
-	if b.state == Open {
-		s = Open
-	}
-	b.mu.Unlock()
-	b.emitStore(err)
-	b.install(s)
-}
-
-// queueStatusLocked queues a change of the store's status for the
-// WithOnStoreStatus hook, in order with the changes of state. b.mu is held.
-func (b *Breaker) queueStatusLocked(err error) {
-	if b.cfg.onStoreStatus != nil {
-		b.queue = append(b.queue, transition{status: true, err: err})
-		b.queued.Store(true)
-	}
-}
-
-// apply takes in a snapshot from the store (own=true: from an operation of
-// this breaker, which proves the store is up) and queues the changes of
-// state it shows for the hook.
-func (b *Breaker) apply(snap Snapshot, own bool) {
-	now := time.Now()
-	rejoined := false
-	b.mu.Lock()
-	n := len(b.queue)
-	if own && b.sh.degraded {
-		// Back on the shared state: whatever the store says now is the
-		// truth, even an older generation (the store lost its data).
-		b.sh.degraded = false
-		b.live = nil // outcomes of calls the local machine admitted are forgotten
-		b.sh.gen = 0
-		b.storeErr = nil
-		rejoined = true
-		b.queueStatusLocked(nil)
-	}
-	if !b.sh.degraded {
-		for _, c := range snap.Changes {
-			if c.Generation > b.sh.gen {
-				b.setSharedLocked(c.Generation, c.To, 0, now)
-			}
-		}
-		if snap.Generation >= b.sh.gen {
-			b.setSharedLocked(snap.Generation, snap.State, snap.OpenFor, now)
-		}
-	}
-	queued := len(b.queue) > n
-	b.mu.Unlock()
-	if rejoined {
-		b.emitStore(nil)
-	}
-	// A watch delivers only what it queued itself: changes queued by a
-	// call on another goroutine are that call's to deliver, before it
-	// returns.
-	if queued || rejoined || (own && b.queued.Load()) {
-		b.flush()
-	}
-}
-
-// setSharedLocked moves the known shared state to s in generation gen.
-// b.mu is held.
-func (b *Breaker) setSharedLocked(gen uint64, s State, openFor time.Duration, now time.Time) {
-	b.sh.gen = gen
-	if s == Open && openFor > 0 {
-		b.openUntil = now.Add(openFor)
-	}
-	if b.state != s && b.watchedLocked() {
-		b.queue = append(b.queue, transition{from: b.state, to: s})
-		b.queued.Store(true)
-	}
-	b.state = s
-}
-
-// watch is the Store.Watch callback.
-func (b *Breaker) watch(snap Snapshot) {
-	b.apply(snap, false)
-}
-
-// loadShared returns the shared snapshot, or false if the store is not
-// used now (degraded) or failed.
-func (b *Breaker) loadShared() (Snapshot, bool) {
-	b.mu.Lock()
-	try := b.tryStoreLocked(time.Now())
-	b.mu.Unlock()
-	if !try {
-		return Snapshot{}, false
-	}
-	snap, err := b.sh.store.Load(context.Background(), b.cfg.name, b.sh.policy)
-	if err != nil {
-		b.degrade(err)
-		return Snapshot{}, false
-	}
-	b.apply(snap, true)
-	return snap, true
-}
-
-// forceShared is Trip and Reset for a breaker with a store; it reports
-// false if the store failed (the caller then acts locally).
-func (b *Breaker) forceShared(to State) bool {
-	snap, err := b.sh.store.Force(context.Background(), b.cfg.name, b.sh.policy, to)
-	if err != nil {
-		b.degrade(err)
-		return false
-	}
-	b.apply(snap, true)
-	return true
-}
-
-// retryAfter rounds the time left d in the open state up to the next whole
-// millisecond, strictly past the moment the breaker half-opens.
-func retryAfter(d time.Duration) time.Duration {
-	switch {
-	case d < 0:
-		return 0
-	case d > maxDuration-time.Millisecond:
-		return maxDuration // rounding up would wrap negative
-	}
-	return d.Truncate(time.Millisecond) + time.Millisecond
-}
-
-const maxDuration = time.Duration(1<<63 - 1)

@@ -152,3 +152,214 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// tag marks the ctx of a call, so that a ctlStore can tell whose operation
+// it is running.
+type tag struct{}
+
+// ctlStore is a Store whose operations ask fn, with the op's name and the
+// tag of the call's ctx (nil for State, Counts, Trip and Reset), what to
+// do: fn may block, and returns the error to fail with or nil to answer
+// "closed, generation 1".
+type ctlStore struct {
+	fn func(op string, tag any) error
+	// answer, if set, gives the snapshot of a successful op (admitting a
+	// call to Admit unless it is open).
+	answer func(op string) Snapshot
+}
+
+func (s *ctlStore) do(ctx context.Context, op string) (Snapshot, error) {
+	if err := s.fn(op, ctx.Value(tag{})); err != nil {
+		return Snapshot{}, err
+	}
+	if s.answer != nil {
+		return s.answer(op), nil
+	}
+	return Snapshot{State: Closed, Generation: 1}, nil
+}
+
+func (s *ctlStore) Admit(ctx context.Context, _ string, _ *Policy) (Ticket, Snapshot, error) {
+	snap, err := s.do(ctx, "admit")
+	return Ticket{Admitted: err == nil && snap.State != Open, Generation: snap.Generation}, snap, err
+}
+func (s *ctlStore) Record(ctx context.Context, _ string, _ *Policy, _ Ticket, _ Outcome) (Snapshot, error) {
+	return s.do(ctx, "record")
+}
+func (s *ctlStore) Load(ctx context.Context, _ string, _ *Policy) (Snapshot, error) {
+	return s.do(ctx, "load")
+}
+func (s *ctlStore) Force(ctx context.Context, _ string, _ *Policy, _ State) (Snapshot, error) {
+	return s.do(ctx, "force")
+}
+func (s *ctlStore) Watch(string, func(Snapshot)) {}
+
+// statusLog is a slog handler that keeps the messages, and a status hook
+// that keeps what it saw, in one sequence; hold, when set, is called with
+// each message before it is kept.
+type statusLog struct {
+	mu   sync.Mutex
+	seen []string
+	hold func(msg string)
+}
+
+func (l *statusLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *statusLog) Handle(_ context.Context, r slog.Record) error {
+	if l.hold != nil {
+		l.hold(r.Message)
+	}
+	l.add("log:" + strings.TrimPrefix(r.Message, "breaker: "))
+	return nil
+}
+func (l *statusLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *statusLog) WithGroup(string) slog.Handler      { return l }
+func (l *statusLog) hook(_ string, err error)           { l.add("hook:" + errString(err)) }
+func (l *statusLog) add(s string) {
+	l.mu.Lock()
+	l.seen = append(l.seen, s)
+	l.mu.Unlock()
+}
+func (l *statusLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.seen, " | ")
+}
+
+// useLog makes l the default slog handler until the test ends.
+func useLog(t *testing.T, l *statusLog) {
+	old := slog.Default()
+	slog.SetDefault(slog.New(l))
+	t.Cleanup(func() { slog.SetDefault(old) })
+}
+
+func TestStoreStatus(t *testing.T) {
+	const down = "store unavailable; using in-process state"
+	const up = "store available again; using shared state"
+	t.Run("an operation begun before a re-join that fails after it does not report the store down again", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var log statusLog
+			useLog(t, &log)
+			stuck, release := make(chan struct{}), make(chan struct{})
+			storeUp := true
+			s := &ctlStore{fn: func(op string, who any) error {
+				switch {
+				case who == "slow":
+					close(stuck)
+					<-release // the connection it used died with the server
+					return errDown
+				case storeUp:
+					return nil
+				}
+				return errDown
+			}}
+			b := New(WithName("db"), WithStore(s), WithOnStoreStatus(log.hook))
+			b.Do(t.Context(), succeed) // the breaker learns it is closed
+			storeUp = false
+			done := make(chan error)
+			slow := context.WithValue(t.Context(), tag{}, "slow")
+			go func() { done <- b.Do(slow, succeed) }() // runs at once; its Record hangs
+			<-stuck
+			b.Do(t.Context(), succeed) // its Record fails: down
+			time.Sleep(StoreRetryInterval)
+			storeUp = true
+			b.Do(t.Context(), succeed) // the store answers: up
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatalf("Do() = %v; want nil", err)
+			}
+			want := "log:" + down + " | hook:store down | log:" + up + " | hook:<nil>"
+			if got := log.String(); got != want {
+				t.Errorf("saw %q; want %q (one down, one up)", got, want)
+			}
+		})
+	})
+	t.Run("the log lines come out in the order of the changes, with the hook", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var log statusLog
+			logging, logged := make(chan struct{}), make(chan struct{})
+			log.hold = func(msg string) {
+				if strings.HasSuffix(msg, down) {
+					close(logging)
+					<-logged // slow log output
+				}
+			}
+			useLog(t, &log)
+			storeUp := true
+			s := &ctlStore{fn: func(string, any) error {
+				if storeUp {
+					return nil
+				}
+				return errDown
+			}}
+			b := New(WithName("db"), WithStore(s), WithOnStoreStatus(log.hook))
+			b.Do(t.Context(), succeed)
+			storeUp = false
+			done := make(chan error)
+			go func() { done <- b.Do(t.Context(), succeed) }() // its Record fails: down
+			<-logging
+			time.Sleep(StoreRetryInterval)
+			storeUp = true
+			b.Do(t.Context(), succeed) // up, while the down is still being logged
+			close(logged)
+			<-done
+			want := "log:" + down + " | hook:store down | log:" + up + " | hook:<nil>"
+			if got := log.String(); got != want {
+				t.Errorf("saw %q; want %q", got, want)
+			}
+		})
+	})
+}
+
+func TestProbeAsk(t *testing.T) {
+	t.Run("while a call asks the store for a probe permit, the replica's other calls are rejected without asking", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			asking, release := make(chan struct{}), make(chan struct{})
+			var mu sync.Mutex
+			ops := 0
+			s := &ctlStore{
+				fn: func(op string, who any) error {
+					mu.Lock()
+					ops++
+					mu.Unlock()
+					if who == "probe" && op == "admit" {
+						close(asking)
+						<-release
+					}
+					return nil
+				},
+				answer: func(op string) Snapshot {
+					switch op {
+					case "force":
+						return Snapshot{State: Open, Generation: 2, OpenFor: time.Second}
+					case "admit":
+						return Snapshot{State: HalfOpen, Generation: 3, OpenFor: time.Second, Counts: Counts{Requests: 1}}
+					}
+					return Snapshot{State: Closed, Generation: 4}
+				},
+			}
+			b := New(WithName("db"), WithStore(s))
+			b.Trip()
+			time.Sleep(time.Second + time.Millisecond)
+			done := make(chan error)
+			go func() { done <- b.Do(context.WithValue(t.Context(), tag{}, "probe"), succeed) }()
+			<-asking
+			mu.Lock()
+			before := ops
+			mu.Unlock()
+			for range 10 {
+				if err := b.Do(t.Context(), succeed); !errors.Is(err, ErrTooManyRequests) {
+					t.Fatalf("Do() = %v while another call asks; want ErrTooManyRequests", err)
+				}
+			}
+			mu.Lock()
+			if got := ops - before; got != 0 {
+				t.Errorf("store operations for 10 calls while another call asks = %d; want 0", got)
+			}
+			mu.Unlock()
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatalf("probe: Do() = %v; want nil", err)
+			}
+			wantState(t, b, Closed)
+		})
+	})
+}

@@ -13,7 +13,8 @@
 //     there is room or its ctx ends; [TrySubmit] never blocks.
 //   - [Executor.Go] is the cheap fire-and-forget path: no future and no
 //     allocation per task. Its errors and panics go to [WithErrorHandler], or
-//     to log/slog's default logger; they are never dropped silently.
+//     to the observer (package observe), or with none set to log/slog's
+//     default logger; they are never dropped silently.
 //   - [Map] runs a function over a slice in chunks and keeps input order.
 //   - An earlier cancellation wins: a queued task whose ctx ends before a
 //     worker takes it never runs (a future resolves [Cancelled] with the

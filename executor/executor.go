@@ -65,7 +65,7 @@ type Executor struct {
 	idle      idleWorkers // workers parked on an empty queue (worker.go)
 	room      roomWaiters // submitters waiting for room (admit.go)
 	workers   []*worker
-	onError   func(error)   // nil: failures of Go tasks are logged through slog
+	onError   func(error)   // nil: failures of Go tasks go to the observer, or slog (observe.go)
 	limiter   limit.Limiter // nil: none (limiter.go)
 	closed    atomic.Bool   // set by the first Shutdown or ShutdownNow: no new work
 	now       atomic.Bool   // ShutdownNow was called: queued work is cancelled, not run
@@ -143,7 +143,8 @@ func New(opts ...Option) *Executor {
 // and ctx can end.
 //
 // The error fn returns goes to the handler set by [WithErrorHandler] (or to
-// log/slog's default logger), as does a panic, as a [*PanicError]; an error
+// the observer, or log/slog's default logger: see [WithErrorHandler]), as
+// does a panic, as a [*PanicError]; an error
 // that is fn's own cancellation is not a failure and is only counted. When a
 // task of this executor calls Go with its own ctx and the queue is full, it
 // runs fn itself before Go returns, instead of waiting for room that only

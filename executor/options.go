@@ -67,9 +67,12 @@ func atLeast1(option, what string, n int) int {
 // started with [Executor.Go]: the errors they return (other than their own
 // cancellation) and their panics as [*PanicError]. It runs on the worker
 // that ran the task, outside any lock; it may submit work. A panic in it is
-// logged and does not stop the worker. Without a handler the failures are
-// logged through log/slog's default logger; either way they count in
-// [Stats].Failed. h must not be nil: New panics otherwise.
+// reported (as below) and does not stop the worker. Without a handler the
+// failures are reported to the executor's observer ([WithObserver]) or the
+// process's (observe.SetDefault), as TaskEnd events, or, when neither is
+// set, logged through log/slog's default logger (observe.Fallback); either
+// way they count in [Stats].Failed. h must not be nil: New panics
+// otherwise.
 func WithErrorHandler(h func(error)) Option {
 	return func(c *config) {
 		if h == nil {

@@ -98,6 +98,7 @@ func startAll[T any](wg *sync.WaitGroup, ctx context.Context, fns []func(context
 		if fn == nil {
 			continue
 		}
+		fn := watched(ctx, i, nil, fn)
 		tasks[i] = startTask(wg, ctx, func(ctx context.Context) (T, error) {
 			defer func() { done <- i }() // runs on return, panic and Goexit alike
 			return fn(ctx)

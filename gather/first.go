@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/async-patterns/async/internal/safe"
-	"github.com/async-patterns/async/taskgroup"
 )
 
 // This file holds the calls that want one outcome: Race (the first to
@@ -41,8 +40,8 @@ func Race[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (
 	if err := checkFns(fns); err != nil {
 		return zero, err
 	}
-	g := taskgroup.New(ctx)
-	for _, fn := range fns {
+	g := newGroup(ctx, "Race", 0)
+	for i, fn := range fns {
 		g.Go(func(ctx context.Context) error {
 			var (
 				v        T
@@ -60,7 +59,7 @@ func Race[T any](ctx context.Context, fns ...func(context.Context) (T, error)) (
 					g.Cancel()
 				}
 			}()
-			v, e = fn(ctx)
+			v, e = watched(ctx, i, nil, fn)(ctx)
 			returned = true
 			return nil
 		})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/internal/task"
-	"github.com/async-patterns/async/taskgroup"
 )
 
 // PanicError is the error a function's panic (or runtime.Goexit) becomes:
@@ -62,9 +61,9 @@ func All[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([
 	if len(fns) == 0 {
 		return out, nil
 	}
-	g := taskgroup.New(ctx)
+	g := newGroup(ctx, "All", 0)
 	run := claimNext(func(ctx context.Context, i int) error {
-		v, err := fns[i](ctx)
+		v, err := watched(ctx, i, nil, fns[i])(ctx)
 		out[i] = v
 		return err
 	})
@@ -108,7 +107,7 @@ func Settled[T any](ctx context.Context, fns ...func(context.Context) (T, error)
 			res[i].Err = nilFuncError(i)
 			continue
 		}
-		tasks[i] = startTask(&wg, ctx, fn)
+		tasks[i] = startTask(&wg, ctx, watched(ctx, i, nil, fn))
 	}
 	for i, t := range tasks {
 		if t != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-
-	"github.com/async-patterns/async/taskgroup"
 )
 
 // Option configures a call that takes options ([Map]). Options are checked
@@ -68,15 +66,10 @@ func Map[In, Out any](ctx context.Context, items []In, fn func(context.Context, 
 	if len(items) == 0 {
 		return out, nil
 	}
-	var g *taskgroup.Group
-	if c.limit > 0 {
-		g = taskgroup.New(ctx, taskgroup.WithLimit(c.limit))
-	} else {
-		g = taskgroup.New(ctx)
-	}
+	g := newGroup(ctx, "Map", c.limit)
 	// The items start in input order, each goroutine claiming the next.
 	run := claimNext(func(ctx context.Context, i int) error {
-		v, err := fn(ctx, items[i])
+		v, err := watchedItem(ctx, i, fn, items[i])
 		out[i] = v
 		return err
 	})

@@ -34,6 +34,7 @@ type Bulkhead struct {
 	running    atomic.Int64  // slots held, by Do and by Acquire
 	rejected   atomic.Uint64
 	ledger     ledger // permits granted by Acquire
+	ob         observed
 }
 
 // NewBulkhead returns a bulkhead that lets at most n calls run at once. By
@@ -46,13 +47,15 @@ func NewBulkhead(n int, opts ...Option) *Bulkhead {
 		panic(fmt.Sprintf("limit: NewBulkhead: n must be >= 1, got %d", n))
 	}
 	c := newConfig("bulkhead", []string{"WithMaxWaiting", "WithMaxWait"}, opts)
-	return &Bulkhead{
+	b := &Bulkhead{
 		sem:        semaphore.NewWeighted(int64(n)),
 		n:          n,
 		label:      c.label("bulkhead"),
 		maxWaiting: int64(c.maxWaiting),
 		maxWait:    c.maxWait,
 	}
+	register(b, &b.ob, c, "limit.bulkhead", (*Bulkhead).Stats)
+	return b
 }
 
 // TryAcquire takes a slot if one is free and nobody is waiting, and
@@ -144,7 +147,7 @@ func (b *Bulkhead) acquire(ctx context.Context) error {
 	if w := b.waiting.Add(1); b.maxWaiting >= 0 && w > b.maxWaiting {
 		b.waiting.Add(-1)
 		b.rejected.Add(1)
-		return NewRejectedError(b.label, "too many waiting", 0)
+		return b.ob.rejected(ctx, NewRejectedError(b.label, "too many waiting", 0))
 	}
 	err := b.queue(ctx)
 	b.waiting.Add(-1)
@@ -167,7 +170,7 @@ func (b *Bulkhead) queue(ctx context.Context) error {
 	}
 	if b.maxWait == 0 {
 		b.rejected.Add(1)
-		return NewRejectedError(b.label, "no slot free and no waiting allowed", 0)
+		return b.ob.rejected(ctx, NewRejectedError(b.label, "no slot free and no waiting allowed", 0))
 	}
 	wctx, cancel := context.WithTimeoutCause(ctx, b.maxWait, errWaitedTooLong)
 	defer cancel()
@@ -176,7 +179,7 @@ func (b *Bulkhead) queue(ctx context.Context) error {
 			return context.Cause(ctx)
 		}
 		b.rejected.Add(1)
-		return NewRejectedError(b.label, fmt.Sprintf("no slot within the max wait of %v", b.maxWait), 0)
+		return b.ob.rejected(ctx, NewRejectedError(b.label, fmt.Sprintf("no slot within the max wait of %v", b.maxWait), 0))
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package limit
 import (
 	"slices"
 	"time"
+
+	"github.com/async-patterns/async/observe"
 )
 
 // Option configures a limiter made by one of this package's constructors.
@@ -18,6 +20,10 @@ type config struct {
 
 	maxWaiting int           // bulkhead: most callers waiting; -1: no bound
 	maxWait    time.Duration // rate, bulkhead: longest wait; -1: no bound (ctx only)
+
+	adaptive adaptiveConfig // adaptive limiter only: adaptive_config.go
+
+	obs observe.Observer // observe.go
 }
 
 // newConfig applies opts for the constructor of kind (used in panic
@@ -32,7 +38,7 @@ func newConfig(kind string, allowed []string, opts []Option) config {
 		o(&c)
 	}
 	for _, g := range c.given {
-		if g != "WithName" && !slices.Contains(allowed, g) {
+		if g != "WithName" && g != "WithObserver" && !slices.Contains(allowed, g) {
 			panic("limit: " + g + " does not apply to a " + kind)
 		}
 	}

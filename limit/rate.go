@@ -28,6 +28,7 @@ type Rate struct {
 	maxWait  time.Duration // -1: no bound but ctx's
 	rejected atomic.Uint64
 	ledger   ledger // permits granted by Acquire
+	ob       observed
 }
 
 // NewRate returns a rate limiter that admits perSecond calls a second on
@@ -44,11 +45,13 @@ func NewRate(perSecond float64, burst int, opts ...Option) *Rate {
 		panic(fmt.Sprintf("limit: NewRate: burst must be >= 1, got %d", burst))
 	}
 	c := newConfig("rate limiter", []string{"WithMaxWait"}, opts)
-	return &Rate{
+	r := &Rate{
 		lim:     rate.NewLimiter(rate.Limit(perSecond), burst),
 		label:   c.label("rate"),
 		maxWait: c.maxWait,
 	}
+	register(r, &r.ob, c, "limit.rate", (*Rate).Stats)
+	return r
 }
 
 // Allow reports whether a token is available now, and takes it if so. It
@@ -137,7 +140,7 @@ func (r *Rate) wait(ctx context.Context) error {
 	res := r.lim.ReserveN(now, 1)
 	if !res.OK() { // only when burst is 0, which NewRate forbids
 		r.rejected.Add(1)
-		return NewRejectedError(r.label, "no token can be had", 0)
+		return r.ob.rejected(ctx, NewRejectedError(r.label, "no token can be had", 0))
 	}
 	delay := res.DelayFrom(now)
 	if delay == 0 {
@@ -146,12 +149,12 @@ func (r *Rate) wait(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok && now.Add(delay).After(dl) {
 		res.CancelAt(now)
 		r.rejected.Add(1)
-		return NewRejectedError(r.label, "no token before the deadline", delay)
+		return r.ob.rejected(ctx, NewRejectedError(r.label, "no token before the deadline", delay))
 	}
 	if r.maxWait >= 0 && delay > r.maxWait {
 		res.CancelAt(now)
 		r.rejected.Add(1)
-		return NewRejectedError(r.label, "no token within the max wait", delay)
+		return r.ob.rejected(ctx, NewRejectedError(r.label, "no token within the max wait", delay))
 	}
 	done := ctx.Done()
 	t := time.NewTimer(delay)

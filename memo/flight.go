@@ -79,13 +79,16 @@ func (fl *flight[K, V]) serve() {
 func (fl *flight[K, V]) run() (any, error) {
 	c := fl.c
 	returned := false
+	start := c.loadStart()
 	defer func() {
 		if !returned {
 			var zero V
 			fl.val, fl.err = zero, safe.Recovered(recover())
 		}
+		report := c.loadEnded(fl, start, returned) // before finish cancels fl.ctx
 		c.finish(fl)
 		close(fl.done)
+		report()
 	}()
 	fl.val, fl.err = c.load(fl.ctx, fl.key)
 	returned = true

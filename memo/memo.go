@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 )
 
 // PanicError reports a panic (or a runtime.Goexit) in a load, recovered and
@@ -67,6 +68,8 @@ type Cache[K comparable, V any] struct {
 	stats   Stats               // protected by mu
 
 	wg sync.WaitGroup // one count per running load; Close waits for them
+
+	reg *observe.Entry // the cache in the registry of live objects (observe.go)
 }
 
 // New returns a cache whose misses call load. load receives a ctx that
@@ -99,6 +102,7 @@ func New[K comparable, V any](load func(ctx context.Context, key K) (V, error), 
 		flights: make(map[K]*flight[K, V]),
 	}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
+	c.register()
 	return c
 }
 
@@ -135,11 +139,11 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 	c.mu.Lock()
 	if e := c.entries[key]; e != nil {
 		if e.expires == 0 {
-			return c.hit(e)
+			return c.hit(ctx, e, observe.MemoHit)
 		}
 		now := c.now()
 		if now < e.expires {
-			return c.hit(e)
+			return c.hit(ctx, e, observe.MemoHit)
 		}
 		if e.err == nil && now < e.staleUntil {
 			c.stats.Stale++
@@ -148,7 +152,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K) (V, error) {
 				fl := c.startFlight(ctx, key)
 				fl.refs = 1 // the cache's own: nobody waits, nobody cancels
 			}
-			return c.hit(e)
+			return c.hit(ctx, e, observe.MemoStale)
 		}
 		c.unlink(e)
 	}
@@ -182,10 +186,12 @@ func (c *Cache[K, V]) Close() {
 	c.closed = true
 	c.mu.Unlock()
 	c.wg.Wait()
+	c.reg.Leave()
 }
 
-// hit answers a Get from e. Called with c.mu held; unlocks it.
-func (c *Cache[K, V]) hit(e *entry[K, V]) (V, error) {
+// hit answers a Get from e, reporting it as k. Called with c.mu held;
+// unlocks it.
+func (c *Cache[K, V]) hit(ctx context.Context, e *entry[K, V], k observe.Kind) (V, error) {
 	c.stats.Hits++
 	if c.cfg.maxEntries > 0 && c.lru.next != e {
 		e.prev.next, e.next.prev = e.next, e.prev
@@ -193,6 +199,7 @@ func (c *Cache[K, V]) hit(e *entry[K, V]) (V, error) {
 	}
 	v, err := e.val, e.err
 	c.mu.Unlock()
+	c.emit(ctx, k)
 	return v, err
 }
 
@@ -204,8 +211,10 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (V, error) {
 		return zero, context.Cause(ctx)
 	}
 	fl := c.flights[key]
+	k := observe.MemoMiss
 	if fl != nil {
 		c.stats.Coalesced++
+		k = observe.MemoCoalesced
 	} else {
 		if c.closed {
 			c.mu.Unlock()
@@ -216,6 +225,7 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (V, error) {
 	c.stats.Misses++
 	fl.refs++
 	c.mu.Unlock()
+	c.emit(ctx, k)
 	select {
 	case <-fl.done:
 	case <-ctx.Done():

@@ -3,6 +3,8 @@ package memo
 import (
 	"fmt"
 	"time"
+
+	"github.com/async-patterns/async/observe"
 )
 
 // An Option configures a [Cache]. Options are checked when they are made and
@@ -13,11 +15,13 @@ type Option func(*config)
 // config is the checked configuration of a Cache. It is immutable once New
 // returns.
 type config struct {
-	ttl         time.Duration // 0: entries never expire
-	stale       time.Duration // served this long past ttl while one refresh runs
-	errorTTL    time.Duration // 0: errors are not cached
-	maxEntries  int           // 0: unbounded
-	loadTimeout time.Duration // 0: no bound beyond the waiters' refcount
+	ttl         time.Duration    // 0: entries never expire
+	stale       time.Duration    // served this long past ttl while one refresh runs
+	errorTTL    time.Duration    // 0: errors are not cached
+	maxEntries  int              // 0: unbounded
+	loadTimeout time.Duration    // 0: no bound beyond the waiters' refcount
+	name        string           // observe.go
+	obs         observe.Observer // observe.go
 }
 
 // WithTTL makes a loaded value fresh for d: a Get within d of the load is a

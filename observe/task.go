@@ -12,9 +12,11 @@ import (
 // spawn costs one atomic load for it (the same one that finds the default
 // observer).
 //
-// TaskQueued is called on the goroutine that spawns the task, once the
-// task is accepted, and returns the tracker of that one task (nil: do not
-// track it). It must not block.
+// TaskQueued is called on the goroutine that spawns the task, as it is
+// handed to the group, executor or gather call (a taskgroup task once it
+// has its slot; an executor task before its submit is accepted), and
+// returns the tracker of that one task (nil: do not track it). It must not
+// block.
 type TaskHook interface {
 	TaskQueued(ctx context.Context, t TaskInfo) TaskTracker
 }
@@ -23,9 +25,9 @@ type TaskHook interface {
 // goroutine just before its function runs, with the ctx the function gets;
 // TaskEnded on the same goroutine just after it returns (or panics), with
 // its outcome ([OK], [Failed], [Panicked] or [Cancelled]) and error. A task
-// that never runs (cancelled, or its executor shut down, while it waited)
-// gets TaskEnded with [Cancelled] and no TaskStarted, on whatever goroutine
-// noticed: at the latest when the task's function is collected. Each
+// that never runs (its submit refused, or cancelled, or its executor shut
+// down, while it waited) gets TaskEnded with [Cancelled] and no
+// TaskStarted when its function is collected, on a cleanup goroutine. Each
 // method is called at most once; a panic in either is recovered and
 // ignored.
 type TaskTracker interface {

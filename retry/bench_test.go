@@ -2,6 +2,9 @@ package retry_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -81,4 +84,56 @@ func BenchmarkFirstTrySuccess(b *testing.B) {
 				backoff.WithContext(backoff.WithMaxRetries(backoff.NewExponentialBackOff(), 2), ctx))
 		}
 	})
+}
+
+// BenchmarkBudget measures, in one run, a first-try success with and
+// without a budget (the budget's cost: one Deposit), and, per request of
+// 4 attempts without waits, the attempts made and the success rate in a
+// total outage and at 10% random failures, with and without
+// NewBudget(0.15, 1, 10s). At the rate a benchmark loop sends, the floor is
+// nothing and the bound is the ratio.
+func BenchmarkBudget(b *testing.B) {
+	ctx := context.Background()
+	b.Run("first-try/none", func(b *testing.B) {
+		b.ReportAllocs()
+		opts := []retry.Option{retry.WithMaxAttempts(4)}
+		for b.Loop() {
+			sink = retry.Do(ctx, op, opts...)
+		}
+	})
+	b.Run("first-try/budget", func(b *testing.B) {
+		b.ReportAllocs()
+		opts := []retry.Option{retry.WithMaxAttempts(4), retry.WithBudget(retry.NewBudget(0.15, 1, 10*time.Second))}
+		for b.Loop() {
+			sink = retry.Do(ctx, op, opts...)
+		}
+	})
+	for _, fail := range []float64{1, 0.1} {
+		for _, budget := range []bool{false, true} {
+			name := fmt.Sprintf("fail=%g%%/budget=%v", 100*fail, budget)
+			b.Run(name, func(b *testing.B) {
+				opts := []retry.Option{retry.WithMaxAttempts(4), retry.WithBackoff(0, 0)}
+				if budget {
+					opts = append(opts, retry.WithBudget(retry.NewBudget(0.15, 1, 10*time.Second)))
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				attempts, ok := 0, 0
+				errDown := errors.New("down")
+				fn := func(context.Context) error {
+					attempts++
+					if rng.Float64() < fail {
+						return errDown
+					}
+					return nil
+				}
+				for b.Loop() {
+					if retry.Do(ctx, fn, opts...) == nil {
+						ok++
+					}
+				}
+				b.ReportMetric(float64(attempts)/float64(b.N), "attempts/req")
+				b.ReportMetric(100*float64(ok)/float64(b.N), "success%")
+			})
+		}
+	}
 }

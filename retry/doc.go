@@ -43,6 +43,23 @@
 //   - A panic in the function is never retried; it comes back as a
 //     [*PanicError] inside the [*Error].
 //
+// # Budgets
+//
+// Retries multiply an outage: with four attempts, a dependency that is down
+// gets four times its normal traffic from every client, just when it can
+// least take it. A [Budget], shared by every call to one dependency
+// ([WithBudget]), caps the retries at a ratio of the first attempts plus a
+// floor per second, over a sliding window, in the style of Finagle's retry
+// budget (see [Budget] for why that one rather than gRPC's retry
+// throttling). First attempts always go; a refused retry ends the call with
+// an error matching [ErrBudgetExhausted]. Measured (TestBudgetFigures, 100
+// requests a second for a minute of fake time, 4 attempts each): a budget
+// of NewBudget(0.15, 1, 10*time.Second) keeps a client at 1.16 attempts per
+// request in a total outage, instead of 4.0; at 10% random failures it
+// refuses nothing and the success rate is the unbudgeted one (99.98%). A
+// ratio of 0.1 is tighter in an outage (1.11) but, below the 0.11 retries
+// per request that 10% failures need, costs half a point of success.
+//
 // Why a panic is recovered at all, when the function runs on the caller's own
 // goroutine: the library's bookkeeping (the per-attempt context, the wait
 // timer) must be released whatever the function does, and a panic is a bug

@@ -10,9 +10,20 @@ import (
 )
 
 // ErrExhausted is matched (through errors.Is) by the [*Error] of a call that
-// gave up on a bound: the attempt limit, the [WithMaxElapsed] budget, or ctx's
-// deadline that the next wait would have passed.
+// gave up on a bound: the attempt limit, the [WithMaxElapsed] budget, ctx's
+// deadline that the next wait would have passed, or a [Budget] that refused
+// the next retry (which matches [ErrBudgetExhausted] too).
 var ErrExhausted = errors.New("retry: gave up")
+
+// ErrBudgetExhausted is matched (through errors.Is) by the [*Error] of a
+// call whose next retry its [Budget] refused ([WithBudget]). Since a budget
+// is one of the bounds a call gives up on, it matches [ErrExhausted] too.
+var ErrBudgetExhausted error = budgetExhausted{}
+
+type budgetExhausted struct{}
+
+func (budgetExhausted) Error() string        { return "retry: retry budget exhausted" }
+func (budgetExhausted) Is(target error) bool { return target == ErrExhausted }
 
 // PanicError reports a panic recovered from the retried function; it is the
 // type every package of this module uses, so errors.As(err, new(*PanicError))
@@ -24,7 +35,8 @@ type PanicError = safe.PanicError
 //
 // Through errors.Is and errors.As it matches Last (the last attempt's error,
 // [Permanent]'s wrapper removed) and the reason the call stopped:
-// [ErrExhausted] when a bound was reached, context.Cause(ctx) (and ctx.Err())
+// [ErrExhausted] when a bound was reached (and [ErrBudgetExhausted] too
+// when that bound was a [Budget]), context.Cause(ctx) (and ctx.Err())
 // when ctx ended. An error that was not retried (permanent, rejected by
 // [WithRetryIf], or a panic) matches Last only.
 type Error struct {
@@ -42,6 +54,7 @@ const (
 	stopAttempts   stopKind = iota // attempt limit reached
 	stopBudget                     // the next wait would pass the elapsed budget
 	stopDeadline                   // the next wait would pass ctx's deadline
+	stopRefused                    // the budget refused the retry
 	stopContext                    // ctx ended
 	stopPermanent                  // Permanent error
 	stopNotRetried                 // WithRetryIf said no
@@ -58,6 +71,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("retry: gave up after %s (the next wait would pass the time budget): %v", attempts(e.Attempts), e.Last)
 	case stopDeadline:
 		return fmt.Sprintf("retry: gave up after %s (the next wait would pass the context deadline): %v", attempts(e.Attempts), e.Last)
+	case stopRefused:
+		return fmt.Sprintf("retry: gave up after %s (the retry budget is spent): %v", attempts(e.Attempts), e.Last)
 	case stopContext:
 		if e.Attempts == 0 {
 			return fmt.Sprintf("retry: no attempt made: %v", e.cause)
@@ -151,7 +166,10 @@ func failure(n int, err error, stop stopKind) *Error {
 		err = p.err
 	}
 	e := &Error{Attempts: n, Last: err, stop: stop}
-	if stop <= stopDeadline {
+	switch {
+	case stop == stopRefused:
+		e.cause = ErrBudgetExhausted
+	case stop <= stopDeadline:
 		e.cause = ErrExhausted
 	}
 	return e

@@ -52,12 +52,16 @@ func observed(ctx context.Context, fn func(context.Context) error, c *config, o 
 	if err == nil {
 		return nil
 	}
+	last := err
+	if e, ok := err.(*Error); ok {
+		last = e.Last
+	}
 	out := observe.Failed
-	if isPanic(err) {
+	if isPanic(last) {
 		out = observe.Panicked
 	}
-	st.report(out, err, 0) // the last attempt, if not reported yet
-	give := observe.Failed
+	st.report(out, last, 0) // the last attempt, if not reported yet
+	give := out
 	if ctx.Err() != nil {
 		give = observe.Cancelled
 	}

@@ -157,6 +157,22 @@ func WithOnRetry(hook func(attempt int, err error, wait time.Duration)) Option {
 	}
 }
 
+// WithBudget makes the call draw its retries from b, a [Budget] shared with
+// other calls: the first attempt deposits, and each retry must be allowed
+// by b (checked once the retry is otherwise due, before its wait and the
+// [WithOnRetry] hook). A refused retry ends the call at once with an
+// [*Error] matching [ErrBudgetExhausted] and the last attempt's error. A
+// nil b is an error.
+func WithBudget(b *Budget) Option {
+	return func(c *config) {
+		if b == nil {
+			c.bad("WithBudget(nil): nil budget")
+			return
+		}
+		c.budget = b
+	}
+}
+
 // config holds the settings of one call.
 type config struct {
 	maxAttempts    int
@@ -168,6 +184,7 @@ type config struct {
 	attemptTimeout time.Duration
 	retryIf        func(error) bool
 	onRetry        func(attempt int, err error, wait time.Duration)
+	budget         *Budget
 	err            error            // the first bad option
 	obs            observe.Observer // observe.go
 	name           string           // observe.go

@@ -110,6 +110,9 @@ func do(ctx context.Context, fn func(ctx context.Context) error, c *config) (err
 	case ctx.Err() != nil:
 		return stopped(ctx, 0, nil)
 	}
+	if c.budget != nil {
+		c.budget.Deposit()
+	}
 	if o := observe.Pick(c.obs); o != nil {
 		return observed(ctx, fn, c, o)
 	}
@@ -193,6 +196,9 @@ func retryLoop(ctx context.Context, c *config, fn func(context.Context) error,
 			if hasDeadline && wait >= deadline.Sub(now) {
 				return failure(n, err, stopDeadline)
 			}
+		}
+		if c.budget != nil && !c.budget.TrySpend() {
+			return failure(n, err, stopRefused)
 		}
 		if c.onRetry != nil {
 			c.onRetry(n, err, wait)

@@ -19,6 +19,10 @@
 //   - [Spawn] returns a typed [*Task] whose result can be awaited, and
 //     [Start] runs a standalone task owned by the caller
 //     (asyncio.create_task).
+//   - Seeing inside: a group registers in package observe's registry of
+//     live objects ([WithName]) until Wait returns, and reports each task's
+//     end to its observer ([WithObserver]) or the process's; [Group.GoNamed]
+//     and [SpawnNamed] name a task, as create_task(name=...) does.
 //
 // A minimal use:
 //

@@ -43,12 +43,25 @@ func SpawnNamed[T any](g *Group, name string, fn func(ctx context.Context) (T, e
 	return spawn(g, name, fn)
 }
 
+func init() {
+	task.NewQuietGroup = func(ctx context.Context, kind, name string, limit int) any {
+		g := &Group{}
+		g.initOnce.Do(func() { g.init(ctx, config{limit: limit, kind: kind, name: name, quiet: true}) })
+		return g
+	}
+}
+
 // register enters g in the registry of live objects; it leaves at Wait.
 // Its tasks' ctx names it as their parent.
 func (g *Group) register(ctx context.Context, c config) context.Context {
 	g.obs = c.obs
 	g.name = c.name
-	g.reg = observe.Register(g, "taskgroup", c.name, observe.ObjectFrom(ctx), (*Group).gauges)
+	g.quiet = c.quiet
+	kind := c.kind
+	if kind == "" {
+		kind = "taskgroup"
+	}
+	g.reg = observe.Register(g, kind, c.name, observe.ObjectFrom(ctx), (*Group).gauges)
 	return observe.WithObject(ctx, g.reg.ID())
 }
 
@@ -59,6 +72,9 @@ func (g *Group) gauges() observe.Gauges {
 // watchErr wraps fn to report its end and life when an observer or a task
 // hook is set; otherwise it returns fn.
 func (g *Group) watchErr(name string, fn func(context.Context) error) func(context.Context) error {
+	if g.quiet {
+		return fn
+	}
 	if o, h := observe.Watching(g.obs); o != nil || h != nil {
 		return task.WatchedErr(g.ctx, g.watch(o, h, name), fn)
 	}
@@ -66,6 +82,9 @@ func (g *Group) watchErr(name string, fn func(context.Context) error) func(conte
 }
 
 func watchValue[T any](g *Group, name string, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
+	if g.quiet {
+		return fn
+	}
 	if o, h := observe.Watching(g.obs); o != nil || h != nil {
 		return task.Watched(g.ctx, g.watch(o, h, name), fn)
 	}

@@ -49,6 +49,7 @@ type Group struct {
 	errs []error    // failures in the order they happened
 
 	reg    *observe.Entry   // the group in the registry of live objects (observe.go)
+	quiet  bool             // its tasks are not watched (a gather call's group)
 	obs    observe.Observer // WithObserver's, or nil for the default
 	name   string           // WithName's
 	active atomic.Int64     // tasks running, for the registry's gauges
@@ -62,6 +63,8 @@ type config struct {
 	limiter limit.Limiter    // limiter.go
 	name    string           // observe.go
 	obs     observe.Observer // observe.go
+	kind    string           // observe.go: the kind registered, "taskgroup" if ""
+	quiet   bool             // observe.go: tasks are not watched
 }
 
 // WithLimit bounds the number of tasks running at once to n. Without it a

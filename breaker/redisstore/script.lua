@@ -8,7 +8,8 @@
 -- it started (us), else 0 and 0; for "force":
 -- the target state (0 closed, 2 open).
 --
--- Reply: {admitted, bucket, state, generation, open for (us), requests,
+-- Reply: {admitted, bucket, state, generation, time left (us: open for, or
+-- when half-open with every permit taken, until the probes' lease ends), requests,
 -- successes, failures, exclusions, consecutive successes, consecutive
 -- failures, then one (generation, from, to) triple per change made}.
 --
@@ -159,8 +160,14 @@ end
 redis.call('HSET', key, 'st', st, 'gen', fmt(gen), 'start', fmt(start), 'until', fmt(untl),
   'cs', cs, 'cf', cf, 'lc', lc, 'hs', fmt(hs), 'R', R, 'S', S, 'F', F, 'X', X)
 
+-- Time left: until an open breaker half-opens, or until the lease of the
+-- probes of a half-open breaker whose permits are all taken ends.
 local left = 0
-if st == 2 then left = untl - now end
+if st == 2 then
+  left = untl - now
+elseif st == 1 and R - X >= probes then
+  left = math.max(hs + timeout - now, 0)
+end
 local reply = {admitted, mybucket, st, gen, left, R, S, F, X, cs, cf}
 for _, c in ipairs(changes) do
   reply[#reply + 1] = c[1]

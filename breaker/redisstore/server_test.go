@@ -176,3 +176,24 @@ func newReplica(t testing.TB, s *server, name string, opts ...breaker.Option) *r
 	r.b = breaker.New(append([]breaker.Option{breaker.WithName(name), breaker.WithStore(r.store)}, opts...)...)
 	return r
 }
+
+// scriptCalls returns how many EVALSHA and EVAL commands the server has
+// run (those answered NOSCRIPT included), from INFO commandstats through
+// c, or -1 if it does not answer.
+func scriptCalls(ctx context.Context, c *redis.Client) int64 {
+	info, err := c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for line := range strings.Lines(info) {
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if rest, ok := strings.CutPrefix(line, cmd); ok {
+				v, _, _ := strings.Cut(rest, ",")
+				k, _ := strconv.ParseInt(v, 10, 64)
+				n += k
+			}
+		}
+	}
+	return n
+}

@@ -212,6 +212,59 @@ func TestRoundTrips(t *testing.T) {
 	})
 }
 
+func TestRoundTripsWhileProbing(t *testing.T) {
+	s := startRedis(t)
+	// The probe's lease (the open timeout) must outlast the calls below on
+	// a loaded machine under -race.
+	const timeout = 500 * time.Millisecond
+	opts := []breaker.Option{breaker.WithConsecutiveFailures(1), breaker.WithOpenTimeout(timeout)}
+	p := newReplica(t, s, "busy", opts...)
+	q := newReplica(t, s, "busy", opts...)
+	q.b.State() // q knows the breaker
+	p.b.Do(t.Context(), fail)
+	time.Sleep(timeout + 20*time.Millisecond) // real Redis clock: see the note in server_test.go
+
+	started, release := make(chan struct{}), make(chan struct{})
+	probeDone := make(chan error)
+	go func() {
+		probeDone <- p.b.Do(context.Background(), func(context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	reject := func(t *testing.T, r *replica, n int) int64 {
+		t.Helper()
+		before := r.trips.Load()
+		for range n {
+			if err := r.b.Do(t.Context(), succeed); !errors.Is(err, breaker.ErrTooManyRequests) {
+				t.Fatalf("while the probe runs: Do() = %v; want ErrTooManyRequests", err)
+			}
+		}
+		return r.trips.Load() - before
+	}
+	t.Run("on the probe's replica a rejection while it runs costs none", func(t *testing.T) {
+		if got := reject(t, p, 100); got != 0 {
+			t.Errorf("round trips for 100 rejections = %d; want 0", got)
+		}
+	})
+	t.Run("on another replica only the first rejection costs one", func(t *testing.T) {
+		if got := reject(t, q, 100); got != 1 {
+			t.Errorf("round trips for 100 rejections = %d; want 1", got)
+		}
+	})
+	close(release)
+	if err := <-probeDone; err != nil {
+		t.Fatalf("probe: Do() = %v; want nil", err)
+	}
+	t.Run("the probe's success ends it", func(t *testing.T) {
+		if err := p.b.Do(t.Context(), succeed); err != nil {
+			t.Errorf("after the probe: Do() = %v; want nil", err)
+		}
+	})
+}
+
 // hookChan returns a hook that sends "from->to" on a channel.
 func hookChan() (func(string, breaker.State, breaker.State), chan string) {
 	ch := make(chan string, 16)
@@ -381,14 +434,21 @@ func TestOutage(t *testing.T) {
 		down[st.replica] = true
 	}
 	s.start()
-	// Each replica re-joins. (A replica may fail once more while the server
-	// comes up and report that too; its reports stay in order.)
-	last := map[int]error{0: errBoom, 1: errBoom}
-	for last[0] != nil || last[1] != nil {
+	// Each replica re-joins, once: one outage is one "down" and one "up".
+	up := map[int]bool{}
+	for len(up) < len(rs) {
 		st := waitFor(t, statuses, "re-join")
-		last[st.replica] = st.err
+		if st.err != nil || up[st.replica] {
+			t.Fatalf("replica %d reported %v after the restart; want one re-join per replica", st.replica, st.err)
+		}
+		up[st.replica] = true
 	}
 	stopWorkers()
+	select {
+	case st := <-statuses:
+		t.Fatalf("replica %d reported %v after it re-joined; want one down, one up", st.replica, st.err)
+	default:
+	}
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d of %d calls failed, the first with %v; want none", n, calls.Load(), firstErr.Load())
 	}

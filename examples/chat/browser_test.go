@@ -11,18 +11,23 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
-// selfTest is added to the page for TestPageInBrowser. It drives the page as
-// a person would, through its form, and reports what the page shows, step
-// by step, by posting JSON to /report, which the test reads. Nothing here
-// waits for time to pass: each step starts when the page's DOM changes.
+// selfTest is added to the page for TestPageInBrowser, with FAILING
+// replaced by a text the server refuses. It drives the page as a person
+// would, through its form, and reports what the page shows, step by step,
+// by posting JSON to /report, which the test reads. Nothing here waits for
+// time to pass: each step starts when the page's DOM changes.
 const selfTest = `<script>
 "use strict";
 (() => {
+  const failing = FAILING;
   const report = (step, data) => fetch("report", {method: "POST", body: JSON.stringify({step, ...data})});
   const log = document.getElementById("log");
   const text = document.getElementById("text");
@@ -40,7 +45,7 @@ const selfTest = `<script>
     if (step === "history" && find("join", "browser joined")) {
       // The history came first, then the page's own join.
       step = "own";
-      report("history", {messages: items("message").map(describe), join: describe(find("join", "browser joined"))});
+      report("history", {messages: items("message").map(describe), join: describe(find("join", "browser joined")), status: document.getElementById("status").textContent});
       send("hello from the browser");
     } else if (step === "own" && items("own").length > 0) {
       step = "others";
@@ -48,7 +53,7 @@ const selfTest = `<script>
     } else if (step === "others" && find("leave", "bob left")) {
       step = "fail";
       report("others", {joined: describe(find("join", "bob joined")), left: describe(find("leave", "bob left"))});
-      send("this one fails");
+      send(failing);
     } else if (step === "done" && find("message", "hi")) {
       step = "over";
       report("html", {html: find("message", "hi").innerHTML});
@@ -58,7 +63,7 @@ const selfTest = `<script>
   new MutationObserver(() => {
     if (step !== "fail" || !error.textContent) return;
     step = "done";
-    report("failed", {input: text.value, error: error.textContent, shown: items("message").some((li) => li.textContent.includes("this one fails"))});
+    report("failed", {input: text.value, error: error.textContent, shown: items("message").some((li) => li.textContent.includes(failing))});
   }).observe(error, {childList: true, characterData: true, subtree: true});
   check();
 })();
@@ -77,6 +82,7 @@ type shown struct {
 // report is one step the self-test reports.
 type report struct {
 	Step     string  `json:"step"`
+	Status   string  `json:"status"`   // history: the status next to the title
 	Messages []shown `json:"messages"` // history
 	Join     *shown  `json:"join"`     // history
 	Own      []shown `json:"own"`      // own
@@ -89,12 +95,13 @@ type report struct {
 	HTML     string  `json:"html"`     // html: the li of a message
 }
 
-// TestPageInBrowser loads the page in a real headless Chromium and checks
-// that it shows the room's history, with times, to a late joiner; sends
-// through its form and marks its own message; announces joins and leaves;
-// keeps a message the server refused in the input box with the error; and
-// renders what it receives as text. Install Debian's chromium package to
-// run it.
+// TestPageInBrowser loads the page in a real headless Chromium, over a
+// WebSocket (the default), over SSE (?transport=sse), and where no
+// WebSocket can be opened (the page falls back to SSE), and checks that it shows the room's history, with times, to a
+// late joiner; sends through its form and marks its own message; announces
+// joins and leaves; keeps a message the server refused in the input box
+// with the error; and renders what it receives as text. Install Debian's
+// chromium package to run it.
 func TestPageInBrowser(t *testing.T) {
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
@@ -108,10 +115,44 @@ func TestPageInBrowser(t *testing.T) {
 	if chromium == "" {
 		t.Skip("no chromium on PATH (nor $CHROMIUM): install it (apt-get install -y chromium) to test the page in a real browser")
 	}
+	for _, tc := range []pageTest{
+		{
+			name: "over a WebSocket", query: "", status: "connected (WebSocket)",
+			// The WebSocket's answer: the real server's refusal.
+			failing: strings.Repeat("z", maxText+1), refusal: "chat: text too long or not UTF-8",
+		},
+		{
+			name: "over SSE when asked", query: "&transport=sse", status: "connected (SSE)",
+			failing: "this one fails", refusal: "chat: refused by the test", posts: 2,
+		},
+		{
+			name: "over SSE when no WebSocket opens", query: "", noWebSocket: true, status: "connected (SSE)",
+			failing: "this one fails", refusal: "chat: refused by the test", posts: 2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPage(t, chromium, tc) })
+	}
+}
+
+// pageTest is one run of the page in the browser.
+type pageTest struct {
+	name    string
+	query   string // added to /?name=browser
+	status  string // what the page shows once connected
+	failing string // a text the server refuses
+	refusal string // the reason it gives
+	posts   int32  // how many messages the page sends with POST /send
+
+	noWebSocket bool // /ws answers 404, as behind a proxy that does not pass WebSockets
+}
+
+func testPage(t *testing.T, chromium string, tc pageTest) {
 	ctx := testContext(t)
 	s := newServer(config{}, nil)
-	page := bytes.Replace(indexHTML, []byte("</body>"), []byte(selfTest+"</body>"), 1)
+	failing, _ := json.Marshal(tc.failing)
+	page := bytes.Replace(indexHTML, []byte("</body>"), []byte(strings.Replace(selfTest, "FAILING", string(failing), 1)+"</body>"), 1)
 	reports := make(chan report, 16)
+	var pagePosts atomic.Int32 // POST /send from the page
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -129,17 +170,24 @@ func TestPageInBrowser(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /send", func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("name") == "browser" {
+			pagePosts.Add(1)
+		}
 		if r.FormValue("text") == "this one fails" {
 			http.Error(w, "chat: refused by the test", http.StatusServiceUnavailable)
 			return
 		}
 		s.ServeHTTP(w, r)
 	})
+	if tc.noWebSocket {
+		mux.HandleFunc("GET /ws", http.NotFound)
+	}
 	mux.Handle("/", s)
 	ts := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		s.Close()
 		ts.Close()
+		s.abort()
 		s.Wait()
 	})
 	hc := ts.Client()
@@ -151,7 +199,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	room := connect(t, ctx, hc, ts.URL)
 
-	browser := startChromium(t, chromium, ts.URL+"/?name=browser")
+	browser := startChromium(t, chromium, ts.URL+"/?name=browser"+tc.query)
 	next := func(step string) report {
 		t.Helper()
 		select {
@@ -174,6 +222,9 @@ func TestPageInBrowser(t *testing.T) {
 	}
 
 	r := next("history")
+	if r.Status != tc.status {
+		t.Errorf("the page's status reads %q; want %q", r.Status, tc.status)
+	}
 	if len(r.Messages) != historySize {
 		t.Fatalf("the page shows %d messages on joining; want the last %d", len(r.Messages), historySize)
 	}
@@ -202,8 +253,14 @@ func TestPageInBrowser(t *testing.T) {
 	}
 
 	// Someone else joins and leaves.
-	bob := connectAs(t, ctx, hc, ts.URL, "bob", everything)
-	bob.close()
+	if tc.posts == 0 {
+		bob := dialWS(t, ctx, ts.URL, "bob", nil)
+		if err := bob.conn.Close(websocket.StatusNormalClosure, ""); err != nil {
+			t.Fatalf("bob: Close() = %v", err)
+		}
+	} else {
+		connectAs(t, ctx, hc, ts.URL, "bob", everything).close()
+	}
 	r = next("others")
 	if r.Joined == nil || r.Joined.Kind != "join" || !strings.HasSuffix(r.Joined.Text, "bob joined (3 online)") {
 		t.Errorf("bob's join shows as %+v; want \"bob joined (3 online)\"", r.Joined)
@@ -216,8 +273,8 @@ func TestPageInBrowser(t *testing.T) {
 
 	// A message the server refuses stays in the box, with the error.
 	r = next("failed")
-	if r.Input != "this one fails" || !strings.Contains(r.Error, "chat: refused by the test") || r.Shown {
-		t.Errorf("after a refused send: text box %q, error %q, in the log %t; want the text kept, the error shown, not in the log", r.Input, r.Error, r.Shown)
+	if r.Input != tc.failing || !strings.Contains(r.Error, tc.refusal) || r.Shown {
+		t.Errorf("after a refused send: text box %.40q, error %q, in the log %t; want the text kept, the error %q shown, not in the log", r.Input, r.Error, r.Shown, tc.refusal)
 	}
 
 	// What others write is shown as text, never parsed as HTML.
@@ -225,6 +282,11 @@ func TestPageInBrowser(t *testing.T) {
 	r = next("html")
 	if want := `<b>go</b>&lt;i&gt;hi&lt;/i&gt; &amp; "bye"`; !strings.HasSuffix(r.HTML, want) || !strings.HasPrefix(r.HTML, "<time ") {
 		t.Errorf("the page rendered %q; want a <time>, then %q", r.HTML, want)
+	}
+
+	// Over a WebSocket the page sent nothing with POST; over SSE it did.
+	if n := pagePosts.Load(); n != tc.posts {
+		t.Errorf("the page made %d POSTs to /send; want %d", n, tc.posts)
 	}
 }
 

@@ -1,20 +1,32 @@
 // Chat is a real-time chat server, the Go twin of the FastAPI WebSocket chat
 // that asyncio tutorials build: open http://localhost:8080 in a few browser
-// tabs and talk.
+// tabs and talk, or join from a terminal with the client beside it.
 //
-//	go run ./examples/chat                 # listens on localhost:8080
-//	go run ./examples/chat -addr :9000     # or anywhere else
+//	go run ./examples/chat                       # listens on localhost:8080
+//	go run ./examples/chat -addr :9000           # or anywhere else
+//	go run ./examples/chat/client -name ada      # a terminal client (WebSocket)
 //
-// It uses the standard library and two packages of this module only:
-//   - The page (index.html, embedded) sends a message with a POST to /send
-//     and receives every message over Server-Sent Events from /events.
+// It is a module of its own (examples/chat/go.mod), so that the library's
+// go.mod does not require a WebSocket package; go.work at the repository
+// root lets the commands above run from there. It uses two packages of this
+// library and github.com/coder/websocket:
+//   - The page (index.html, embedded) talks over a WebSocket at /ws: it
+//     sends messages and receives the room on one connection. When the
+//     browser cannot open a WebSocket (or the page is opened with
+//     ?transport=sse), it falls back to Server-Sent Events from /events,
+//     sending each message with a POST to /send. Both kinds of client are
+//     in the same room.
 //   - Every connected client has its own bounded [queue.Queue] with the
 //     [queue.DropOldest] policy. Broadcasting a message is a TryPut into each
 //     queue, which never waits: a client too slow to keep up loses its
-//     oldest messages, and the room never waits for it.
-//   - Every connection is a [taskgroup.Group] of two tasks: one streams the
-//     client's queue to the response, one watches for the client leaving and
-//     unregisters it at once, even while the streamer is stuck in a write.
+//     oldest messages, and the room never waits for it. A client that stops
+//     reading altogether is disconnected when one write to it has taken
+//     longer than the write timeout (30 s).
+//   - Every connection is a [taskgroup.Group] of two tasks. For an SSE
+//     stream: one streams the client's queue to the response, one watches
+//     for the client leaving and unregisters it at once, even while the
+//     streamer is stuck in a write. For a WebSocket: one writes the queue to
+//     the socket, one reads what the client sends (and sees it leave).
 //   - Every message carries the time the server received it. The room
 //     announces who joins and leaves, and keeps the last 50 messages, which
 //     a client that joins receives first. The server answers a post with
@@ -22,8 +34,9 @@
 //     the server refused stays in the input box with the error.
 //
 // Ctrl-C shuts the server down gracefully: every stream sends what its queue
-// still holds and ends, then the server waits for its connections to close,
-// cutting off after 5 s the clients that stopped reading.
+// still holds and ends (a WebSocket with a "going away" close), then the
+// server waits for its connections to close, cutting off after 5 s the
+// clients that stopped reading.
 package main
 
 import (
@@ -87,10 +100,12 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 
 // serve serves s on ln until ctx ends or serving fails. Then it closes the
 // room, so that every stream sends what its queue holds and ends, and waits
-// up to grace for the connections to go idle; it closes the ones still busy
-// after that, the streams of clients that stopped reading, and returns once
-// every handler has returned. An end of ctx is the normal way to stop: serve
-// then returns nil.
+// up to grace for the connections to go idle and every stream's handler to
+// return (http.Server.Shutdown does not wait for WebSockets: their
+// connections are hijacked); it closes the ones still busy after that, the
+// streams of clients that stopped reading, and returns once every handler
+// has returned. An end of ctx is the normal way to stop: serve then returns
+// nil.
 func serve(ctx context.Context, ln net.Listener, s *server, grace time.Duration) error {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.log.Printf("listening on http://%s", ln.Addr())
@@ -114,14 +129,29 @@ func serve(ctx context.Context, ln net.Listener, s *server, grace time.Duration)
 	s.Close()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
+	streamsDone := make(chan struct{})
+	go func() {
+		s.Wait()
+		close(streamsDone)
+	}()
 	shutErr := srv.Shutdown(sctx)
+	// Shutdown does not wait for WebSockets: their connections were
+	// hijacked from the server. Wait for their handlers within the grace.
+	if shutErr == nil {
+		select {
+		case <-streamsDone:
+		case <-sctx.Done():
+			shutErr = sctx.Err()
+		}
+	}
 	if shutErr != nil {
 		// A client that stopped reading keeps its stream stuck in a write;
 		// closing the connections ends those writes.
 		s.log.Printf("closing the connections still busy after %v", grace)
+		s.abort()
 		shutErr = srv.Close()
 	}
-	s.Wait()
+	<-streamsDone
 	err := g.Wait()
 	if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
 		err = nil
@@ -149,15 +179,22 @@ const (
 	kindMessage = "message" // someone said something
 	kindJoin    = "join"    // someone joined the room
 	kindLeave   = "leave"   // someone left
+
+	// Over a WebSocket only, to the client that sent a message:
+	kindSent  = "sent"  // the message with the client's ref was broadcast with this ID
+	kindError = "error" // the message with the client's ref was refused; text says why
 )
 
 // message is one event of the room, sent to clients as the JSON data of an
-// SSE event: a chat message, or the announcement of a join or a leave.
+// SSE event or as one WebSocket text message: a chat message, or the
+// announcement of a join or a leave; over a WebSocket also the answer to a
+// message the client sent (kindSent, kindError).
 type message struct {
-	ID     uint64 `json:"id,omitempty"` // messages only: 1, 2, 3... in the order the room broadcast them
-	Kind   string `json:"kind"`         // kindMessage, kindJoin or kindLeave
-	Time   int64  `json:"time"`         // when the server received it, in Unix milliseconds
-	Name   string `json:"name"`         // who said it, joined or left
+	ID     uint64 `json:"id,omitempty"`  // messages and kindSent: 1, 2, 3... in the order the room broadcast them
+	Ref    uint64 `json:"ref,omitempty"` // kindSent and kindError: the ref the client gave its message
+	Kind   string `json:"kind"`          // kindMessage, kindJoin, kindLeave, kindSent or kindError
+	Time   int64  `json:"time"`          // when the server received it, in Unix milliseconds
+	Name   string `json:"name"`          // who said it, joined or left
 	Text   string `json:"text,omitempty"`
 	Online int    `json:"online,omitempty"` // joins and leaves: how many are in the room after it
 }
@@ -179,12 +216,17 @@ type server struct {
 	changed chan struct{} // closed and replaced when a client joins or leaves
 
 	streams sync.WaitGroup // one per client that joined, done when its handler returns
+
+	// aborted ends when abort is called: the WebSocket handlers then close
+	// their connections at once (http.Server.Close does not reach them).
+	aborted context.Context
+	abort   context.CancelFunc
 }
 
-// client is one connected /events stream.
+// client is one connected /events stream or /ws WebSocket.
 type client struct {
 	id   uint64
-	name string // as given in /events?name=, for the announcements
+	name string // as given in /events?name= or /ws?name=, for the announcements
 	q    *queue.Queue[message]
 }
 
@@ -210,14 +252,16 @@ func newServer(cfg config, logger *log.Logger) *server {
 		clients: make(map[*client]struct{}),
 		changed: make(chan struct{}),
 	}
+	s.aborted, s.abort = context.WithCancel(context.Background())
 	s.mux.HandleFunc("GET /{$}", s.servePage)
 	s.mux.HandleFunc("POST /send", s.serveSend)
 	s.mux.HandleFunc("GET /events", s.serveEvents)
+	s.mux.HandleFunc("GET /ws", s.serveWebSocket)
 	return s
 }
 
 // ServeHTTP serves the page at /, takes messages posted to /send and streams
-// them from /events.
+// them from /events, and talks to WebSocket clients at /ws.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
@@ -237,7 +281,8 @@ func (s *server) Close() {
 }
 
 // Wait waits until the handler of every stream has returned. Call it after
-// Close, and after closing the connections of clients that stopped reading.
+// Close, and after closing the connections of clients that stopped reading
+// (http.Server.Close for SSE streams, abort for WebSockets).
 func (s *server) Wait() {
 	s.streams.Wait()
 }
@@ -261,17 +306,24 @@ func (s *server) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.FormValue("name"))
 	text := strings.TrimSpace(r.FormValue("text"))
-	switch {
-	case text == "":
-		http.Error(w, "chat: empty text", http.StatusBadRequest)
-		return
-	case len(text) > maxText || !utf8.ValidString(text) || !utf8.ValidString(name):
-		http.Error(w, "chat: text too long or not UTF-8", http.StatusBadRequest)
+	if err := checkText(name, text); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	id := s.broadcast(cleanName(name), text)
+	id := s.broadcast(cleanName(name), text, nil, 0)
 	w.Header().Set("X-Message-Id", strconv.FormatUint(id, 10))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkText says why a message cannot be broadcast, or returns nil.
+func checkText(name, text string) error {
+	switch {
+	case text == "":
+		return errors.New("chat: empty text")
+	case len(text) > maxText || !utf8.ValidString(text) || !utf8.ValidString(name):
+		return errors.New("chat: text too long or not UTF-8")
+	}
+	return nil
 }
 
 // cleanName gives a name a default and cuts it to maxName bytes.
@@ -289,9 +341,11 @@ func cleanName(name string) string {
 // broadcast gives the message an ID and puts it in every client's queue.
 // TryPut never waits under DropOldest, so the room's lock is held for a few
 // microseconds however slow a client is; holding it while putting makes
-// every client receive the messages in the same order.
+// every client receive the messages in the same order. If from is not nil
+// (a WebSocket client sent the message with ref), from's queue gets the
+// answer (kindSent) right after the message.
 // It returns the message's ID.
-func (s *server) broadcast(name, text string) uint64 {
+func (s *server) broadcast(name, text string, from *client, ref uint64) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
@@ -301,6 +355,9 @@ func (s *server) broadcast(name, text string) uint64 {
 	}
 	s.history = append(s.history, m)
 	s.sendLocked(m)
+	if from != nil {
+		from.q.TryPut(message{ID: m.ID, Ref: ref, Kind: kindSent, Time: m.Time})
+	}
 	return m.ID
 }
 

@@ -32,7 +32,16 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(cleanupAfter{m})
+}
+
+// cleanupAfter runs the tests, then removes what they left for the whole
+// run (the terminal client they built).
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	defer removeClientDir()
+	return c.m.Run()
 }
 
 // testTimeout bounds every wait in these tests. Nothing waits for time to
@@ -46,22 +55,30 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// startServer serves a chat server from an httptest server. The cleanup
-// closes the room, so that every stream ends, then the HTTP server.
-// Connections accepted get a small send buffer, so that a client that stops
-// reading makes the server's writes block after a few kilobytes.
+// startServer serves a chat server from an httptest server (serveTest).
 func startServer(t *testing.T, cfg config) (*server, *httptest.Server) {
 	t.Helper()
 	s := newServer(cfg, nil)
+	return s, serveTest(t, s)
+}
+
+// serveTest serves s from an httptest server. The cleanup closes the room,
+// so that every stream ends, then the HTTP server, then the WebSockets
+// still open (the HTTP server's Close does not reach them). Connections
+// accepted get a small send buffer, so that a client that stops reading
+// makes the server's writes block after a few kilobytes.
+func serveTest(t *testing.T, s *server) *httptest.Server {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(s)
 	ts.Listener = smallSendBuffers{ts.Listener}
 	ts.Start()
 	t.Cleanup(func() {
 		s.Close()
 		ts.Close()
+		s.abort()
 		s.Wait()
 	})
-	return s, ts
+	return ts
 }
 
 type smallSendBuffers struct{ net.Listener }
@@ -178,6 +195,17 @@ func (c *sseClient) next(ctx context.Context) (message, error) {
 		return message{}, fmt.Errorf("stream ended: %v", c.err)
 	case <-ctx.Done():
 		return message{}, fmt.Errorf("no message: %w", ctx.Err())
+	}
+}
+
+// nextKind returns the client's next event of the given kind, skipping the
+// others.
+func (c *sseClient) nextKind(ctx context.Context, kind string) (message, error) {
+	for {
+		m, err := c.next(ctx)
+		if err != nil || m.Kind == kind {
+			return m, err
+		}
 	}
 }
 

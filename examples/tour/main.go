@@ -2,7 +2,7 @@
 // github.com/async-patterns/async, in a few seconds:
 //
 //	go run ./examples/tour             # every part
-//	go run ./examples/tour -part retry # one part: gather, taskgroup, queue, retry, breaker, executor, memo
+//	go run ./examples/tour -part retry # one part: gather, taskgroup, queue, retry, breaker, executor, memo, guard
 //
 // Each part prints what happens. Lines that carry a measured time start
 // with "time:"; everything else prints the same on every run.
@@ -44,6 +44,7 @@ var parts = []part{
 	{"breaker", "breaker: a circuit trips and recovers", tourBreaker},
 	{"executor", "executor: CPU-bound work on a worker pool", tourExecutor},
 	{"memo", "memo: a cached lookup that concurrent callers share", tourMemo},
+	{"guard", "guard: retry, budget, breaker and fallback around a flaky call", tourGuard},
 }
 
 func main() {

@@ -57,6 +57,17 @@ results match the sequential loop: true
 a later Get is a hit: "user ada", <nil>; lookups still 1
 a panicking lookup comes back as an error: true, panic value "driver bug"
 
+== 8. guard: retry, budget, breaker and fallback around a flaky call
+10 requests while the service is up: price 120, 1 attempt each
+the service goes down (4 attempts per request, so without a budget each request would make 4):
+  request 11: 4 attempts; fallback served 120 (the retries ran out); breaker closed
+  request 12: 1 attempt; fallback served 120 (the budget refused a retry); breaker open
+  request 13: 0 attempts; fallback served 120 (the breaker is open); breaker open
+  request 14: 0 attempts; fallback served 120 (the breaker is open); breaker open
+  request 15: 0 attempts; fallback served 120 (the breaker is open); breaker open
+5 requests in the outage made 5 attempts, not 20: the budget allowed 3 retries and refused 1
+the service recovers; after the open timeout a request goes through: 120, err <nil>; breaker closed
+
 `
 
 // untimed drops the lines that carry a measured time.
@@ -151,5 +162,25 @@ func TestMemoPart(t *testing.T) {
 	}
 	if got := out.String(); !strings.Contains(got, "from 1 lookup (9 callers joined it)") || strings.Contains(got, "== 1.") {
 		t.Errorf("run(memo) printed:\n%s\nwant the memo part alone, with one shared lookup", got)
+	}
+}
+
+func TestGuardPart(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, "guard"); err != nil {
+		t.Fatalf("run(guard) = %v; want nil", err)
+	}
+	got := out.String()
+	for _, line := range []string{
+		"(the budget refused a retry)",
+		"fallback served 120 (the breaker is open); breaker open",
+		"made 5 attempts, not 20",
+	} {
+		if !strings.Contains(got, line) {
+			t.Errorf("run(guard) printed:\n%s\nwant a line with %q", got, line)
+		}
+	}
+	if strings.Contains(got, "== 1.") {
+		t.Errorf("run(guard) printed other parts:\n%s", got)
 	}
 }

@@ -21,7 +21,15 @@ type Watch struct {
 	Name   string           // the name of the object running it
 	Object observe.ID       // the object running it (for gather, the object or task of the call's ctx)
 	Task   string           // the task's own name, "" if none
+	Func   any              // the function to name the task after, when not the one wrapped
 }
+
+// NewQuietGroup is set by package taskgroup (which this package cannot
+// import): it returns a *taskgroup.Group that registers as an object of
+// the given kind and name and does not watch its tasks. gather runs its
+// functions in such groups and watches each function itself, so that a
+// task is reported once, as gather's, named after the caller's function.
+var NewQuietGroup func(ctx context.Context, kind, name string, limit int) any
 
 // Watched returns fn wrapped so that its end is reported to w.Obs and its
 // life to w.Hook (queued now, on the spawner's goroutine with spawnCtx;
@@ -33,7 +41,13 @@ func Watched[T any](spawnCtx context.Context, w Watch, fn func(context.Context) 
 	return func(ctx context.Context) (v T, err error) {
 		run, start := wt.start(ctx)
 		returned := false
-		defer func() { wt.finish(ctx, start, err, returned) }()
+		defer func() {
+			if !returned {
+				wt.panicked(ctx, start, recover())
+				return
+			}
+			wt.returned(ctx, start, err)
+		}()
 		v, err = fn(run)
 		returned = true
 		return v, err
@@ -46,7 +60,13 @@ func WatchedErr(spawnCtx context.Context, w Watch, fn func(context.Context) erro
 	return func(ctx context.Context) (err error) {
 		run, start := wt.start(ctx)
 		returned := false
-		defer func() { wt.finish(ctx, start, err, returned) }()
+		defer func() {
+			if !returned {
+				wt.panicked(ctx, start, recover())
+				return
+			}
+			wt.returned(ctx, start, err)
+		}()
 		err = fn(run)
 		returned = true
 		return err
@@ -71,6 +91,9 @@ func newWatcher(spawnCtx context.Context, w Watch, fn any) *watcher {
 	wt := &watcher{w: w}
 	if w.Hook == nil {
 		return wt
+	}
+	if w.Func != nil {
+		fn = w.Func
 	}
 	id := observe.NewTaskID()
 	var tr observe.TaskTracker
@@ -104,21 +127,23 @@ func (wt *watcher) start(ctx context.Context) (context.Context, time.Time) {
 	return ctx, t
 }
 
-// finish runs deferred after fn: it classifies the outcome, reports it,
-// and lets a panic go on as the *PanicError it reported.
-func (wt *watcher) finish(ctx context.Context, start time.Time, err error, returned bool) {
-	if returned {
-		o := observe.OK
-		switch Classify(ctx, err, true) {
-		case Failed:
-			o = observe.Failed
-		case Cancelled:
-			o = observe.Cancelled
-		}
-		wt.report(ctx, start, o, err)
-		return
+// returned reports the end of fn, which returned err.
+func (wt *watcher) returned(ctx context.Context, start time.Time, err error) {
+	o := observe.OK
+	switch Classify(ctx, err, true) {
+	case Failed:
+		o = observe.Failed
+	case Cancelled:
+		o = observe.Cancelled
 	}
-	r := recover()
+	wt.report(ctx, start, o, err)
+}
+
+// panicked reports the end of fn, which panicked with r (nil: it called
+// runtime.Goexit), and lets the panic go on as the *PanicError it reported.
+// (recover must be called by the deferred function itself: it is passed
+// in.)
+func (wt *watcher) panicked(ctx context.Context, start time.Time, r any) {
 	pe := safe.Recovered(r)
 	wt.report(ctx, start, observe.Panicked, pe)
 	if r != nil { // nil: runtime.Goexit, which goes on by itself

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/async-patterns/async/observe"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -46,14 +47,19 @@ type Delivery[T any] struct {
 
 	msg jetstream.Msg
 	q   *Queue[T]
-	seq uint64 // stream sequence of the item
+	seq uint64    // stream sequence of the item
+	at  time.Time // when it was delivered, while an observer is set (observe.go)
 }
 
 // Done marks the item done (acks it): JetStream removes it from the queue,
 // which makes room for a Put and counts toward Join. If the ack is lost (the
 // connection drops), the item is delivered again after the ack wait: at
 // least once, not exactly once.
-func (d *Delivery[T]) Done() error { return d.msg.Ack() }
+func (d *Delivery[T]) Done() error {
+	err := d.msg.Ack()
+	d.settled(observe.JobDone, err, nil, 0)
+	return err
+}
 
 // Retry hands the item back to be delivered again after delay (0: at once),
 // to any process. On the last attempt allowed by [WithMaxDeliver] it
@@ -67,7 +73,12 @@ func (d *Delivery[T]) Fail(err error, delay time.Duration) error {
 	if d.Attempt >= d.q.cfg.maxDeliver {
 		return d.DeadLetter(err)
 	}
-	return d.msg.NakWithDelay(max(delay, 0))
+	nerr := d.msg.NakWithDelay(max(delay, 0))
+	if err == errRetried {
+		err = nil // a plain Retry gives no reason
+	}
+	d.settled(observe.JobRetry, nerr, err, max(delay, 0))
+	return nerr
 }
 
 // DeadLetter moves the item to the dead-letter stream now, with err as its
@@ -98,7 +109,8 @@ const (
 	maxErrLen   = 16 << 10
 )
 
-func (d *Delivery[T]) deadLetter(cause error) error {
+func (d *Delivery[T]) deadLetter(cause error) (err error) {
+	defer func() { d.settled(observe.JobDeadLetter, err, cause, 0) }()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	msg := nats.NewMsg(d.q.deadSubj)

@@ -56,6 +56,7 @@ func Dial[T any](ctx context.Context, url, name string, opts ...Option) (*Queue[
 func (q *Queue[T]) Disconnect() error {
 	var err error
 	q.disconnect.Do(func() {
+		q.reg.Leave()
 		_ = q.sub.Unsubscribe()
 		if q.ownConn {
 			err = q.nc.FlushTimeout(opTimeout)

@@ -266,5 +266,6 @@ func (q *Queue[T]) deliver(m jetstream.Msg) *Delivery[T] {
 		return nil
 	}
 	d.Value = v
+	d.delivered()
 	return d
 }

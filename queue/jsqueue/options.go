@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/retry"
 	"github.com/nats-io/nats.go"
 )
@@ -64,7 +65,9 @@ type config struct {
 	initial   time.Duration
 	maxDelay  time.Duration
 	retryIf   func(error) bool
-	badOption string // the first bad option, reported by New (panic) or Serve (error)
+	budget    *retry.Budget    // Serve's redeliveries spend from it (budget.go)
+	obs       observe.Observer // observe.go
+	badOption string           // the first bad option, reported by New (panic) or Serve (error)
 }
 
 // defaultAckWait is DefaultAckWait, except in tests that cannot wait it.

@@ -31,14 +31,16 @@ const errCodeStoreFailed jetstream.ErrorCode = 10077
 // JetStream stores the id once. An encoding error (or a panic of the codec
 // or of WithMsgID's key, as a *[PanicError]) is returned wrapped, and
 // nothing is enqueued.
-func (q *Queue[T]) Put(ctx context.Context, v T) error {
+func (q *Queue[T]) Put(ctx context.Context, v T) (err error) {
 	if ctx == nil {
 		panic("jsqueue: nil ctx passed to Put")
 	}
+	defer func() { q.putEnded(ctx, err) }()
 	data, id, err := q.encode(v)
 	if err != nil {
 		return err
 	}
+	hdr := q.header(ctx, id)
 	var w *waker
 	defer func() {
 		if w != nil {
@@ -52,7 +54,7 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 		if q.isClosed() {
 			return ErrClosed // closing is for good: no round trip needed
 		}
-		err := q.publish(data, id)
+		err := q.publish(data, hdr)
 		switch {
 		case err == nil:
 			return nil
@@ -90,7 +92,8 @@ func (q *Queue[T]) Put(ctx context.Context, v T) error {
 // TryPut enqueues v if there is room, in one round trip: [ErrFull] if the
 // queue holds its bound (nothing was enqueued), [ErrClosed] if it is closed
 // (a second round trip tells closed from a stream that did not answer).
-func (q *Queue[T]) TryPut(v T) error {
+func (q *Queue[T]) TryPut(v T) (err error) {
+	defer func() { q.putEnded(context.Background(), err) }()
 	data, id, err := q.encode(v)
 	if err != nil {
 		return err
@@ -98,7 +101,7 @@ func (q *Queue[T]) TryPut(v T) error {
 	if q.isClosed() {
 		return ErrClosed
 	}
-	err = q.publish(data, id)
+	err = q.publish(data, q.header(context.Background(), id))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
@@ -114,15 +117,15 @@ func (q *Queue[T]) TryPut(v T) error {
 // and a missing stream (a closed queue, or a leader change in a cluster) to
 // jetstream.ErrNoStreamResponse. It is the request jetstream's Publish makes,
 // without its per-call option and context allocations, and without its
-// retries on no responders (the callers decide). A non-empty id goes in the
-// Nats-Msg-Id header, which JetStream deduplicates on.
-func (q *Queue[T]) publish(data []byte, id string) error {
+// retries on no responders (the callers decide). hdr, when not nil, goes
+// with the message (see header).
+func (q *Queue[T]) publish(data []byte, hdr nats.Header) error {
 	var resp *nats.Msg
 	var err error
-	if id == "" {
+	if hdr == nil {
 		resp, err = q.nc.Request(q.subject, data, opTimeout)
 	} else {
-		msg := &nats.Msg{Subject: q.subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
+		msg := &nats.Msg{Subject: q.subject, Data: data, Header: hdr}
 		resp, err = q.nc.RequestMsg(msg, opTimeout)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/queue"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,6 +81,8 @@ type Queue[T any] struct {
 	notify   chan *nats.Msg // close notices (ChanSubscribe)
 	closeOne sync.Once
 	closed   chan struct{} // closed once this handle knows the queue is closed
+
+	reg *observe.Entry // the handle in the registry of live objects (observe.go)
 }
 
 // New creates the queue's streams and durable consumer, or binds to them if
@@ -139,6 +142,7 @@ func newQueue[T any](ctx context.Context, fn string, js jetstream.JetStream, nam
 		_ = sub.Unsubscribe()
 		return nil, err
 	}
+	q.register(ctx)
 	return q, nil
 }
 

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 )
 
 // ErrGraceExpired is the cause of a handler's ctx when Serve's grace period
@@ -80,6 +82,8 @@ func Serve[T any](ctx context.Context, q *Queue[T], workers int, fn func(ctx con
 		return err
 	}
 	s := &serving[T]{q: q, fn: fn, cfg: cfg, extend: max(q.ackWait(ctx)/3, time.Millisecond)}
+	s.register(ctx, workers)
+	defer s.reg.Leave()
 
 	// Handlers run under hctx: ctx's values, not its cancellation, which
 	// reaches them only after the grace period.
@@ -166,6 +170,10 @@ type serving[T any] struct {
 	fn     func(context.Context, T) error
 	cfg    config
 	extend time.Duration // a third of the consumer's ack wait
+
+	reg     *observe.Entry // the Serve in the registry of live objects (observe.go)
+	workers int
+	running atomic.Int64 // handlers running
 }
 
 // work takes and handles items until gctx ends (nil), the queue is closed
@@ -199,8 +207,11 @@ func (s *serving[T]) work(gctx, hctx context.Context) error {
 
 // handle runs fn on d, extending d while it runs, and settles d.
 func (s *serving[T]) handle(hctx context.Context, d *Delivery[T]) {
+	s.deposit(d)
+	s.running.Add(1)
+	defer s.running.Add(-1)
 	done := make(chan error, 1)
-	go run(context.WithValue(hctx, deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
+	go run(context.WithValue(d.extract(hctx), deliveryKey{}, &deliveryInfo{d.Attempt, d.seq}), s.fn, d.Value, done)
 	tick := time.NewTicker(s.extend)
 	defer tick.Stop()
 	var err error
@@ -224,6 +235,10 @@ wait:
 	case s.cfg.retryIf != nil && !isPanic(err) && !s.cfg.retryIf(err):
 		_ = d.DeadLetter(err)
 	default:
+		if refused := s.refused(d, err); refused != nil {
+			_ = d.DeadLetter(refused)
+			break
+		}
 		_ = d.Fail(err, s.delay(d.Attempt, err))
 	}
 }

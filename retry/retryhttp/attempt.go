@@ -127,7 +127,7 @@ func (c *call) send(actx context.Context, own bool) (outcome, error) {
 	if err != nil {
 		return o, err
 	}
-	o.resp, o.err = c.t.roundTrip(o.ctx, o.req)
+	c.t.exchange(c.n, &o)
 	return o, nil
 }
 

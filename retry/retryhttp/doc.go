@@ -65,6 +65,11 @@
 //     the base once, unhedged and outside the breakers, and what the base
 //     returns comes back. Both are decided from the request, not from the
 //     text of the base's errors.
+//   - Budget ([WithBudget]): a retry.Budget shared with other clients and
+//     calls bounds the retries and hedged copies of all of them together
+//     (each request deposits, each retry and each copy spends); a refused
+//     retry ends the request as the attempt limit does, a refused copy is
+//     not sent.
 //   - No goroutine outlives RoundTrip. Bad options panic in [New] with a
 //     message starting "retryhttp: "; a request that cannot be served as
 //     configured (hedging a POST) gets an error naming the reason.
@@ -84,5 +89,6 @@
 // more than one attempt, or that the retries stopped on, carries one small
 // record for AttemptsOf and StopOf; a hedged attempt adds a
 // timer, a channel, and a goroutine, a context and a copy of the request per
-// copy sent.
+// copy sent. A budget adds a Deposit per request (two atomic operations)
+// and, per retry or hedged copy, a short critical section and a clock read.
 package retryhttp

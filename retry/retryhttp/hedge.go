@@ -8,6 +8,19 @@ import (
 )
 
 // hedged makes one hedged attempt (see WithHedge).
+//
+// Why this is not a use of the guard package's generic hedge: an HTTP
+// copy's outcome is not a value that can be dropped. The winner's context
+// must outlive the attempt (its body is read after RoundTrip returns, and
+// cancelOnClose ends it), while the generic hedge cancels every copy's
+// context when it returns; each loser's response holds a connection whose
+// body must be closed; "success" is the classifier's verdict on a
+// response (a 503 is a response to retry, a 404 one to return), and a
+// panicking classifier must still release both copies; and each copy needs
+// its own request with a rewound body. The generic hedge would need a
+// keep-alive, a release and a classifier hook for this one user, which
+// would make it harder to use everywhere else; this one stays small and
+// shares the budget instead (a copy spends from WithBudget's budget).
 func (c *call) hedged(actx context.Context) error {
 	type result struct {
 		outcome
@@ -16,6 +29,7 @@ func (c *call) hedged(actx context.Context) error {
 	results := make(chan result, 2)
 	var cancels [2]context.CancelFunc
 	t := c.t // the copies' goroutines use t, not c, which stays on the stack
+	n := c.n
 	running, started := 0, 0
 	launch := func() error {
 		o, err := c.prepare(actx, true)
@@ -36,7 +50,7 @@ func (c *call) hedged(actx context.Context) error {
 				}
 				results <- result{o, i}
 			}()
-			o.resp, o.err = t.roundTrip(o.ctx, o.req)
+			t.exchange(n, &o)
 		}()
 		return nil
 	}
@@ -64,8 +78,9 @@ func (c *call) hedged(actx context.Context) error {
 	for {
 		select {
 		case <-timer.C:
-			if started == 1 {
-				// If GetBody fails, the first copy goes on alone.
+			// If the budget refuses the copy, or GetBody fails, the first
+			// copy goes on alone.
+			if started == 1 && (c.t.budget == nil || c.t.budget.TrySpend()) {
 				_ = launch()
 			}
 		case res := <-results:

@@ -2,11 +2,13 @@ package retryhttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/async-patterns/async/breaker"
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/retry"
 )
 
@@ -27,6 +29,8 @@ type config struct {
 	hedge         time.Duration
 	maxRetryAfter time.Duration
 	limiters      *hostLimiters // limiter.go
+	budget        *retry.Budget
+	obs           observe.Observer // observe.go
 }
 
 // WithBase sets the transport that sends each attempt (default
@@ -57,7 +61,11 @@ func WithRetry(opts ...retry.Option) Option {
 	return func(c *config) {
 		// retry.Do reports a bad option without calling its function: a
 		// dry run checks opts without knowing what an option is made of.
-		if err := retry.Do(context.Background(), func(context.Context) error { return nil }, opts...); err != nil {
+		// Its ctx is done, so that a good set returns at once having
+		// touched nothing (a retry.WithBudget among opts deposits nothing).
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := retry.Do(done, func(context.Context) error { return nil }, opts...); !errors.Is(err, context.Canceled) {
 			panic("retryhttp: WithRetry: " + err.Error())
 		}
 		c.policy = opts
@@ -132,6 +140,25 @@ func WithHedge(d time.Duration) Option {
 			panic(fmt.Sprintf("retryhttp: WithHedge(%v): negative delay", d))
 		}
 		c.hedge = d
+	}
+}
+
+// WithBudget draws the Transport's retries and hedged copies from b, a
+// retry budget shared with other Transports and calls (retry.NewBudget):
+// every request deposits once, every retry and every hedged copy spends
+// one. A retry it refuses ends the request as the attempt limit would: the
+// last response is returned (with a nil error), or, when the last attempt
+// got no response, a *retry.Error matching retry.ErrBudgetExhausted. A
+// hedged copy it refuses is not sent, and the first copy goes on alone.
+// Give the budget here rather than as a retry.WithBudget in [WithRetry],
+// which would leave hedged copies out (and, given both, each request would
+// deposit twice). A nil b panics.
+func WithBudget(b *retry.Budget) Option {
+	return func(c *config) {
+		if b == nil {
+			panic("retryhttp: WithBudget(nil): the budget must not be nil")
+		}
+		c.budget = b
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/async-patterns/async/breaker"
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/retry"
 )
 
@@ -55,7 +56,9 @@ type Transport struct {
 	breakers      *breaker.Group
 	hedge         time.Duration
 	maxRetryAfter time.Duration
-	limiters      *hostLimiters // nil: no limiters (limiter.go)
+	limiters      *hostLimiters    // nil: no limiters (limiter.go)
+	budget        *retry.Budget    // nil: no budget; hedged copies spend from it
+	obs           observe.Observer // WithObserver's, or nil for the default (observe.go)
 }
 
 // New returns a Transport configured by opts. It panics, with a message that
@@ -80,8 +83,13 @@ func newTransport(c config) *Transport {
 		hedge:         c.hedge,
 		maxRetryAfter: c.maxRetryAfter,
 		limiters:      c.limiters,
+		budget:        c.budget,
+		obs:           c.obs,
 	}
-	t.once = append(append(make([]retry.Option, 0, len(c.policy)+1), c.policy...), retry.WithMaxAttempts(1))
+	if c.budget != nil {
+		t.policy = append(t.policy[:len(t.policy):len(t.policy)], retry.WithBudget(c.budget))
+	}
+	t.once = append(append(make([]retry.Option, 0, len(t.policy)+1), t.policy...), retry.WithMaxAttempts(1))
 	return t
 }
 
@@ -128,7 +136,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		opts = t.once
 	}
-	err := retry.Do(c.ctx, c.attempt, opts...)
+	err := retry.Do(c.ctx, c.attempt, t.retryOptions(req, opts)...)
 	return c.finish(err)
 }
 

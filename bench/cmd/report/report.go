@@ -15,6 +15,7 @@ var handWritten = map[string]bool{
 	"chan": true, "chanSelectCtx": true, "direct": true,
 	"chanPool": true, "goWaitGroup": true, "sequential": true,
 	"mutexMap": true, "syncMap": true,
+	"byHand": true, "byHandClosure": true,
 }
 
 // floors names the floor of each scenario: the row that "vs floor" divides
@@ -46,6 +47,8 @@ var floors = map[string]string{
 	"Limit/rate-do-parallel":     "xrate",
 	"Limit/bulkhead-do":          "semaphore",
 	"Limit/bulkhead-do-parallel": "semaphore",
+
+	"Guard/first-try": "byHand",
 }
 
 // A Scenario is the rows of one table: every contender of one
@@ -168,6 +171,9 @@ var targets = []Target{
 	{"Limit/rate-do-parallel", "Do <= raw x/time/rate Wait + call + 20 ns, 0 allocs", all(added("ours", "xrate", 20), allocs("ours", 0))},
 	{"Limit/bulkhead-do", "bulkhead Do <= raw x/sync semaphore + call + 20 ns, 0 allocs", all(added("ours", "semaphore", 20), allocs("ours", 0))},
 	{"Limit/bulkhead-do-parallel", "bulkhead Do <= raw x/sync semaphore + call + 20 ns, 0 allocs", all(added("ours", "semaphore", 20), allocs("ours", 0))},
+
+	{"Guard/first-try", "retry + breaker through a guard: 0 allocs", allocs("ours", 0)},
+	{"Guard/paired", "retry + breaker through a guard <= the two by hand + 30 ns (fastest of alternating blocks)", metricAtMost("ours", "overhead-ns/call", 30)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {

@@ -1,0 +1,70 @@
+package retryhttp_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/async-patterns/async/internal/observetest"
+	"github.com/async-patterns/async/observe"
+	"github.com/async-patterns/async/retry"
+	"github.com/async-patterns/async/retry/retryhttp"
+)
+
+type spanKey struct{}
+
+// spans records events, and marks each HTTP attempt's ctx as a tracer would.
+type spans struct {
+	observetest.Recorder
+	mu   sync.Mutex
+	sent []any // what each request sent to the base carried
+}
+
+func (s *spans) AttemptStart(ctx context.Context, e observe.Event) context.Context {
+	if e.Kind != observe.HTTPAttempt {
+		return ctx
+	}
+	return context.WithValue(ctx, spanKey{}, e.Attempt)
+}
+
+func TestObserve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		obs := &spans{}
+		var bs bodies
+		n := 0
+		base := baseFunc(func(r *http.Request) (*http.Response, error) {
+			obs.mu.Lock()
+			obs.sent = append(obs.sent, r.Context().Value(spanKey{}))
+			obs.mu.Unlock()
+			if n++; n == 1 {
+				return bs.respond(r, 503, "busy", "Retry-After", "1"), nil
+			}
+			return bs.respond(r, 200, "ok"), nil
+		})
+		client := retryhttp.NewClient(retryhttp.WithBase(base), retryhttp.WithObserver(obs),
+			retryhttp.WithRetry(retry.WithBackoff(10*time.Millisecond, time.Second), retry.WithJitter(0)))
+		resp, err := client.Get("http://api.example/prices")
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		got := observetest.Briefs(obs.Events())
+		want := []string{
+			"http.attempt outcome=failed source=retryhttp name=api.example attempt=1 method=GET host=api.example status=503",
+			`retry.attempt outcome=failed source=retry name=GET api.example attempt=1 wait=1s err="retryhttp: 503 Service Unavailable"`,
+			"http.attempt outcome=ok source=retryhttp name=api.example attempt=2 method=GET host=api.example status=200",
+			"retry.attempt outcome=ok source=retry name=GET api.example attempt=2",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if !slices.Equal(obs.sent, []any{1, 2}) {
+			t.Errorf("the requests sent carried %v; want the ctx of attempts 1 and 2", obs.sent)
+		}
+	})
+}
