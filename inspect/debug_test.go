@@ -11,6 +11,7 @@ import (
 
 	"github.com/async-patterns/async/executor"
 	"github.com/async-patterns/async/inspect"
+	"github.com/async-patterns/async/memo"
 	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/taskgroup"
 )
@@ -221,4 +222,24 @@ func forgetGroup() {
 	done := make(chan struct{})
 	g.Go(func(ctx context.Context) error { close(done); return nil })
 	<-done
+}
+
+func TestDebugCacheNotClosed(t *testing.T) {
+	p := debugging(t)
+	forgetCache()
+	pr := p.next(t, true)
+	if pr.What != inspect.ProblemNotClosed || pr.Kind != "memo" || pr.Name != "forgotten-cache" || !strings.Contains(pr.Created, "inspect_test.forgetCache(") {
+		t.Errorf("reported %+v; want %q for memo forgotten-cache, made in forgetCache", pr, inspect.ProblemNotClosed)
+	}
+	p.none(t, 100*time.Millisecond)
+	c := memo.New(func(ctx context.Context, k int) (int, error) { return k, nil }, memo.WithName("closed-cache"))
+	c.Get(context.Background(), 1)
+	c.Close()
+	p.none(t, 100*time.Millisecond)
+}
+
+//go:noinline
+func forgetCache() {
+	c := memo.New(func(ctx context.Context, k int) (int, error) { return k, nil }, memo.WithName("forgotten-cache"))
+	c.Get(context.Background(), 1)
 }

@@ -3,12 +3,14 @@ package inspect_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/async-patterns/async/executor"
+	"github.com/async-patterns/async/gather"
 	"github.com/async-patterns/async/inspect"
 	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/taskgroup"
@@ -155,4 +157,59 @@ func TestSnapshot(t *testing.T) {
 
 func blockOn(c chan struct{}) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) { <-c; return 0, nil }
+}
+
+func TestSnapshotGather(t *testing.T) {
+	tracked(t)
+	g := taskgroup.New(context.Background(), taskgroup.WithName("caller"))
+	release := make(chan struct{})
+	in := make(chan inspect.Tree)
+	g.GoNamed("gathering", func(ctx context.Context) error {
+		started := make(chan struct{}, 2)
+		fn := func(ctx context.Context) (int, error) { started <- struct{}{}; <-release; return 1, nil }
+		go func() {
+			<-started
+			<-started
+			in <- inspect.Snapshot()
+		}()
+		_, err := gather.All(observe.WithTaskName(ctx, "fetch"), fn, fn)
+		return err
+	})
+	tr := <-in
+	close(release)
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	caller, _ := find(tr, byLabel("caller"))
+	gathering := child(caller, "gathering")
+	if gathering == nil {
+		t.Fatalf("no task gathering under group caller in %+v", tr)
+	}
+	var names []string
+	for _, n := range tr.All() {
+		if n.Kind == "task" && n.Source == "gather" && strings.HasPrefix(n.Name, "fetch[") && n.State == inspect.StateRunning {
+			names = append(names, n.Name)
+			if !isBelow(tr, n, gathering.ID) {
+				t.Errorf("gather task %+v is not below the task that called gather.All", n)
+			}
+		}
+	}
+	if len(names) != 2 || !slices.Contains(names, "fetch[0]") || !slices.Contains(names, "fetch[1]") {
+		t.Errorf("running gather tasks %q; want fetch[0] and fetch[1]", names)
+	}
+}
+
+// isBelow reports whether n has ancestor id in tr.
+func isBelow(tr inspect.Tree, n *inspect.Node, id observe.ID) bool {
+	for p := n.Parent; p != 0; {
+		if p == id {
+			return true
+		}
+		pn := findID(tr, p)
+		if pn == nil {
+			return false
+		}
+		p = pn.Parent
+	}
+	return false
 }
