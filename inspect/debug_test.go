@@ -3,6 +3,10 @@ package inspect_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -242,4 +246,45 @@ func TestDebugCacheNotClosed(t *testing.T) {
 func forgetCache() {
 	c := memo.New(func(ctx context.Context, k int) (int, error) { return k, nil }, memo.WithName("forgotten-cache"))
 	c.Get(context.Background(), 1)
+}
+
+func TestDebugToSlogByDefault(t *testing.T) {
+	buf := new(lockedBuffer)
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	defer slog.SetDefault(old)
+	inspect.SetDebug(true)
+	defer inspect.SetDebug(false)
+	inspect.SetStuckAfter(10 * time.Millisecond)
+	defer inspect.SetStuckAfter(100 * time.Millisecond)
+
+	g := taskgroup.New(context.Background())
+	release := make(chan struct{})
+	g.GoNamed("unobserved", func(ctx context.Context) error { ignoresCancellation(release); return nil })
+	g.Cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "inspect: task ignores cancellation") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	g.Wait()
+	out := buf.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "name=unobserved") || !strings.Contains(out, "inspect_test.ignoresCancellation") || !strings.Contains(out, "created=") {
+		t.Errorf("slog's default logger got:\n%s\nwant a Warn record for task unobserved with both stacks", out)
+	}
+}
+
+func TestDebugFromEnvironment(t *testing.T) {
+	if os.Getenv("INSPECT_CHILD") == "1" {
+		if !inspect.Debugging() {
+			fmt.Println("debug mode off")
+			os.Exit(1)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDebugFromEnvironment$")
+	cmd.Env = append(os.Environ(), "INSPECT_CHILD=1", "ASYNCDEBUG=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("with ASYNCDEBUG=1, Debugging() is false at start: %v\n%s", err, out)
+	}
 }
