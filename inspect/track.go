@@ -268,17 +268,6 @@ func (t *table) appendAll(rs []*rec) []*rec {
 	return rs
 }
 
-func (t *table) len() int {
-	n := 0
-	for i := range t.sh {
-		s := &t.sh[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
-
 // objects remembers the kind, name and (in debug mode) creation stack of
 // the registry's objects, by ID, for labels and debug reports. It learns
 // of them through the hook (ObjectRegistered) and, for those made before
