@@ -51,6 +51,7 @@ func installLocked() {
 	if !on {
 		observe.SetTaskHook(nil)
 		task.SetDebug(nil)
+		objects.clear() // no ObjectLeft comes without the hook
 		return
 	}
 	objects.seed()
@@ -288,6 +289,12 @@ func (t *objTable) seed() {
 	for o := range observe.Objects() {
 		t.put(o.ID, objInfo{kind: o.Kind, name: o.Name})
 	}
+}
+
+func (t *objTable) clear() {
+	t.mu.Lock()
+	t.m = nil
+	t.mu.Unlock()
 }
 
 func (t *objTable) put(id observe.ID, o objInfo) {
