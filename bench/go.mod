@@ -10,11 +10,13 @@ require (
 	github.com/alitto/pond/v2 v2.7.1
 	github.com/async-patterns/async v0.3.0
 	github.com/async-patterns/async/breaker/redisstore v0.3.0
+	github.com/async-patterns/async/limit/redislimit v0.3.0
 	github.com/async-patterns/async/queue/jsqueue v0.3.0
 	github.com/avast/retry-go/v5 v5.1.1
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/go-redsync/redsync/v4 v4.18.1
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/nats-io/nats.go v1.55.0
@@ -46,3 +48,5 @@ require (
 )
 
 replace github.com/async-patterns/async/breaker/redisstore => ../breaker/redisstore
+
+replace github.com/async-patterns/async/limit/redislimit => ../limit/redislimit

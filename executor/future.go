@@ -32,8 +32,7 @@ const (
 // Cost: one allocation, which holds the task's ctx too; a ctx that nobody
 // selects on never makes a channel.
 type Future[T any] struct {
-	h  task.Handle[T]
-	ex *Executor // nil only for a Submit with a nil executor
+	h task.Handle[T] // its owner is the *Executor (nil only for a Submit with a nil executor)
 }
 
 // Submit queues fn to run on one of ex's workers and returns a future of its
@@ -68,7 +67,7 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 		panic("executor: nil ctx passed to Submit")
 	}
 	fn = watchValue(ctx, ex, limitValue(limiterOf(ex), fn))
-	f := &Future[T]{ex: ex}
+	f := new(Future[T])
 	f.h.Init(ctx, ex, fn)
 	if ex == nil {
 		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
@@ -106,7 +105,7 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 		return nil, ex.reject(err)
 	}
 	fn = watchValue(context.Background(), ex, limitValue(ex.limiter, fn))
-	f := &Future[T]{ex: ex}
+	f := new(Future[T])
 	f.h.Init(context.Background(), ex, fn)
 	if !ex.send(job{arg: runner(f)}) {
 		return nil, ex.reject(ErrFull)
@@ -134,7 +133,7 @@ func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 	if ctx == nil {
 		panic("executor: nil ctx passed to Wait")
 	}
-	if f.h.State() == Pending && f.ex != nil && f.ex.owns(ctx) {
+	if ex := f.exec(); f.h.State() == Pending && ex != nil && ex.owns(ctx) {
 		f.runInline()
 	}
 	return f.h.Wait(ctx)
@@ -149,8 +148,8 @@ func (f *Future[T]) Done() <-chan struct{} { return f.h.Done() }
 // returns: Cancelled if it returns that cancellation. Cancel does not wait,
 // and does nothing on a resolved future.
 func (f *Future[T]) Cancel() {
-	if f.h.Cancel(context.Canceled) && f.ex != nil {
-		f.ex.shared.count(Cancelled)
+	if ex := f.exec(); f.h.Cancel(context.Canceled) && ex != nil {
+		ex.shared.count(Cancelled)
 	}
 }
 
@@ -187,7 +186,7 @@ func (f *Future[T]) runOn(w *worker) {
 // claimed already. While it runs, it is listed in ex.inlineRun, so that
 // ShutdownNow, which no worker's cur tells about it, can cancel its ctx.
 func (f *Future[T]) runInline() {
-	ex := f.ex
+	ex := f.exec()
 	if f.h.SkipIfDone() {
 		ex.shared.count(Cancelled)
 		return
@@ -218,11 +217,12 @@ func (f *Future[T]) runInline() {
 // runtime.Goexit unwinds the goroutine (Run has resolved the future by then).
 func (f *Future[T]) ended(w *worker) {
 	if w == nil {
-		f.ex.inlineMu.Lock()
-		delete(f.ex.inlineRun, f)
-		f.ex.inlineMu.Unlock()
-		f.ex.shared.count(f.h.State())
-		f.ex.inline.Add(-1)
+		ex := f.exec()
+		ex.inlineMu.Lock()
+		delete(ex.inlineRun, f)
+		ex.inlineMu.Unlock()
+		ex.shared.count(f.h.State())
+		ex.inline.Add(-1)
 		return
 	}
 	w.release()
@@ -230,3 +230,10 @@ func (f *Future[T]) ended(w *worker) {
 }
 
 func (f *Future[T]) abort(err error) bool { return f.h.Cancel(err) }
+
+// exec returns the executor f was submitted to, kept as its handle's owner
+// rather than in a field of its own (one word less per future).
+func (f *Future[T]) exec() *Executor {
+	ex, _ := f.h.Owner().(*Executor)
+	return ex
+}

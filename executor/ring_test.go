@@ -281,7 +281,7 @@ func TestLateJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	ran := false
-	f := &Future[int]{ex: ex}
+	f := new(Future[int])
 	f.h.Init(context.Background(), ex, func(context.Context) (int, error) { ran = true; return 1, nil })
 	if !ex.send(job{arg: runner(f)}) {
 		t.Fatal("send failed on an empty queue")

@@ -40,6 +40,10 @@
 //     they queue, start and end, with its name ([WithTaskName],
 //     taskgroup's GoNamed and SpawnNamed) or its function's symbol
 //     ([FuncName], resolved only when asked for), and its parent.
+//   - Attempts and messages: an [AttemptObserver] (a tracer) makes the ctx
+//     each retry and retryhttp attempt runs with; a [Propagator] carries a
+//     ctx's trace across jsqueue, from Put to the Serve handler in another
+//     process, in the message's headers.
 //   - [Slog] writes failures at Warn or Error with what is needed to act
 //     (which breaker, which host, attempts, the last error, a panic's
 //     stack), and the rest at Debug. Events that must never be lost (an

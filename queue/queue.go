@@ -1,10 +1,8 @@
 package queue
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"sync"
 
 	"github.com/async-patterns/async/internal/safe"
@@ -46,8 +44,8 @@ type PanicError = safe.PanicError
 // [Queue.CloseNow].
 //
 // Cost: a Put or Get that need not wait is one lock and unlock, O(1), with
-// no allocation and no look at ctx (BENCHMARKS.md compares it with a
-// buffered channel). A contended lock is retried a few times, yielding the
+// no allocation and no look at ctx, and touches one cache line of the
+// queue's own state (BENCHMARKS.md compares it with a buffered channel). A contended lock is retried a few times, yielding the
 // processor in between, before the caller blocks on it. A call that must
 // wait looks at its state a few dozen times and yields the processor twice
 // before it parks, since the call that serves it is often already running;
@@ -58,30 +56,37 @@ type PanicError = safe.PanicError
 // calls of less per item. The ring buffer of FIFO and LIFO queues grows on
 // demand, so a large capacity costs nothing until it is used.
 type Queue[T any] struct {
-	// Immutable after construction.
+	// Immutable after construction, read by every call: on cache lines of
+	// their own, which no call writes, so they stay shared between cores.
 	kind     kind
-	capacity int
 	overflow Overflow
+	capacity int
 	onDrop   func(T)
 	less     func(a, b T) bool // NewPriority only
-	ob       *observed         // name, observer, registry entry (observe.go)
+	ob       *observed         // name, observer, registry entry (observe.go); read only off the hot path
+	_        [24]byte          // the rest of the line (layout_test.go checks)
 
-	mu sync.Mutex // protects every field below
-
-	n    int // items held
-	ring []T // FIFO and LIFO: circular buffer, grows up to capacity
-	head int // index of the oldest item in ring
-	heap []entry[T]
-	seq  uint64 // priority: insertion counter, keeps equal priorities FIFO
-
-	getters    waitList[T] // blocked Gets, oldest first; non-empty only while n == 0
-	putters    waitList[T] // blocked Puts, oldest first; non-empty only while n == capacity
+	// The fields a Put or Get that need not wait touches, and nothing else,
+	// in one 64-byte cache line (the struct's size, a multiple of 64, makes
+	// the allocator align it to 64), so that a call moves one line of the
+	// queue's state between cores rather than three.
+	mu         sync.Mutex // protects every field below
+	n          int        // items held
+	head       int        // index of the oldest item in ring
+	ring       []T        // FIFO and LIFO: circular buffer, grows up to capacity
+	unfinished int        // items put and not yet marked done or discarded
 	closed     bool
-	unfinished int           // items put and not yet marked done or discarded
-	joined     chan struct{} // closed when unfinished reaches 0; nil if no Join waits
-	dropped    uint64
+	_          [7]byte // the rest of the line
+
+	getters waitList[T] // blocked Gets, oldest first; non-empty only while n == 0
+	putters waitList[T] // blocked Puts, oldest first; non-empty only while n == capacity
+	heap    []entry[T]
+	seq     uint64        // priority: insertion counter, keeps equal priorities FIFO
+	joined  chan struct{} // closed when unfinished reaches 0; nil if no Join waits
+	dropped uint64
 
 	pool sync.Pool // *waiter[T], reused across blocking calls
+	_    [8]byte   // to 256 bytes, a size class the allocator aligns to 64
 }
 
 type kind uint8
@@ -128,151 +133,6 @@ func NewPriority[T any](capacity int, less func(a, b T) bool, opts ...Option) *Q
 	return newQueue[T](kindPriority, "NewPriority", capacity, less, opts)
 }
 
-// Put adds v to the queue, waiting while it is full (under the default
-// [Block] policy). Blocked putters are served in FIFO order.
-//
-// If ctx ends while Put waits, Put returns context.Cause(ctx) and v was not
-// enqueued. A putter whose ctx has ended is skipped when its turn comes,
-// even if it has not woken up yet: room made after ctx ended goes to the
-// next putter, never to this one. Only a ctx that ends at the very instant
-// a getter moves v in may lose that race; Put then returns nil, and v is
-// in the queue. If the queue is closed, before or during the wait, Put
-// returns [ErrClosed] and v was not enqueued. Under [DropOldest] and
-// [DropNewest] Put never waits; see [WithOnDrop] for the one error it can
-// then return.
-//
-// When there is room, Put succeeds at once without looking at ctx: ctx
-// bounds only the wait, as with a channel send in a select that is ready.
-// (x/sync's semaphore.Weighted.Acquire does the opposite: it fails with a
-// done ctx even when it could acquire at once.) Check ctx.Err() before Put
-// if an ended ctx must stop even a Put that need not wait. Put panics if
-// ctx is nil.
-func (q *Queue[T]) Put(ctx context.Context, v T) error {
-	if ctx == nil {
-		panic("queue: nil ctx passed to Put")
-	}
-	return q.put(ctx, v, true)
-}
-
-// TryPut adds v to the queue if it can do so without waiting. It returns
-// [ErrFull] if the queue is full under the [Block] policy and [ErrClosed]
-// if it is closed; in both cases v was not enqueued.
-func (q *Queue[T]) TryPut(v T) error {
-	return q.put(context.Background(), v, false) // ctx unused: never waits
-}
-
-// Get removes and returns the next item (the oldest for FIFO, the newest
-// for LIFO, the smallest for a priority queue), waiting while the queue is
-// empty. Blocked getters are served in FIFO order.
-//
-// After Close, Get drains what is left, then returns [ErrClosed]; after
-// CloseNow it returns [ErrClosed] at once. If ctx ends while waiting, Get
-// returns context.Cause(ctx) and has removed nothing. A getter whose ctx
-// has ended is skipped when its turn comes, even if it has not woken up
-// yet: the item goes to the next getter, or into the queue. Only a ctx that
-// ends at the very instant a putter hands this Get its item may lose that
-// race; Get then returns the item with a nil error: an item is never
-// half-taken. When an item is ready, Get returns it without looking at
-// ctx. Get panics if ctx is nil.
-func (q *Queue[T]) Get(ctx context.Context) (T, error) {
-	if ctx == nil {
-		panic("queue: nil ctx passed to Get")
-	}
-	q.lock()
-	if q.n > 0 {
-		v, w := q.takeLocked()
-		q.mu.Unlock()
-		if w != nil {
-			w.ready <- struct{}{}
-		}
-		return v, nil
-	}
-	return q.getWait(ctx)
-}
-
-// TryGet removes and returns the next item if there is one. It returns
-// [ErrEmpty] if the queue is empty and open, and [ErrClosed] if it is empty
-// and closed.
-func (q *Queue[T]) TryGet() (T, error) {
-	q.lock()
-	if q.n > 0 {
-		v, w := q.takeLocked()
-		q.mu.Unlock()
-		if w != nil {
-			w.ready <- struct{}{}
-		}
-		return v, nil
-	}
-	closed := q.closed
-	q.mu.Unlock()
-	var zero T
-	if closed {
-		return zero, ErrClosed
-	}
-	return zero, ErrEmpty
-}
-
-// GetBatch waits, as [Queue.Get] does, for at least one item, then removes
-// and returns up to max items in the order Get would return them, without
-// waiting for more. It returns an error naming max if max < 1, and
-// otherwise the errors of Get, with a nil slice; an error means nothing was
-// removed. GetBatch panics if ctx is nil.
-func (q *Queue[T]) GetBatch(ctx context.Context, max int) ([]T, error) {
-	if ctx == nil {
-		panic("queue: nil ctx passed to GetBatch")
-	}
-	if max < 1 {
-		return nil, fmt.Errorf("queue: GetBatch max = %d; want >= 1", max)
-	}
-	var batch []T
-	q.lock()
-	if q.n == 0 {
-		v, err := q.getWait(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if max == 1 {
-			return []T{v}, nil
-		}
-		q.lock()
-		batch = make([]T, 1, min(max, q.n+1))
-		batch[0] = v
-	} else {
-		batch = make([]T, 0, min(max, q.n))
-	}
-	var wake *waiter[T] // served putters, chained through next
-	for len(batch) < max && q.n > 0 {
-		v, w := q.takeLocked()
-		batch = append(batch, v)
-		if w != nil {
-			w.next = wake
-			wake = w
-		}
-	}
-	q.mu.Unlock()
-	signal(wake)
-	return batch, nil
-}
-
-// All returns an iterator over the items got from the queue with
-// [Queue.Get]. It ends when the queue is closed and drained or when ctx
-// ends (check ctx.Err() to tell which). Breaking out of the loop removes
-// nothing more. yield is called on the ranging goroutine only. All panics
-// if ctx is nil.
-func (q *Queue[T]) All(ctx context.Context) iter.Seq[T] {
-	if ctx == nil {
-		panic("queue: nil ctx passed to All")
-	}
-	return func(yield func(T) bool) {
-		for {
-			v, err := q.Get(ctx)
-			if err != nil || !yield(v) {
-				return
-			}
-		}
-	}
-}
-
 // Len returns the number of items in the queue.
 func (q *Queue[T]) Len() int {
 	q.lock()
@@ -314,63 +174,4 @@ func newQueue[T any](k kind, name string, capacity int, less func(a, b T) bool, 
 	q.pool.New = func() any { return &waiter[T]{ready: make(chan struct{}, 1)} }
 	q.register(o)
 	return q
-}
-
-// put is Put (block) and TryPut (!block).
-func (q *Queue[T]) put(ctx context.Context, v T, block bool) error {
-	q.lock()
-	if q.closed {
-		q.mu.Unlock()
-		return ErrClosed
-	}
-	if w := q.nextLocked(&q.getters); w != nil {
-		// A getter waits, so the queue is empty: hand v over directly.
-		w.v = v
-		q.unfinished++
-		parked := w.serve(stateServed)
-		q.mu.Unlock()
-		if parked {
-			w.ready <- struct{}{}
-		}
-		return nil
-	}
-	if q.n < q.capacity {
-		q.unfinished++
-		q.pushLocked(v)
-		q.mu.Unlock()
-		return nil
-	}
-	switch q.overflow {
-	case DropNewest:
-		q.dropped++
-		q.mu.Unlock()
-		return q.drop(v)
-	case DropOldest:
-		old := q.popOldestLocked()
-		q.pushLocked(v) // unfinished: one in, one out
-		q.dropped++
-		q.mu.Unlock()
-		return q.drop(old)
-	}
-	if !block {
-		q.mu.Unlock()
-		return ErrFull
-	}
-	return q.putWait(ctx, v)
-}
-
-// takeLocked removes the next item and, if a putter waits, moves its item
-// into the freed slot. It returns the served putter if it is parked; the
-// caller must signal it after unlocking.
-func (q *Queue[T]) takeLocked() (T, *waiter[T]) {
-	v := q.popLocked()
-	w := q.nextLocked(&q.putters)
-	if w != nil {
-		q.unfinished++
-		q.pushLocked(w.v)
-		if !w.serve(stateServed) {
-			w = nil // not parked: it sees its state, no signal needed
-		}
-	}
-	return v, w
 }

@@ -9,16 +9,14 @@ import (
 
 // WithObserver makes o the observer of this call's events (each attempt's
 // end, and the give-up), instead of the process's default
-// ([observe.SetDefault]). A nil o is a bad option: the call returns an
-// error naming it and makes no attempt.
+// ([observe.SetDefault]). WithObserver panics if o is nil, at once, as
+// every package's WithObserver does: a nil observer is a bug at the place
+// the observer is installed, not in some later call.
 func WithObserver(o observe.Observer) Option {
-	return func(c *config) {
-		if o == nil {
-			c.bad("WithObserver(nil): observer must not be nil")
-			return
-		}
-		c.obs = o
+	if o == nil {
+		panic("retry: nil Observer passed to WithObserver")
 	}
+	return func(c *config) { c.obs = o }
 }
 
 // WithName names the operation retried in its events ("fetch prices",

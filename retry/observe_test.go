@@ -107,11 +107,12 @@ func TestObserve(t *testing.T) {
 			t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
-	t.Run("a nil observer is a bad option: no attempt", func(t *testing.T) {
-		called := false
-		err := retry.Do(context.Background(), func(context.Context) error { called = true; return nil }, retry.WithObserver(nil))
-		if err == nil || !strings.Contains(err.Error(), "WithObserver") || called {
-			t.Errorf("Do(WithObserver(nil)) = %v, called %v; want an error naming WithObserver, no call", err, called)
-		}
+	t.Run("a nil observer panics naming the option", func(t *testing.T) {
+		defer func() {
+			if r, _ := recover().(string); r != "retry: nil Observer passed to WithObserver" {
+				t.Errorf("panic = %q", r)
+			}
+		}()
+		retry.WithObserver(nil)
 	})
 }

@@ -41,18 +41,18 @@ type Group struct {
 	limiter  limit.Limiter // admits each task as it starts; nil means none (limiter.go)
 
 	wg        sync.WaitGroup
-	cancelled atomic.Bool // Cancel was called
-	waited    atomic.Bool // Wait has been called
-	finished  atomic.Bool // Wait has returned
+	active    atomic.Int64 // tasks running, for the registry's gauges (observe.go); beside wg, whose line every start and end writes anyway
+	cancelled atomic.Bool  // Cancel was called
+	waited    atomic.Bool  // Wait has been called
+	finished  atomic.Bool  // Wait has returned
 
 	mu   sync.Mutex // protects errs
 	errs []error    // failures in the order they happened
 
-	reg    *observe.Entry   // the group in the registry of live objects (observe.go)
-	quiet  bool             // its tasks are not watched (a gather call's group)
-	obs    observe.Observer // WithObserver's, or nil for the default
-	name   string           // WithName's
-	active atomic.Int64     // tasks running, for the registry's gauges
+	reg   *observe.Entry   // the group in the registry of live objects (observe.go)
+	quiet bool             // its tasks are not watched (a gather call's group)
+	obs   observe.Observer // WithObserver's, or nil for the default
+	name  string           // WithName's
 }
 
 // Option configures a Group built by [New].

@@ -71,10 +71,15 @@ type Ctx struct {
 	done   chan struct{} // nil until Done is first called or the ctx is cancelled
 	err    error         // set once, when done is closed
 	stop   func() bool   // unregisters from parent; set while done watches the parent
-	afters []*afterEntry // callbacks registered through AfterFunc
+	afters *afterEntry   // callbacks registered through AfterFunc, newest first
 }
 
-type afterEntry struct{ f func() }
+// afterEntry is one AfterFunc callback, in a list rather than a slice so
+// that a ctx that never has one (most) carries one word for it, not three.
+type afterEntry struct {
+	f    func()
+	next *afterEntry
+}
 
 func (c *Ctx) init(parent context.Context, owner any) {
 	c.parent = parent
@@ -160,15 +165,15 @@ func (c *Ctx) AfterFunc(f func()) (stop func() bool) {
 		go f()
 		return func() bool { return false }
 	}
-	e := &afterEntry{f: f}
-	c.afters = append(c.afters, e)
+	e := &afterEntry{f: f, next: c.afters}
+	c.afters = e
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for i, x := range c.afters {
-			if x == e {
-				c.afters = append(c.afters[:i], c.afters[i+1:]...)
+		for p := &c.afters; *p != nil; p = &(*p).next {
+			if *p == e {
+				*p = e.next
 				return true
 			}
 		}
@@ -196,7 +201,7 @@ func (c *Ctx) cancel(err error) {
 	if stop != nil {
 		stop()
 	}
-	for _, e := range afters {
+	for e := afters; e != nil; e = e.next {
 		go e.f()
 	}
 }

@@ -10,17 +10,28 @@ import (
 
 // Handle is a task's result-to-be. The zero Handle is not usable; call
 // [Handle.Init] before sharing it. A Handle must not be copied after Init.
+//
+// Cost: resolving a task is one atomic swap of its state and one
+// WaitGroup.Done; a Done channel is made only for a caller that asks for
+// one. Why a WaitGroup to park on rather than a semaphore or mutex of our
+// own: a goroutine blocked in WaitGroup.Wait (or on a channel) is durably
+// blocked inside a testing/synctest bubble, one blocked on a sync.Mutex is
+// not, and tests of code that waits on a task run in bubbles.
 type Handle[T any] struct {
 	ctx   Ctx
 	fn    func(context.Context) (T, error)
-	state atomic.Int32
+	state atomic.Int32   // a State, with watched set once done has been made
 	wg    sync.WaitGroup // released when the task resolves; lets a Wait without a Done channel block without a channel
-	mu    sync.Mutex     // protects done
-	done  chan struct{}  // made on demand, closed when the task resolves
+	done  chan struct{}  // made by Done (under ctx.mu) before it sets watched; closed by resolve if watched
 	val   T              // written before state becomes final
 	err   error          // written before state becomes final
-	dbg   *unread        // debug mode only (debug.go); nil otherwise
 }
+
+// watched is the bit of Handle.state that says done has been made and must
+// be closed when the task resolves. Only Done sets it, while the task is
+// live; resolve clears it as it swaps in the final state, and so learns
+// whether to close done without taking a lock.
+const watched = 1 << 16
 
 // Init prepares h to run fn under a ctx derived from parent. owner is what
 // [OwnerOf] answers for that ctx (nil for none).
@@ -35,7 +46,10 @@ func (h *Handle[T]) Init(parent context.Context, owner any, fn func(context.Cont
 func (h *Handle[T]) Context() context.Context { return &h.ctx }
 
 // State returns the task's current state.
-func (h *Handle[T]) State() State { return State(h.state.Load()) }
+func (h *Handle[T]) State() State { return State(h.state.Load() &^ watched) }
+
+// Owner returns the owner given to [Handle.Init].
+func (h *Handle[T]) Owner() any { return h.ctx.own }
 
 // Resolved reports whether the task has reached a final state.
 func (h *Handle[T]) Resolved() bool { return h.State() >= Succeeded }
@@ -84,15 +98,29 @@ func (h *Handle[T]) Wait(ctx context.Context) (T, error) {
 
 // Done returns a channel closed when the task resolves.
 func (h *Handle[T]) Done() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.done == nil {
-		if h.Resolved() {
+	h.ctx.mu.Lock() // serialises the callers of Done; resolve does not take it
+	defer h.ctx.mu.Unlock()
+	if h.done != nil {
+		return h.done
+	}
+	var ch chan struct{}
+	for {
+		s := h.state.Load()
+		if State(s) >= Succeeded {
+			h.done = closedChan
 			return closedChan
 		}
-		h.done = make(chan struct{})
+		if ch == nil {
+			ch = make(chan struct{})
+		}
+		// done is written before the swap that publishes watched, so a
+		// resolve that sees watched sees done; while watched is unset,
+		// resolve does not read it.
+		h.done = ch
+		if h.state.CompareAndSwap(s, s|watched) {
+			return ch
+		}
 	}
-	return h.done
 }
 
 // Cancel cancels the task. A task that has not started resolves at once as
@@ -101,7 +129,7 @@ func (h *Handle[T]) Done() <-chan struct{} {
 // returns. Cancel on a resolved task does nothing. It reports whether the
 // task was still pending and is now resolved.
 func (h *Handle[T]) Cancel(err error) bool {
-	if h.state.CompareAndSwap(int32(Pending), int32(Running)) {
+	if h.claim() {
 		h.ctx.cancel(context.Canceled)
 		var zero T
 		h.resolve(zero, err, Cancelled)
@@ -127,8 +155,20 @@ func (h *Handle[T]) SkipIfDone() bool {
 
 // Start claims a pending task for running. It returns false when the task
 // was cancelled before it could start; the caller then must not call Run.
-func (h *Handle[T]) Start() bool {
-	return h.state.CompareAndSwap(int32(Pending), int32(Running))
+func (h *Handle[T]) Start() bool { return h.claim() }
+
+// claim moves a pending task to Running, keeping the watched bit, and
+// reports whether it did.
+func (h *Handle[T]) claim() bool {
+	for {
+		s := h.state.Load()
+		if State(s&^watched) != Pending {
+			return false
+		}
+		if h.state.CompareAndSwap(s, s&watched|int32(Running)) {
+			return true
+		}
+	}
 }
 
 // Run calls the function of a task claimed with [Handle.Start] on the
@@ -158,7 +198,7 @@ func (h *Handle[T]) Run() {
 // Reject resolves a pending task as st with err without running it (a
 // rejected submit, a group already cancelled). It reports whether it did.
 func (h *Handle[T]) Reject(st State, err error) bool {
-	if !h.state.CompareAndSwap(int32(Pending), int32(Running)) {
+	if !h.claim() {
 		return false
 	}
 	h.ctx.cancel(context.Canceled)
@@ -173,11 +213,8 @@ func (h *Handle[T]) resolve(v T, err error, st State) {
 	h.val, h.err = v, err
 	h.fn = nil // let the closure go
 	h.debugResolved(st, err)
-	h.mu.Lock()
-	h.state.Store(int32(st))
-	if h.done != nil {
+	if h.state.Swap(int32(st))&watched != 0 {
 		close(h.done)
 	}
-	h.mu.Unlock()
 	h.wg.Done()
 }

@@ -180,6 +180,56 @@ func TestHandle(t *testing.T) {
 		}
 	})
 
+	t.Run("every Done channel closes, whenever it is asked for", func(t *testing.T) {
+		// Done publishes its channel with a bit in the state word that
+		// Start, Cancel and resolve race with; a channel made in that race
+		// must still be closed, and the state must still read right.
+		for i := range 2000 {
+			h := newHandle(context.Background(), func(context.Context) (int, error) { return i, nil })
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Go(func() { <-h.Done() })
+			}
+			if i%2 == 0 {
+				wg.Go(func() {
+					if h.Start() {
+						h.Run()
+					}
+				})
+			} else {
+				wg.Go(func() { h.Cancel(context.Canceled) })
+			}
+			wg.Wait() // hangs if a Done channel is never closed
+			<-h.Done()
+			if want := []State{Succeeded, Cancelled}[i%2]; h.State() != want {
+				t.Fatalf("run %d: State() = %v; want %v", i, h.State(), want)
+			}
+		}
+	})
+
+	t.Run("Done on a live task leaves its state as it was", func(t *testing.T) {
+		h := newHandle(context.Background(), func(context.Context) (int, error) { return 1, nil })
+		d := h.Done()
+		if h.State() != Pending || h.Resolved() {
+			t.Fatalf("after Done: State() = %v; want pending", h.State())
+		}
+		if !h.Start() || h.State() != Running {
+			t.Fatalf("Start() after Done: State() = %v; want running", h.State())
+		}
+		if h.Cancel(context.Canceled) {
+			t.Error("Cancel() = true on a running task; want false")
+		}
+		h.Run()
+		select {
+		case <-d:
+		default:
+			t.Fatal("Done channel not closed after Run")
+		}
+		if h.State() != Succeeded { // its ctx was cancelled, but it returned no error
+			t.Errorf("State() = %v; want succeeded", h.State())
+		}
+	})
+
 	t.Run("Result before resolution is the zero value", func(t *testing.T) {
 		h := newHandle(context.Background(), func(context.Context) (int, error) { return 3, nil })
 		if v, err := h.Result(); v != 0 || err != nil {

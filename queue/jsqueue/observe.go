@@ -15,15 +15,13 @@ import (
 // (Outcome OK, or Rejected with the error), JobDelivered for each delivery
 // (with its attempt), JobDone, JobRetry (with the error and the delay) and
 // JobDeadLetter (with the last error and the attempts), whether settled by
-// hand or by [Serve]. A nil o is a bad option.
+// hand or by [Serve]. WithObserver panics if o is nil, at once, as every
+// package's WithObserver does.
 func WithObserver(o observe.Observer) Option {
-	return func(c *config) {
-		if o == nil {
-			c.bad("WithObserver(nil): observer must not be nil")
-			return
-		}
-		c.obs = o
+	if o == nil {
+		panic("jsqueue: nil Observer passed to WithObserver")
 	}
+	return func(c *config) { c.obs = o }
 }
 
 // register enters q in the registry of live objects as kind "jsqueue",

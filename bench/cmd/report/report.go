@@ -24,6 +24,8 @@ var handWritten = map[string]bool{
 var floors = map[string]string{
 	"Queue/spsc":               "chan",
 	"Queue/mpmc-4x4":           "chan",
+	"Queue/mpmc-4x4-cap1024":   "chan",
+	"Queue/mpmc-4x4-burst":     "chan",
 	"Executor/fire-and-forget": "chanPool",
 	"Executor/future":          "chanPool",
 	"Executor/cpu-bound":       "sequential",
@@ -147,7 +149,10 @@ type Verdict struct {
 // targets are DESIGN.md's performance targets.
 var targets = []Target{
 	{"Queue/spsc", "ctx-aware Put+Get <= 1.2x a buffered channel, 0 allocs/item", all(ratio("ours", "chan", 1.2), allocs("ours", 0))},
+	{"Queue/spsc", "turn 3: with a live cancellable ctx <= 1.0x a channel op (SPSC), 0 allocs/item", all(ratio("ours", "chan", 1.0), allocs("ours", 0))},
 	{"Queue/mpmc-4x4", "ctx-aware Put+Get <= 1.2x a buffered channel, 0 allocs/item", all(ratio("ours", "chan", 1.2), allocs("ours", 0))},
+	{"Queue/mpmc-4x4-cap1024", "4x4 <= 1.2x a buffered channel in both harness shapes (long-lived goroutines, capacity 1024), 0 allocs/item", all(ratio("ours", "chan", 1.2), allocs("ours", 0))},
+	{"Queue/mpmc-4x4-burst", "4x4 <= 1.2x a buffered channel in both harness shapes (goroutines started per op), 0 allocs/item", all(ratio("ours", "chan", 1.2), allocs("ours", 0))},
 	{"Executor/fire-and-forget", "fire-and-forget <= 1.2x a fixed channel pool", ratio("ours", "chanPool", 1.2)},
 	{"Executor/future", "Submit+Wait future <= 1 alloc and faster than every peer's future", all(allocs("ours", 1), fasterThanPeers("ours"))},
 	{"Executor/cpu-bound", "CPU speed-up >= 1.95x on 2 cores", speedup("ours", 1.95)},
@@ -174,6 +179,8 @@ var targets = []Target{
 
 	{"Guard/first-try", "retry + breaker through a guard: 0 allocs", allocs("ours", 0)},
 	{"Guard/paired", "retry + breaker through a guard <= the two by hand + 30 ns (fastest of alternating blocks)", metricAtMost("ours", "overhead-ns/call", 30)},
+	{"RedisLimit/allow", "shared Allow <= 1.1x redis_rate v10's on the same server, 1 Redis round trip per decision", all(ratio("ours", "redis_rate", 1.1), metricAtMost("ours", "rtt/op", 1))},
+	{"RedisLimit/semaphore", "shared semaphore acquire+release: 2 Redis round trips", metricAtMost("ours", "rtt/op", 2)},
 }
 
 func rows(s *Scenario, names ...string) ([]*Bench, string) {
