@@ -131,7 +131,7 @@ func (r *rec) TaskStarted(ctx context.Context) {
 	r.state.Store(stRunning)
 	if state.tracking.Load() {
 		r.restore = ctx
-		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels(LabelGroup, groupLabel(r), LabelTask, taskLabel(r))))
+		pprof.SetGoroutineLabels(labelled(ctx, r))
 		if trace.IsEnabled() {
 			var tctx context.Context
 			tctx, r.ttask = trace.NewTask(ctx, "async."+r.source)
@@ -175,6 +175,44 @@ const (
 	LabelGroup = "async.group" // the group or executor: its name, else its kind and ID ("taskgroup#12")
 	LabelTask  = "async.task"  // the task's name, else its function's symbol
 )
+
+// labelled returns ctx with the task's pprof labels added. When ctx has
+// no labels of its own (the usual case) it is one of a bounded cache of
+// labelled contexts, one per group and task label, so that a task costs
+// no allocation for its labels.
+func labelled(ctx context.Context, r *rec) context.Context {
+	own := false
+	pprof.ForLabels(ctx, func(string, string) bool { own = true; return false })
+	if own {
+		return pprof.WithLabels(ctx, pprof.Labels(LabelGroup, groupLabel(r), LabelTask, taskLabel(r)))
+	}
+	k := labelKey{r.parent, r.name, r.fn}
+	if c, ok := labelCache.Load(k); ok {
+		return c.(context.Context)
+	}
+	c := pprof.WithLabels(context.Background(), pprof.Labels(LabelGroup, groupLabel(r), LabelTask, taskLabel(r)))
+	if labelCount.Add(1) <= maxLabelCache {
+		labelCache.Store(k, c)
+	}
+	return c
+}
+
+// labelKey is what a task's labels are made of: its parent's ID (whose
+// kind and name do not change) and its name or function.
+type labelKey struct {
+	parent observe.ID
+	name   string
+	fn     uintptr
+}
+
+var (
+	labelCache sync.Map // labelKey -> context.Context carrying the labels
+	labelCount atomic.Int64
+)
+
+// maxLabelCache bounds the cache: a process that makes groups without
+// end (each its own parent ID) pays the labels' allocations past it.
+const maxLabelCache = 4096
 
 func taskLabel(r *rec) string {
 	if r.name != "" {
