@@ -12,6 +12,7 @@
 //
 //	go run ./examples/pipeline -n 100000 -workers 4
 //	go run ./examples/pipeline -slow 1s   # a stalled sink: watch Ctrl-C cut the drain off
+//	go run ./examples/pipeline -slow 10ms -debug-addr localhost:6060   # watch it at the printed URL
 //
 // On a terminal, a run that lasts more than a second shows a progress line;
 // with the output piped, only the final lines are printed.
@@ -55,6 +56,14 @@ func main() {
 		cfg.progress = os.Stdout
 	}
 	cfg.hints = os.Stderr
+	if cfg.debugAddr != "" {
+		stopDebug, err := serveDebug(cfg.debugAddr, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pipeline:", err)
+			os.Exit(1)
+		}
+		defer stopDebug()
+	}
 	if err := run(ctx, os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		os.Exit(1)
@@ -72,6 +81,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.IntVar(&cfg.capacity, "capacity", 64, "capacity of each queue (1 or more)")
 	fs.DurationVar(&cfg.grace, "grace", 500*time.Millisecond, "after Ctrl-C, how long in-flight items may take to drain")
 	fs.DurationVar(&cfg.slow, "slow", 0, "make the sink take this long per item (to watch a stalled drain)")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve package inspect's page (and pprof) on this address, such as localhost:6060, and print its URL")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err // the flag package has printed the error and the usage
 	}
@@ -108,6 +118,8 @@ type config struct {
 	hints io.Writer
 	// progress, when set, receives a live progress line (a terminal).
 	progress io.Writer
+	// debugAddr, when set, is where main serves the inspect page (debug.go).
+	debugAddr string
 	// produced, when set, is called after each item the producer has put
 	// (the test uses it to interrupt the run part-way).
 	produced func(n int)
@@ -125,8 +137,8 @@ var errCutOff = errors.New("drain cut off")
 // close behind it, and every item already put is still processed, unless
 // that takes longer than cfg.grace; then every stage is stopped.
 func run(ctx context.Context, out io.Writer, cfg config) error {
-	numbers := queue.New[uint64](cfg.capacity)
-	squares := queue.New[uint128](cfg.capacity)
+	numbers := queue.New[uint64](cfg.capacity, queue.WithName("numbers"))
+	squares := queue.New[uint128](cfg.capacity, queue.WithName("squares"))
 	var c counts
 	var sum uint128 // written by the sink only; read after Wait
 
@@ -153,11 +165,11 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 
 	// The group's ctx ends if a stage fails or the drain is cut off; then
 	// every stage stops.
-	g := taskgroup.New(drain)
+	g := taskgroup.New(drain, taskgroup.WithName("pipeline"))
 
 	// Stage 1: the producer. It stops when ctx ends, even in the middle of
 	// a Put that waits for room, and closes the first queue either way.
-	g.Go(func(gctx context.Context) error {
+	g.GoNamed("producer", func(gctx context.Context) error {
 		defer numbers.Close()
 		pctx, cancel := context.WithCancel(gctx)
 		defer cancel()
@@ -183,11 +195,11 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 
 	// Stage 2: the workers, in a group of their own so that the second
 	// queue closes exactly when the last of them has finished.
-	g.Go(func(gctx context.Context) error {
+	g.GoNamed("squarers", func(gctx context.Context) error {
 		defer squares.Close()
-		workers := taskgroup.New(gctx)
+		workers := taskgroup.New(gctx, taskgroup.WithName("squarers"))
 		for range cfg.workers {
-			workers.Go(func(wctx context.Context) error {
+			workers.GoNamed("squarer", func(wctx context.Context) error {
 				for v := range numbers.All(wctx) { // ends when closed and drained
 					hi, lo := bits.Mul64(v, v) // a square needs up to 128 bits
 					if err := squares.Put(wctx, uint128{hi, lo}); err != nil {
@@ -202,7 +214,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	})
 
 	// Stage 3: the sink.
-	g.Go(func(gctx context.Context) error {
+	g.GoNamed("sink", func(gctx context.Context) error {
 		for v := range squares.All(gctx) {
 			if cfg.slow > 0 {
 				if c.consumed.Load() == 0 && cfg.hints != nil {

@@ -39,6 +39,7 @@ func (h *Handle[T]) Init(parent context.Context, owner any, fn func(context.Cont
 	h.ctx.init(parent, owner)
 	h.fn = fn
 	h.wg.Add(1)
+	h.debugInit()
 }
 
 // Context returns the ctx that the task's function receives.
@@ -60,6 +61,7 @@ func (h *Handle[T]) Result() (T, error) {
 		var zero T
 		return zero, nil
 	}
+	h.markRead()
 	return h.val, h.err
 }
 
@@ -73,6 +75,7 @@ func (h *Handle[T]) Err() error {
 // the task's value and error; when ctx ends first it returns the zero value
 // and context.Cause(ctx), and the task is left as it was.
 func (h *Handle[T]) Wait(ctx context.Context) (T, error) {
+	h.markRead()
 	if h.Resolved() {
 		return h.val, h.err
 	}
@@ -209,6 +212,7 @@ func (h *Handle[T]) Reject(st State, err error) bool {
 func (h *Handle[T]) resolve(v T, err error, st State) {
 	h.val, h.err = v, err
 	h.fn = nil // let the closure go
+	h.debugResolved(st, err)
 	if h.state.Swap(int32(st))&watched != 0 {
 		close(h.done)
 	}
