@@ -34,7 +34,11 @@
 //   - Tracking is off by default. [Track](true) turns it on for tasks
 //     spawned from then on; tasks already running stay unseen. A taskgroup
 //     task waiting for a slot of WithLimit is not yet queued: it shows once
-//     it has its slot.
+//     it has its slot. Task groups (taskgroup's, and the one behind each
+//     gather call) are short-lived and many, so they register only while
+//     something watches: tracking on, debug mode on, or an observer set
+//     (observe.SetDefault); otherwise a snapshot lists the long-lived
+//     objects (executors, queues, breakers, caches, limiters) alone.
 //   - [Handler] serves the page (HTML with its script inline, no request
 //     elsewhere; it refreshes itself every second, filters by state, sorts
 //     siblings by age) and, with ?format=json, the [Tree] as JSON.
