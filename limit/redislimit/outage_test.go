@@ -34,10 +34,14 @@ func TestRestart(t *testing.T) {
 	s := startRedis(t)
 	rec := newRecorder()
 	// The user's client has no ContextTimeoutEnabled and long timeouts:
-	// the limiter bounds its commands itself.
+	// the limiter bounds its commands itself. Its bound is 1s, not the
+	// default 50ms: a killed Redis refuses at once, so the bound decides
+	// nothing here, and on a busy machine (CI under -race) a command that
+	// merely took 50ms would count as an outage of its own (an extra down
+	// and up, or no shared limit before the kill).
 	c := redis.NewClient(&redis.Options{Addr: s.addr(), ReadTimeout: 10 * time.Second, DialTimeout: 10 * time.Second})
 	t.Cleanup(func() { c.Close() })
-	r := redislimit.NewRate(c, "restart", 1e6, 1000, redislimit.WithLogger(rec.logger()))
+	r := redislimit.NewRate(c, "restart", 1e6, 1000, redislimit.WithLogger(rec.logger()), redislimit.WithTimeout(time.Second))
 	t.Cleanup(func() { r.Close() })
 	info := s.client(t)
 	call := func() {
