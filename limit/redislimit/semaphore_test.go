@@ -112,11 +112,19 @@ func TestSemaphore(t *testing.T) {
 		}
 		b.Release(q, limit.Success)
 
-		// Do keeps its lease (100ms) alive for a call of 400ms.
-		err = a.Do(t.Context(), func(ctx context.Context) error {
-			for range 4 {
-				time.Sleep(100 * time.Millisecond)
-				if _, err := b.Acquire(t.Context()); !errors.Is(err, limit.ErrRejected) {
+		// Do keeps its lease (500ms) alive for a call of 1.25s, extending
+		// it every third of the lease. A lease of 500ms, not a's 100ms: on
+		// a busy machine (CI under -race) the extending goroutine can be
+		// late by more than 100ms, and a lost lease is the next subtest's
+		// point, not this one's.
+		d := newSemaphore(t, s, "lease", 1, redislimit.WithLease(500*time.Millisecond))
+		err = d.Do(t.Context(), func(ctx context.Context) error {
+			for range 5 {
+				time.Sleep(250 * time.Millisecond)
+				if q, err := b.Acquire(t.Context()); !errors.Is(err, limit.ErrRejected) {
+					if err == nil {
+						b.Release(q, limit.Success)
+					}
 					return fmt.Errorf("Acquire() while Do runs = %v; want a rejection", err)
 				}
 			}
