@@ -26,7 +26,23 @@ func TestMain(m *testing.M) {
 	// output readable.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	redis.SetLogger(quiet{}) // go-redis logs failed dials while the server is down
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(settle{m})
+}
+
+// settle is m, whose Run then waits, up to 3s, for the goroutines the
+// tests started to end before goleak looks for leaks: after a failed dial
+// go-redis's pool dials again on a goroutine of its own that sleeps a
+// second between attempts and sees its pool closed only when it wakes,
+// which outlives goleak's own retries when an outage test runs last (as
+// -shuffle can order it). A goroutine still there after 3s is a leak.
+type settle struct{ m *testing.M }
+
+func (s settle) Run() int {
+	code := s.m.Run()
+	for end := time.Now().Add(3 * time.Second); goleak.Find() != nil && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return code
 }
 
 type quiet struct{}
