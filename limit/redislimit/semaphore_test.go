@@ -61,12 +61,25 @@ func TestSemaphore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-		defer cancel()
-		_, err = b.Acquire(ctx)
+		// The rejection comes when the next try would come after the
+		// deadline. The last pause ends before it by less than a poll, and
+		// on a busy machine (CI under -race) the waiter can wake past it:
+		// ctx has ended, and its cause is then Acquire's documented
+		// answer. Such a try is tried again (at most 10 times, well within
+		// the lease); any other answer fails at once.
 		var re *limit.RejectedError
-		if !errors.As(err, &re) || re.RetryAfter() < time.Second || !strings.Contains(re.Reason, "deadline") {
-			t.Fatalf("Acquire() = %v; want a rejection naming the deadline, RetryAfter about the lease", err)
+		for try := 1; ; try++ {
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+			_, err = b.Acquire(ctx)
+			cancel()
+			if !errors.As(err, &re) && errors.Is(err, context.DeadlineExceeded) && try < 10 {
+				t.Logf("try %d: Acquire() = %v (woke past the deadline); trying again", try, err)
+				continue
+			}
+			if !errors.As(err, &re) || re.RetryAfter() < time.Second || !strings.Contains(re.Reason, "deadline") {
+				t.Fatalf("Acquire() = %v; want a rejection naming the deadline, RetryAfter about the lease", err)
+			}
+			break
 		}
 		got := make(chan error, 1)
 		go func() {
