@@ -23,7 +23,11 @@ func TestRestart(t *testing.T) {
 	// so the outage below needs to last only a second.
 	c := redis.NewClient(&redis.Options{Addr: s.addr(), ContextTimeoutEnabled: true, DialTimeout: time.Second, PoolSize: 4})
 	t.Cleanup(func() { c.Close() })
-	store := redisstore.New(c)
+	// A bound of 1s, not the default 100ms: a killed Redis refuses at
+	// once, so the bound decides nothing here, and on a busy machine (CI
+	// under -race) an operation that merely took 100ms would be an outage
+	// of its own (a down and an up the test would take for the restart's).
+	store := redisstore.New(c, redisstore.WithTimeout(time.Second))
 	t.Cleanup(func() { store.Close() })
 	statuses := make(chan error, 16)
 	b := breaker.New(breaker.WithName("restart"), breaker.WithStore(store),

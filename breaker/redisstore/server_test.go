@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +28,23 @@ func TestMain(m *testing.M) {
 	// output readable.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	redis.SetLogger(quiet{}) // go-redis logs failed dials while the server is down
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(settle{m})
+}
+
+// settle is m, whose Run then waits, up to 3s, for the goroutines the
+// tests started to end before goleak looks for leaks: after a failed dial
+// go-redis's pool dials again on a goroutine of its own that sleeps a
+// second between attempts and sees its pool closed only when it wakes,
+// which outlives goleak's own retries when an outage test runs last (as
+// -shuffle can order it). A goroutine still there after 3s is a leak.
+type settle struct{ m *testing.M }
+
+func (s settle) Run() int {
+	code := s.m.Run()
+	for end := time.Now().Add(3 * time.Second); goleak.Find() != nil && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return code
 }
 
 type quiet struct{}
@@ -60,14 +78,28 @@ func startRedis(t testing.TB) *server {
 		}
 		t.Skip("redis-server not on PATH (apt-get install redis-server); skipping the tests against a real Redis")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The port is free when picked, not always when redis-server binds
+	// it: the machine's outgoing connections take their local ports from
+	// the same range, and other tests start servers too (seen under load:
+	// "exited before it was ready").
+	// Another port is tried then.
+	s := &server{t: t}
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		err = s.launch()
+		if err == nil {
+			break
+		}
+		if attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; trying another port", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &server{t: t, port: port}
-	s.start()
 	t.Cleanup(s.stop)
 	return s
 }
@@ -75,20 +107,35 @@ func startRedis(t testing.TB) *server {
 // start runs redis-server on s.port and returns once it accepts connections.
 func (s *server) start() {
 	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// launch runs redis-server on s.port and returns once it accepts
+// connections, or an error with what it wrote if it did not.
+func (s *server) launch() error {
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %v", err)
 	}
 	ready := make(chan bool, 1)
+	var mu sync.Mutex
+	var said []string // what it wrote, for the error
 	go func() {
 		sc := bufio.NewScanner(out)
 		found := false
 		for sc.Scan() {
+			if !found {
+				mu.Lock()
+				said = append(said, sc.Text())
+				mu.Unlock()
+			}
 			if !found && strings.Contains(sc.Text(), "Ready to accept connections") {
 				found = true
 				ready <- true
@@ -103,14 +150,19 @@ func (s *server) start() {
 		if !ok {
 			cmd.Process.Kill()
 			cmd.Wait()
-			s.t.Fatalf("redis-server on port %d exited before it was ready", s.port)
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Errorf("redis-server on port %d exited before it was ready: %q", s.port, said)
 		}
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()
-		s.t.Fatalf("redis-server on port %d not ready after 10s", s.port)
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Errorf("redis-server on port %d not ready after 10s: %q", s.port, said)
 	}
 	s.cmd = cmd
+	return nil
 }
 
 // stop kills the server (SIGKILL: nothing is saved) and waits for it.

@@ -28,7 +28,13 @@ const selfTest = `<script>
 "use strict";
 (() => {
   const failing = FAILING;
-  const report = (step, data) => fetch("report", {method: "POST", body: JSON.stringify({step, ...data})});
+  // One report at a time, in the order of the steps: two fetches in
+  // flight at once may reach the server in either order.
+  let reported = Promise.resolve();
+  const report = (step, data) => {
+    const body = JSON.stringify({step, ...data});
+    reported = reported.then(() => fetch("report", {method: "POST", body})).catch(() => {});
+  };
   const log = document.getElementById("log");
   const text = document.getElementById("text");
   const form = document.getElementById("form");

@@ -75,11 +75,14 @@ func TestRateWait(t *testing.T) {
 	s := startRedis(t)
 
 	t.Run("a wait that would pass the deadline is refused at once with the wait it needed", func(t *testing.T) {
-		r := newRate(t, s, "deadline", 10, 1) // a token every 100ms
+		// A token every 2s and a deadline of 1s: wide margins, so that a
+		// busy machine (CI under -race), slow between the two Waits or in
+		// the round trip, cannot turn the refusal into a wait.
+		r := newRate(t, s, "deadline", 0.5, 1)
 		if err := r.Wait(t.Context()); err != nil {
 			t.Fatalf("first Wait() = %v; want nil", err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		start := time.Now()
 		err := r.Wait(ctx)
@@ -87,11 +90,11 @@ func TestRateWait(t *testing.T) {
 		if !errors.As(err, &re) || !errors.Is(err, limit.ErrRejected) {
 			t.Fatalf("Wait() = %v; want a *limit.RejectedError", err)
 		}
-		if ra := re.RetryAfter(); ra < 50*time.Millisecond || ra > 100*time.Millisecond {
-			t.Errorf("RetryAfter() = %v; want the rest of 100ms", ra)
+		if ra := re.RetryAfter(); ra < time.Second || ra > 2*time.Second {
+			t.Errorf("RetryAfter() = %v; want the rest of 2s", ra)
 		}
-		if el := time.Since(start); el > 25*time.Millisecond {
-			t.Errorf("the refusal took %v; want at once (one round trip)", el)
+		if el := time.Since(start); el > 500*time.Millisecond {
+			t.Errorf("the refusal took %v; want at once (one round trip), not a wait toward the 1s deadline", el)
 		}
 		if re.Limiter != "deadline" || !strings.Contains(re.Reason, "deadline") {
 			t.Errorf("RejectedError = %+v; want the limit's name and a reason naming the deadline", re)
@@ -122,7 +125,7 @@ func TestRateWait(t *testing.T) {
 	})
 
 	t.Run("WithMaxWait refuses a longer wait", func(t *testing.T) {
-		r := newRate(t, s, "maxwait", 10, 1, redislimit.WithMaxWait(10*time.Millisecond))
+		r := newRate(t, s, "maxwait", 1, 1, redislimit.WithMaxWait(10*time.Millisecond)) // the next token in 1s
 		if !r.Allow(t.Context()) {
 			t.Fatal("Allow() = false on a new limit; want true")
 		}

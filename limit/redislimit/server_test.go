@@ -3,6 +3,7 @@ package redislimit_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -53,14 +54,28 @@ func startRedis(t testing.TB) *server {
 		}
 		t.Skip("redis-server not on PATH (apt-get install redis-server); skipping the tests against a real Redis")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The port is free when picked, not always when redis-server binds
+	// it: the machine's outgoing connections take their local ports from
+	// the same range, and other tests start servers too (seen under load:
+	// "exited before it was ready").
+	// Another port is tried then.
+	s := &server{t: t}
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		err = s.launch()
+		if err == nil {
+			break
+		}
+		if attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; trying another port", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &server{t: t, port: port}
-	s.start()
 	t.Cleanup(s.stop)
 	return s
 }
@@ -69,20 +84,35 @@ func startRedis(t testing.TB) *server {
 // connections.
 func (s *server) start() {
 	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// launch runs redis-server on s.port and returns once it accepts
+// connections, or an error with what it wrote if it did not.
+func (s *server) launch() error {
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		return fmt.Errorf("starting redis-server: %v", err)
 	}
 	ready := make(chan bool, 1)
+	var mu sync.Mutex
+	var said []string // what it wrote, for the error
 	go func() {
 		sc := bufio.NewScanner(out)
 		found := false
 		for sc.Scan() {
+			if !found {
+				mu.Lock()
+				said = append(said, sc.Text())
+				mu.Unlock()
+			}
 			if !found && strings.Contains(sc.Text(), "Ready to accept connections") {
 				found = true
 				ready <- true
@@ -97,14 +127,19 @@ func (s *server) start() {
 		if !ok {
 			cmd.Process.Kill()
 			cmd.Wait()
-			s.t.Fatalf("redis-server on port %d exited before it was ready", s.port)
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Errorf("redis-server on port %d exited before it was ready: %q", s.port, said)
 		}
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()
-		s.t.Fatalf("redis-server on port %d not ready after 10s", s.port)
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Errorf("redis-server on port %d not ready after 10s: %q", s.port, said)
 	}
 	s.cmd = cmd
+	return nil
 }
 
 // stop kills the server (SIGKILL) and waits for it.
