@@ -3,7 +3,6 @@ package inspect
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -129,23 +128,10 @@ func (p *Problem) Error() string {
 // Unwrap returns the failure nobody read, if any.
 func (p *Problem) Unwrap() error { return p.Err }
 
-// report gives p to the process's observer, or logs it at Warn.
+// report gives p to the process's observer or, with none set, to
+// log/slog's default logger at Warn ([observe.Fallback]).
 func report(p *Problem) {
-	if o := observe.Default(); o != nil {
-		observe.Emit(context.Background(), o, observe.Event{Kind: observe.Debug, Source: "inspect", Name: p.Name, Err: p})
-		return
-	}
-	attrs := []slog.Attr{slog.String("kind", p.Kind), slog.String("name", p.Name)}
-	if p.Err != nil {
-		attrs = append(attrs, slog.String("err", p.Err.Error()))
-	}
-	if p.Created != "" {
-		attrs = append(attrs, slog.String("created", p.Created))
-	}
-	if p.Stack != "" {
-		attrs = append(attrs, slog.String("stack", p.Stack))
-	}
-	slog.Default().LogAttrs(context.Background(), slog.LevelWarn, "inspect: "+p.What, attrs...)
+	observe.Emit(context.Background(), observe.Fallback(nil), observe.Event{Kind: observe.Debug, Source: "inspect", Name: p.Name, Err: p})
 }
 
 // Bits of rec.reported.

@@ -263,13 +263,13 @@ func TestDebugToSlogByDefault(t *testing.T) {
 	g.GoNamed("unobserved", func(ctx context.Context) error { ignoresCancellation(release); return nil })
 	g.Cancel()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(buf.String(), "inspect: task ignores cancellation") && time.Now().Before(deadline) {
+	for !strings.Contains(buf.String(), "task ignores cancellation") && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	close(release)
 	g.Wait()
 	out := buf.String()
-	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "name=unobserved") || !strings.Contains(out, "inspect_test.ignoresCancellation") || !strings.Contains(out, "created=") {
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, `msg="inspect: debug mode found a problem"`) || !strings.Contains(out, "name=unobserved") || !strings.Contains(out, "inspect_test.ignoresCancellation") || !strings.Contains(out, "created=") {
 		t.Errorf("slog's default logger got:\n%s\nwant a Warn record for task unobserved with both stacks", out)
 	}
 }

@@ -94,6 +94,14 @@ const (
 	// *limit.RejectedError), Wait (its RetryAfter).
 	LimitRejected
 
+	// Debug: package inspect's debug mode found a problem (a task that
+	// ignores cancellation, a failure nobody read, an object collected
+	// without its Wait or Close, a slow task). Source "inspect"; Name (the
+	// task's or object's); Err (an *inspect.Problem, with the stack that
+	// made the object and, where it applies, the stack of the goroutine at
+	// fault).
+	Debug
+
 	numKinds
 )
 
@@ -119,6 +127,7 @@ var kindNames = [numKinds]string{
 	JobRetry:           "job.retry",
 	JobDeadLetter:      "job.dead_letter",
 	LimitRejected:      "limit.rejected",
+	Debug:              "inspect.debug",
 }
 
 // String returns the event's name, such as "retry.give_up".

@@ -196,6 +196,9 @@ func TestNames(t *testing.T) {
 	if s := observe.RetryGiveUp.String(); s != "retry.give_up" {
 		t.Errorf("RetryGiveUp.String() = %q", s)
 	}
+	if s := observe.Debug.String(); s != "inspect.debug" {
+		t.Errorf("Debug.String() = %q; want inspect.debug", s)
+	}
 	if s := observe.Kind(200).String(); s != "Kind(200)" {
 		t.Errorf("Kind(200).String() = %q", s)
 	}

@@ -15,7 +15,9 @@ import (
 //   - Warn: a retry that gave up (attempts, last error, time waited); a
 //     breaker that opened (which breaker, the failure that tripped it); a
 //     breaker's shared store that failed (the breaker runs on its own
-//     state); a task or cache load that failed.
+//     state); a task or cache load that failed; a problem found by
+//     package inspect's debug mode (with the stack that made the task or
+//     object in "created" and the goroutine at fault in "stack").
 //   - Info: a breaker closed again; a store that answers again (the
 //     breaker re-joined the shared state).
 //   - Debug: everything else (attempts, rejections, drops, cache hits and
@@ -24,7 +26,7 @@ import (
 // Each record's message names the package and what happened ("retry: gave
 // up"); its attributes are the event's non-zero fields: source, name,
 // task, outcome, attempt, duration, wait, from, to, depth, method, host,
-// status, err, stack. Slog panics if logger is nil.
+// status, err, created, stack. Slog panics if logger is nil.
 func Slog(logger *slog.Logger) Observer {
 	if logger == nil {
 		panic("observe: nil *slog.Logger passed to Slog")
@@ -101,11 +103,40 @@ func (s slogObserver) Observe(ctx context.Context, e Event) {
 				msg = ""
 			}
 		}
+		if e.Kind == Debug {
+			// An *inspect.Problem reads "<problem>\n\ncreated at:\n<stack>"
+			// and then "\n\ngoroutine:\n<stack>": each stack gets an
+			// attribute of its own.
+			attrs = appendDebug(attrs, msg)
+			msg = ""
+		}
 		if msg != "" {
 			attrs = append(attrs, slog.String("err", msg))
 		}
 	}
 	s.l.LogAttrs(ctx, level, messageOf(e), attrs...)
+}
+
+// appendDebug appends an *inspect.Problem's message to attrs: the
+// problem in "err", the stack that made the task or object in "created",
+// the goroutine at fault in "stack".
+func appendDebug(attrs []slog.Attr, msg string) []slog.Attr {
+	const created, goroutine = "\n\ncreated at:\n", "\n\ngoroutine:\n"
+	var made, stack string
+	if i := strings.Index(msg, goroutine); i >= 0 {
+		msg, stack = msg[:i], msg[i+len(goroutine):]
+	}
+	if i := strings.Index(msg, created); i >= 0 {
+		msg, made = msg[:i], msg[i+len(created):]
+	}
+	attrs = append(attrs, slog.String("err", msg))
+	if made != "" {
+		attrs = append(attrs, slog.String("created", made))
+	}
+	if stack != "" {
+		attrs = append(attrs, slog.String("stack", stack))
+	}
+	return attrs
 }
 
 func levelOf(e Event) slog.Level {
@@ -135,6 +166,8 @@ func levelOf(e Event) slog.Level {
 		}
 	case JobDeadLetter:
 		return slog.LevelError
+	case Debug:
+		return slog.LevelWarn
 	}
 	return slog.LevelDebug
 }
@@ -161,6 +194,7 @@ var messages = [numKinds]string{
 	JobRetry:           "jsqueue: handed back for redelivery",
 	JobDeadLetter:      "jsqueue: dead-lettered",
 	LimitRejected:      "limit: rejected",
+	Debug:              "inspect: debug mode found a problem",
 }
 
 // messageOf returns the record's message: for TaskEnd, the package and
