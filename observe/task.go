@@ -79,9 +79,9 @@ func NewTaskID() ID { return nextID() }
 type taskNameKey struct{}
 
 // WithTaskName returns a ctx derived from ctx that names the tasks spawned
-// with it, as asyncio's create_task(name=...) does: executor.Go and Submit
-// name their task name; a gather call names its functions name[0],
-// name[1], and so on. The name shows in [TaskInfo] (package inspect) and in
+// with it, as asyncio's create_task(name=...) does: executor.Go and
+// Submit and taskgroup.Start name their task name; a gather call names its
+// functions name[0], name[1], and so on. The name shows in [TaskInfo] (package inspect) and in
 // TaskEnd events. It allocates one context.
 func WithTaskName(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, taskNameKey{}, name)

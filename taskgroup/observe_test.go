@@ -71,6 +71,16 @@ func TestObserve(t *testing.T) {
 			t.Errorf("events = %v", got)
 		}
 	})
+	t.Run("a task started alone takes its name from observe.WithTaskName", func(t *testing.T) {
+		rec := &observetest.Recorder{}
+		observe.SetDefault(rec)
+		defer observe.SetDefault(observe.Discard)
+		task := taskgroup.Start(observe.WithTaskName(context.Background(), "alone"), func(ctx context.Context) (int, error) { return 1, nil })
+		task.Wait(context.Background())
+		if got := observetest.Briefs(rec.Events()); len(got) != 1 || got[0] != "task.end outcome=ok source=taskgroup task=alone" {
+			t.Errorf("events = %v", got)
+		}
+	})
 	t.Run("with nothing set a group is not listed", func(t *testing.T) {
 		g := taskgroup.New(context.Background(), taskgroup.WithName("unwatched"))
 		defer g.Wait()
@@ -169,8 +179,9 @@ func TestTaskHook(t *testing.T) {
 	g.GoNamed("first", namedTask)
 	g.Wait()
 	taskgroup.Start(context.Background(), func(ctx context.Context) (int, error) { return 0, errors.New("x") }).Wait(context.Background())
+	taskgroup.Start(observe.WithTaskName(context.Background(), "alone"), func(ctx context.Context) (int, error) { return 0, nil }).Wait(context.Background())
 
-	want := "queued first, started first, ended first ok, queued , started , ended  failed"
+	want := "queued first, started first, ended first ok, queued , started , ended  failed, queued alone, started alone, ended alone ok"
 	if got := strings.Join(tr.log, ", "); got != want {
 		t.Errorf("hook saw %q; want %q", got, want)
 	}

@@ -82,8 +82,8 @@ func (g *Group) runTask(t interface {
 // Start runs fn on a new goroutine with a ctx derived from ctx and returns a
 // handle on its result, like asyncio.create_task. The caller owns the task:
 // it is in no group, and its goroutine ends when fn returns. Cancel it with
-// [Task.Cancel]; ctx ending cancels it too. Start panics if ctx or fn is
-// nil.
+// [Task.Cancel]; ctx ending cancels it too. A name ctx carries
+// (observe.WithTaskName) names the task. Start panics if ctx or fn is nil.
 func Start[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) *Task[T] {
 	if ctx == nil {
 		panic("taskgroup: nil ctx passed to Start")
@@ -92,7 +92,7 @@ func Start[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) 
 		panic("taskgroup: Start called with a nil fn")
 	}
 	if o, h := observe.Watching(nil); o != nil || h != nil {
-		fn = task.Watched(ctx, task.Watch{Obs: o, Hook: h, Source: "taskgroup", Object: observe.ObjectFrom(ctx)}, fn)
+		fn = task.Watched(ctx, task.Watch{Obs: o, Hook: h, Source: "taskgroup", Object: observe.ObjectFrom(ctx), Task: observe.TaskName(ctx)}, fn)
 	}
 	t := &Task[T]{}
 	t.h.Init(ctx, nil, fn)
