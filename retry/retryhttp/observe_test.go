@@ -68,3 +68,20 @@ func TestObserve(t *testing.T) {
 		}
 	})
 }
+
+// WithRetry checks its options with a dry run of retry.Do: that run must
+// report nothing, to the default observer or to one among the options.
+func TestOptionCheckReportsNothing(t *testing.T) {
+	rec := &observetest.Recorder{}
+	observe.SetDefault(rec)
+	defer observe.SetDefault(observe.Discard)
+	own := &observetest.Recorder{}
+	retryhttp.New(retryhttp.WithRetry(retry.WithMaxAttempts(3)))
+	retryhttp.New(retryhttp.WithRetry(retry.WithObserver(own), retry.WithName("mine")))
+	if got := observetest.Briefs(rec.Events()); len(got) != 0 {
+		t.Errorf("building a transport reported %v to the default observer; want nothing", got)
+	}
+	if got := observetest.Briefs(own.Events()); len(got) != 0 {
+		t.Errorf("building a transport reported %v to the observer among its options; want nothing", got)
+	}
+}

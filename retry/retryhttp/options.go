@@ -62,10 +62,13 @@ func WithRetry(opts ...retry.Option) Option {
 		// retry.Do reports a bad option without calling its function: a
 		// dry run checks opts without knowing what an option is made of.
 		// Its ctx is done, so that a good set returns at once having
-		// touched nothing (a retry.WithBudget among opts deposits nothing).
+		// touched nothing (a retry.WithBudget among opts deposits nothing,
+		// no observer hears of it). observe.Discard, last, keeps the run
+		// silent whatever retry.Do does with a done ctx.
 		done, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := retry.Do(done, func(context.Context) error { return nil }, opts...); !errors.Is(err, context.Canceled) {
+		check := append(opts[:len(opts):len(opts)], retry.WithObserver(observe.Discard))
+		if err := retry.Do(done, func(context.Context) error { return nil }, check...); !errors.Is(err, context.Canceled) {
 			panic("retryhttp: WithRetry: " + err.Error())
 		}
 		c.policy = opts
