@@ -71,12 +71,6 @@ type Rate struct {
 	next uint64
 }
 
-// localRate is the fallback for a given count of replicas.
-type localRate struct {
-	replicas int
-	r        *limit.Rate
-}
-
 // NewRate returns the rate limiter named name on client: perSecond calls a
 // second on average across every replica, up to burst at once. client may
 // be a single-node, Sentinel (failover), Cluster or Ring client; for a
@@ -306,22 +300,4 @@ func (r *Rate) probe(ctx context.Context, c redis.UniversalClient) error {
 		r.l.seen(v[2])
 	}
 	return err
-}
-
-// localRate returns the fallback for the replicas last seen.
-func (r *Rate) localRate() *limit.Rate {
-	n := r.l.replicaCount()
-	old := r.local.Load()
-	if old != nil && old.replicas == n {
-		return old.r
-	}
-	opts := []limit.Option{limit.WithName(r.label)}
-	if r.maxWait >= 0 {
-		opts = append(opts, limit.WithMaxWait(r.maxWait))
-	}
-	lr := &localRate{replicas: n, r: limit.NewRate(r.perSecond/float64(n), max(1, r.burst/n), opts...)}
-	if !r.local.CompareAndSwap(old, lr) {
-		return r.local.Load().r
-	}
-	return lr.r
 }
