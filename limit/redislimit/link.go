@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/async-patterns/async/observe"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,12 +33,14 @@ import (
 // does not enforce context deadlines runs on a goroutine of its own, and
 // the caller stops waiting for it at the bound.
 type link struct {
-	kind     string          // "rate" or "semaphore", for reports
-	name     string          // the limit's name
-	timeout  time.Duration   // bound of each command
-	logger   *slog.Logger    // nil: slog.Default() at each report
-	template *redis.Options  // the given *redis.Client's options; nil for another client
-	scripts  []*redis.Script // loaded on every connection of our own
+	kind     string           // "rate" or "semaphore", for reports
+	name     string           // the limit's name
+	timeout  time.Duration    // bound of each command
+	logger   *slog.Logger     // WithLogger's; nil: report through the observer only
+	obs      observe.Observer // WithObserver's, or nil for the default
+	reg      *observe.Entry   // the limiter's place in the registry
+	template *redis.Options   // the given *redis.Client's options; nil for another client
+	scripts  []*redis.Script  // loaded on every connection of our own
 	probeFn  func(context.Context, redis.UniversalClient) error
 	share    func(replicas int) string // describes the local share, for reports
 	id       string                    // this replica's id, random
@@ -71,7 +74,7 @@ type carrier struct {
 func newLink(kind, name string, client redis.UniversalClient, c *config, scripts ...*redis.Script) *link {
 	var id [8]byte
 	rand.Read(id[:])
-	l := &link{kind: kind, name: name, timeout: c.timeout, logger: c.logger, scripts: scripts, id: hex.EncodeToString(id[:])}
+	l := &link{kind: kind, name: name, timeout: c.timeout, logger: c.logger, obs: c.obs, scripts: scripts, id: hex.EncodeToString(id[:])}
 	switch cl := client.(type) {
 	case *redis.Client:
 		opt := *cl.Options()
@@ -215,6 +218,7 @@ func (l *link) close() error {
 		return nil
 	}
 	l.closed = true
+	l.reg.Leave()
 	if st := l.state.Load(); st&1 == 0 {
 		l.state.Store(st + 1) // every status change is under mu
 	}

@@ -2,7 +2,6 @@ package redislimit
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -108,10 +107,13 @@ func (l *link) drain() {
 	l.mu.Unlock()
 }
 
+// log reports r: as an event (see emit), and as a line to the logger given
+// by WithLogger, if any.
 func (l *link) log(r report) {
+	l.emit(r)
 	lg := l.logger
 	if lg == nil {
-		lg = slog.Default()
+		return
 	}
 	if r.down {
 		lg.Warn("redislimit: Redis does not answer; limiting with the local share",

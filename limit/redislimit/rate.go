@@ -90,7 +90,7 @@ func NewRate(client redis.UniversalClient, name string, perSecond float64, burst
 	case burst < 1:
 		panic(fmt.Sprintf("redislimit: NewRate: burst must be >= 1, got %d", burst))
 	}
-	c := newConfig("Rate", []string{"WithPrefix", "WithTimeout", "WithMaxWait", "WithLogger"}, opts)
+	c := newConfig("Rate", []string{"WithPrefix", "WithTimeout", "WithMaxWait", "WithLogger", "WithObserver"}, opts)
 	interval := 1e6 / perSecond
 	r := &Rate{
 		label:     name,
@@ -109,6 +109,7 @@ func NewRate(client redis.UniversalClient, name string, perSecond float64, burst
 	r.l.share = func(n int) string {
 		return fmt.Sprintf("%.4g/s, burst %d", perSecond/float64(n), max(1, burst/n))
 	}
+	register(r, r.l, "redislimit.rate", (*Rate).Stats)
 	return r
 }
 
@@ -244,9 +245,9 @@ func (r *Rate) wait(ctx context.Context) error {
 	if !ok {
 		r.rejected.Add(1)
 		if byDeadline {
-			return limit.NewRejectedError(r.label, "no token before the deadline", wait)
+			return r.l.rejected(ctx, limit.NewRejectedError(r.label, "no token before the deadline", wait))
 		}
-		return limit.NewRejectedError(r.label, "no token within the max wait", wait)
+		return r.l.rejected(ctx, limit.NewRejectedError(r.label, "no token within the max wait", wait))
 	}
 	if ctx.Err() != nil {
 		// An earlier cancellation wins: ctx ended while Redis granted the

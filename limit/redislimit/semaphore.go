@@ -91,7 +91,7 @@ func NewSemaphore(client redis.UniversalClient, name string, n int, opts ...Opti
 	case n < 1:
 		panic(fmt.Sprintf("redislimit: NewSemaphore: n must be >= 1, got %d", n))
 	}
-	c := newConfig("Semaphore", []string{"WithPrefix", "WithTimeout", "WithLease", "WithMaxWait", "WithLogger"}, opts)
+	c := newConfig("Semaphore", []string{"WithPrefix", "WithTimeout", "WithLease", "WithMaxWait", "WithLogger", "WithObserver"}, opts)
 	s := &Semaphore{
 		label:   name,
 		n:       n,
@@ -106,6 +106,7 @@ func NewSemaphore(client redis.UniversalClient, name string, n int, opts ...Opti
 	s.l = newLink("semaphore", name, client, &c, semaphoreScript)
 	s.l.probeFn = s.probe
 	s.l.share = func(r int) string { return strconv.Itoa(max(1, n/r)) + " permits" }
+	register(s, s.l, "redislimit.semaphore", (*Semaphore).Stats)
 	return s
 }
 
@@ -167,9 +168,9 @@ func (s *Semaphore) Acquire(ctx context.Context) (limit.Permit, error) {
 		if !until.IsZero() && time.Now().Add(d).After(until) {
 			s.rejected.Add(1)
 			if byDeadline {
-				return limit.Permit{}, limit.NewRejectedError(s.label, "no permit before the deadline", left)
+				return limit.Permit{}, s.l.rejected(ctx, limit.NewRejectedError(s.label, "no permit before the deadline", left))
 			}
-			return limit.Permit{}, limit.NewRejectedError(s.label, "no permit within the max wait", left)
+			return limit.Permit{}, s.l.rejected(ctx, limit.NewRejectedError(s.label, "no permit within the max wait", left))
 		}
 		if t == nil {
 			t = time.NewTimer(d)

@@ -19,6 +19,7 @@ func (s *Semaphore) acquireLocally(ctx context.Context, id uint64) (limit.Permit
 	if err != nil {
 		if errors.Is(err, limit.ErrRejected) {
 			s.rejected.Add(1)
+			s.l.rejected(ctx, err)
 		}
 		return limit.Permit{}, err
 	}
