@@ -3,6 +3,7 @@ package redislimit_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -142,5 +143,44 @@ func TestObserveOutage(t *testing.T) {
 			t.Errorf("event %d = %s (object %d); want %v of obs-outage (object %d), with the failure when down",
 				i, observetest.Brief(e), e.Object, want, o.ID)
 		}
+	}
+}
+
+func TestObserveOutageFallback(t *testing.T) {
+	// With no observer and no WithLogger, the outage is not silent: its
+	// down and up go to log/slog's default logger (observe.Fallback), in
+	// that order.
+	if observe.Default() != nil {
+		t.Skip("a default observer is set")
+	}
+	s := startRedis(t)
+	rec := newRecorder()
+	old := slog.Default()
+	slog.SetDefault(rec.logger())
+	t.Cleanup(func() { slog.SetDefault(old) })
+	r := newRate(t, s, "obs-fallback", 1e6, 1000, redislimit.WithTimeout(50*time.Millisecond))
+	call := func() {
+		if err := r.Wait(context.Background()); err != nil {
+			t.Fatalf("Wait() = %v; want nil whatever Redis does", err)
+		}
+	}
+	call()
+	s.stop()
+	for r.Shared() {
+		call()
+	}
+	if m := waitMsg(t, rec, "down"); !isDown(m) {
+		t.Fatalf("first line %q; want the down line", m)
+	}
+	s.start()
+	for !r.Shared() {
+		call()
+		time.Sleep(time.Millisecond)
+	}
+	if m := waitMsg(t, rec, "up"); !isUp(m) {
+		t.Fatalf("second line %q; want the up line", m)
+	}
+	if got := rec.all(); len(got) != 2 {
+		t.Errorf("logged %q; want one down and one up", got)
 	}
 }
