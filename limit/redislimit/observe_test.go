@@ -184,3 +184,50 @@ func TestObserveOutageFallback(t *testing.T) {
 		t.Errorf("logged %q; want one down and one up", got)
 	}
 }
+
+func TestObserveLocalRejections(t *testing.T) {
+	// On the local share, a refusal is counted and reported as the
+	// limiter's own, as on the shared limit: a Rate's (whose local Wait
+	// went uncounted and unreported before) and a Semaphore's.
+	s := startRedis(t)
+	ctx := context.Background()
+	rec := &observetest.Recorder{}
+	r := newRate(t, s, "obs-local-rate", 1, 1, redislimit.WithMaxWait(0), redislimit.WithObserver(rec), redislimit.WithTimeout(50*time.Millisecond))
+	sem := newSemaphore(t, s, "obs-local-sem", 1, redislimit.WithMaxWait(0), redislimit.WithObserver(rec), redislimit.WithTimeout(50*time.Millisecond))
+	s.stop()
+	r.Allow(ctx) // fails on Redis: the Rate is on its local share
+	if _, err := sem.Acquire(ctx); err != nil {
+		t.Fatal(err) // on the local share too, holding its one permit
+	}
+	if r.Shared() || sem.Shared() {
+		t.Fatal("still on the shared limit with Redis stopped")
+	}
+	rec.Reset()
+	r.Wait(ctx) // may take the local token, or be refused if Allow took it
+	if err := r.Wait(ctx); !errors.Is(err, limit.ErrRejected) {
+		t.Fatalf("Wait on an empty local share = %v; want a rejection", err)
+	}
+	if _, err := sem.Acquire(ctx); !errors.Is(err, limit.ErrRejected) {
+		t.Fatalf("Acquire on a full local share = %v; want a rejection", err)
+	}
+	rs := r.Stats().Rejected
+	ss := sem.Stats().Rejected
+	var rateEvents, semEvents uint64
+	for _, e := range rec.Events(observe.LimitRejected) {
+		if e.Source != "redislimit" {
+			continue
+		}
+		switch e.Name {
+		case "obs-local-rate":
+			rateEvents++
+		case "obs-local-sem":
+			semEvents++
+		}
+	}
+	if rs < 1 || rateEvents != rs {
+		t.Errorf("Rate: %d rejections counted, %d reported; want at least 1, all reported", rs, rateEvents)
+	}
+	if ss != 1 || semEvents != 1 {
+		t.Errorf("Semaphore: %d rejections counted, %d reported; want 1 and 1", ss, semEvents)
+	}
+}

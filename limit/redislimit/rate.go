@@ -3,6 +3,7 @@ package redislimit
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -240,7 +241,12 @@ func (r *Rate) wait(ctx context.Context) error {
 	}
 	ok, wait, shared := r.decide(ctx, most)
 	if !shared {
-		return r.localRate().Wait(ctx)
+		err := r.localRate().Wait(ctx)
+		if errors.Is(err, limit.ErrRejected) {
+			r.rejected.Add(1)
+			r.l.rejected(ctx, err)
+		}
+		return err
 	}
 	if !ok {
 		r.rejected.Add(1)
