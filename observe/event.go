@@ -93,6 +93,13 @@ const (
 	// LimitRejected: a limiter refused an acquisition. Err (the
 	// *limit.RejectedError), Wait (its RetryAfter).
 	LimitRejected
+	// LimitSharedDown: a limiter shared through a store (redislimit) lost
+	// it and limits with its local share (its decisions are local until
+	// LimitSharedUp). Err (the store's failure).
+	LimitSharedDown
+	// LimitSharedUp: the store answers again; the limiter is back on the
+	// shared limit.
+	LimitSharedUp
 
 	// Debug: package inspect's debug mode found a problem (a task that
 	// ignores cancellation, a failure nobody read, an object collected
@@ -127,6 +134,8 @@ var kindNames = [numKinds]string{
 	JobRetry:           "job.retry",
 	JobDeadLetter:      "job.dead_letter",
 	LimitRejected:      "limit.rejected",
+	LimitSharedDown:    "limit.shared_down",
+	LimitSharedUp:      "limit.shared_up",
 	Debug:              "inspect.debug",
 }
 

@@ -24,7 +24,7 @@ type Gauges struct {
 	Running  int    // tasks running (taskgroup, executor), loads running (memo), permits held (limit)
 	Queued   int    // tasks waiting for a worker (executor), callers waiting (limit)
 	Limit    int    // how many may run at once: taskgroup's WithLimit, executor's workers, a limiter's limit; 0: no limit
-	State    string // breaker: "closed", "open" or "half-open"; "" for the others
+	State    string // breaker: "closed", "open" or "half-open"; redislimit: "shared" or "local"; "" for the others
 }
 
 // Object is a live object as the registry reports it: what [Objects]

@@ -15,11 +15,13 @@ import (
 //   - Warn: a retry that gave up (attempts, last error, time waited); a
 //     breaker that opened (which breaker, the failure that tripped it); a
 //     breaker's shared store that failed (the breaker runs on its own
-//     state); a task or cache load that failed; a problem found by
-//     package inspect's debug mode (with the stack that made the task or
-//     object in "created" and the goroutine at fault in "stack").
+//     state); a redislimit limiter whose Redis does not answer (it limits
+//     with its local share); a task or cache load that failed; a problem
+//     found by package inspect's debug mode (with the stack that made the
+//     task or object in "created" and the goroutine at fault in "stack").
 //   - Info: a breaker closed again; a store that answers again (the
-//     breaker re-joined the shared state).
+//     breaker re-joined the shared state, a redislimit limiter the shared
+//     limit).
 //   - Debug: everything else (attempts, rejections, drops, cache hits and
 //     misses, HTTP attempts, job deliveries, cancelled tasks).
 //
@@ -47,7 +49,8 @@ func (fallbackObserver) Observe(ctx context.Context, e Event) {
 // nil an observer that logs through log/slog's default logger as [Slog]
 // does (reading slog.Default() at each event). Primitives use it for the
 // events that must never be lost silently: the failure of an executor task
-// that has no error handler, a breaker's store outage and re-join.
+// that has no error handler, a breaker's store outage and re-join, a
+// redislimit limiter's loss of Redis and re-join.
 func Fallback(own Observer) Observer {
 	if o := Pick(own); o != nil {
 		return o
@@ -153,9 +156,9 @@ func levelOf(e Event) slog.Level {
 		case "closed":
 			return slog.LevelInfo
 		}
-	case BreakerStoreDown:
+	case BreakerStoreDown, LimitSharedDown:
 		return slog.LevelWarn
-	case BreakerStoreUp:
+	case BreakerStoreUp, LimitSharedUp:
 		return slog.LevelInfo
 	case TaskEnd, MemoLoad:
 		switch e.Outcome {
@@ -194,6 +197,8 @@ var messages = [numKinds]string{
 	JobRetry:           "jsqueue: handed back for redelivery",
 	JobDeadLetter:      "jsqueue: dead-lettered",
 	LimitRejected:      "limit: rejected",
+	LimitSharedDown:    "redislimit: Redis does not answer; limiting with the local share",
+	LimitSharedUp:      "redislimit: Redis answers again; back on the shared limit",
 	Debug:              "inspect: debug mode found a problem",
 }
 

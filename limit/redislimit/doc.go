@@ -63,13 +63,20 @@
 //     replica reports itself, with a decision, once a second; those seen in
 //     the last [ReplicaWindow] count), the burst and the permits rounded
 //     down to at least 1. A caller never gets an error because Redis is
-//     down: the local limiter decides. It is logged once ([WithLogger],
-//     slog by default): one warning when Redis stops answering, one info
-//     line when it answers again, in that order. While down, at most one
-//     probe every [ProbeInterval] (on a new connection) asks Redis again;
-//     the first that succeeds re-joins the shared limit, so a busy replica
-//     re-joins within 250ms of Redis answering. After a SCRIPT FLUSH the
-//     first decision costs EVALSHA and EVAL (which caches it again).
+//     down: the local limiter decides. It is reported once: a
+//     LimitSharedDown event when Redis stops answering and a LimitSharedUp
+//     when it answers again, in that order, to the observer
+//     ([WithObserver], observe's default, or log/slog's default logger when
+//     neither is set), and one line each to the [WithLogger] logger if
+//     given. While down, at most one probe every [ProbeInterval] (on a
+//     new connection) asks Redis again; the first that succeeds re-joins
+//     the shared limit, so a busy replica re-joins within 250ms of Redis
+//     answering. After a SCRIPT FLUSH the first decision costs EVALSHA and
+//     EVAL (which caches it again).
+//   - Observed: each limiter is listed in observe's registry (kind
+//     "redislimit.rate" or "redislimit.semaphore", its name; gauges Limit,
+//     Running for the permits held, State "shared" or "local") until
+//     Close, and reports each refusal as a LimitRejected event.
 //   - Not exact while down: the shares add up to the limit only if the
 //     replicas last seen are the ones still running; a Semaphore's local
 //     permits are not known to Redis after the re-join (at most the share

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/async-patterns/async/observe"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,12 +33,14 @@ import (
 // does not enforce context deadlines runs on a goroutine of its own, and
 // the caller stops waiting for it at the bound.
 type link struct {
-	kind     string          // "rate" or "semaphore", for reports
-	name     string          // the limit's name
-	timeout  time.Duration   // bound of each command
-	logger   *slog.Logger    // nil: slog.Default() at each report
-	template *redis.Options  // the given *redis.Client's options; nil for another client
-	scripts  []*redis.Script // loaded on every connection of our own
+	kind     string           // "rate" or "semaphore", for reports
+	name     string           // the limit's name
+	timeout  time.Duration    // bound of each command
+	logger   *slog.Logger     // WithLogger's; nil: report through the observer only
+	obs      observe.Observer // WithObserver's, or nil for the default
+	reg      *observe.Entry   // the limiter's place in the registry
+	template *redis.Options   // the given *redis.Client's options; nil for another client
+	scripts  []*redis.Script  // loaded on every connection of our own
 	probeFn  func(context.Context, redis.UniversalClient) error
 	share    func(replicas int) string // describes the local share, for reports
 	id       string                    // this replica's id, random
@@ -68,16 +71,10 @@ type carrier struct {
 	own     bool // built by the link, closed by it
 }
 
-type report struct {
-	down     bool
-	err      error
-	replicas int
-}
-
 func newLink(kind, name string, client redis.UniversalClient, c *config, scripts ...*redis.Script) *link {
 	var id [8]byte
 	rand.Read(id[:])
-	l := &link{kind: kind, name: name, timeout: c.timeout, logger: c.logger, scripts: scripts, id: hex.EncodeToString(id[:])}
+	l := &link{kind: kind, name: name, timeout: c.timeout, logger: c.logger, obs: c.obs, scripts: scripts, id: hex.EncodeToString(id[:])}
 	switch cl := client.(type) {
 	case *redis.Client:
 		opt := *cl.Options()
@@ -183,113 +180,6 @@ func (l *link) do(ctx context.Context, cr *carrier, fn func(context.Context, red
 	}
 }
 
-// fail switches to the local share after a command begun in status state
-// failed with err, unless the status changed since.
-func (l *link) fail(state uint64, err error) {
-	l.mu.Lock()
-	if state&1 == 1 || !l.state.CompareAndSwap(state, state+1) {
-		l.mu.Unlock()
-		return
-	}
-	l.lastProbe = time.Now()
-	if !l.closed {
-		l.reports = append(l.reports, report{down: true, err: err, replicas: l.replicaCount()})
-	}
-	l.mu.Unlock()
-	l.drain()
-}
-
-// maybeProbe starts a probe of Redis unless one runs or one started less
-// than ProbeInterval ago.
-func (l *link) maybeProbe() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed || l.probing || time.Since(l.lastProbe) < ProbeInterval {
-		return
-	}
-	l.probing, l.lastProbe = true, time.Now()
-	l.running.Add(1)
-	go l.probe(l.state.Load())
-}
-
-// probe asks Redis, on a new client of its own when it can, for what the
-// limiter's decisions need (the script runs), and re-joins if it answers.
-func (l *link) probe(state uint64) {
-	defer l.running.Done()
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	defer cancel()
-	var fresh *carrier
-	var err error
-	if l.template != nil {
-		fresh = &carrier{c: l.newClient(), honours: true, own: true}
-		err = l.probeFn(ctx, fresh.c)
-	} else {
-		cr := l.cur.Load()
-		_, err = l.do(ctx, cr, func(ctx context.Context, c redis.UniversalClient) ([]int64, error) {
-			for _, s := range l.scripts {
-				if err := s.Load(ctx, c).Err(); err != nil {
-					return nil, err
-				}
-			}
-			return nil, l.probeFn(ctx, c)
-		})
-	}
-	l.mu.Lock()
-	l.probing = false
-	if err != nil || l.closed || !l.state.CompareAndSwap(state, state+1) {
-		l.mu.Unlock()
-		if fresh != nil {
-			fresh.c.Close()
-		}
-		return
-	}
-	var old *carrier
-	if fresh != nil {
-		old = l.cur.Swap(fresh)
-	}
-	l.reports = append(l.reports, report{down: false})
-	l.mu.Unlock()
-	if old != nil && old.own {
-		// Commands still running on it (begun before the outage) fail
-		// with "client is closed", which no longer changes the status.
-		old.c.Close()
-	}
-	l.drain()
-}
-
-// drain logs the queued reports in order, outside the lock, on one
-// goroutine at a time.
-func (l *link) drain() {
-	l.mu.Lock()
-	if l.draining {
-		l.mu.Unlock()
-		return
-	}
-	l.draining = true
-	for len(l.reports) > 0 {
-		r := l.reports[0]
-		l.reports = l.reports[1:]
-		l.mu.Unlock()
-		l.log(r)
-		l.mu.Lock()
-	}
-	l.draining = false
-	l.mu.Unlock()
-}
-
-func (l *link) log(r report) {
-	lg := l.logger
-	if lg == nil {
-		lg = slog.Default()
-	}
-	if r.down {
-		lg.Warn("redislimit: Redis does not answer; limiting with the local share",
-			"limiter", l.kind, "name", l.name, "share", l.share(r.replicas), "replicas", r.replicas, "err", r.err)
-		return
-	}
-	lg.Info("redislimit: Redis answers again; back on the shared limit", "limiter", l.kind, "name", l.name)
-}
-
 // beat returns this replica's id when it is time to report it to Redis
 // again (once a second), else "".
 func (l *link) beat() string {
@@ -328,6 +218,7 @@ func (l *link) close() error {
 		return nil
 	}
 	l.closed = true
+	l.reg.Leave()
 	if st := l.state.Load(); st&1 == 0 {
 		l.state.Store(st + 1) // every status change is under mu
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/async-patterns/async/observe"
 )
 
 // DefaultTimeout bounds each command a limiter sends to Redis when
@@ -38,8 +40,9 @@ type config struct {
 	prefix  string
 	timeout time.Duration
 	lease   time.Duration
-	maxWait time.Duration // -1: no bound but ctx's
-	logger  *slog.Logger  // nil: slog.Default() at each report
+	maxWait time.Duration    // -1: no bound but ctx's
+	logger  *slog.Logger     // nil: slog.Default() at each report
+	obs     observe.Observer // WithObserver's, or nil for the default
 	given   []string
 }
 
@@ -105,11 +108,27 @@ func WithMaxWait(d time.Duration) Option {
 
 // WithLogger sets where the limiter reports that Redis stopped answering
 // (it fell back to its local share) and that it answers again (it
-// re-joined): one line each per outage, in that order. Default: the
-// slog.Default() of the moment. A nil l panics.
+// re-joined): one line each per outage, in that order. Default: no line of
+// its own; the events go to the observer ([WithObserver]), or to the
+// slog.Default() of the moment when none is set (observe.Fallback). A nil
+// l panics.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {
 		panic("redislimit: WithLogger(nil)")
 	}
 	return func(c *config) { c.logger = l; c.given = append(c.given, "WithLogger") }
+}
+
+// WithObserver makes o the observer of the limiter's events instead of the
+// process's default ([observe.SetDefault]): a LimitRejected for each
+// refusal of Wait, Do or Acquire (with the *limit.RejectedError and its
+// RetryAfter), and a LimitSharedDown and then a LimitSharedUp for each
+// outage of Redis, in that order (with no observer set at all, those two
+// go to log/slog's default logger: an outage is never silent). A nil o
+// panics.
+func WithObserver(o observe.Observer) Option {
+	if o == nil {
+		panic("redislimit: nil Observer passed to WithObserver")
+	}
+	return func(c *config) { c.obs = o; c.given = append(c.given, "WithObserver") }
 }

@@ -3,6 +3,7 @@ package redislimit
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -71,12 +72,6 @@ type Rate struct {
 	next uint64
 }
 
-// localRate is the fallback for a given count of replicas.
-type localRate struct {
-	replicas int
-	r        *limit.Rate
-}
-
 // NewRate returns the rate limiter named name on client: perSecond calls a
 // second on average across every replica, up to burst at once. client may
 // be a single-node, Sentinel (failover), Cluster or Ring client; for a
@@ -96,7 +91,7 @@ func NewRate(client redis.UniversalClient, name string, perSecond float64, burst
 	case burst < 1:
 		panic(fmt.Sprintf("redislimit: NewRate: burst must be >= 1, got %d", burst))
 	}
-	c := newConfig("Rate", []string{"WithPrefix", "WithTimeout", "WithMaxWait", "WithLogger"}, opts)
+	c := newConfig("Rate", []string{"WithPrefix", "WithTimeout", "WithMaxWait", "WithLogger", "WithObserver"}, opts)
 	interval := 1e6 / perSecond
 	r := &Rate{
 		label:     name,
@@ -115,6 +110,7 @@ func NewRate(client redis.UniversalClient, name string, perSecond float64, burst
 	r.l.share = func(n int) string {
 		return fmt.Sprintf("%.4g/s, burst %d", perSecond/float64(n), max(1, burst/n))
 	}
+	register(r, r.l, "redislimit.rate", (*Rate).Stats)
 	return r
 }
 
@@ -245,14 +241,19 @@ func (r *Rate) wait(ctx context.Context) error {
 	}
 	ok, wait, shared := r.decide(ctx, most)
 	if !shared {
-		return r.localRate().Wait(ctx)
+		err := r.localRate().Wait(ctx)
+		if errors.Is(err, limit.ErrRejected) {
+			r.rejected.Add(1)
+			r.l.rejected(ctx, err)
+		}
+		return err
 	}
 	if !ok {
 		r.rejected.Add(1)
 		if byDeadline {
-			return limit.NewRejectedError(r.label, "no token before the deadline", wait)
+			return r.l.rejected(ctx, limit.NewRejectedError(r.label, "no token before the deadline", wait))
 		}
-		return limit.NewRejectedError(r.label, "no token within the max wait", wait)
+		return r.l.rejected(ctx, limit.NewRejectedError(r.label, "no token within the max wait", wait))
 	}
 	if ctx.Err() != nil {
 		// An earlier cancellation wins: ctx ended while Redis granted the
@@ -306,22 +307,4 @@ func (r *Rate) probe(ctx context.Context, c redis.UniversalClient) error {
 		r.l.seen(v[2])
 	}
 	return err
-}
-
-// localRate returns the fallback for the replicas last seen.
-func (r *Rate) localRate() *limit.Rate {
-	n := r.l.replicaCount()
-	old := r.local.Load()
-	if old != nil && old.replicas == n {
-		return old.r
-	}
-	opts := []limit.Option{limit.WithName(r.label)}
-	if r.maxWait >= 0 {
-		opts = append(opts, limit.WithMaxWait(r.maxWait))
-	}
-	lr := &localRate{replicas: n, r: limit.NewRate(r.perSecond/float64(n), max(1, r.burst/n), opts...)}
-	if !r.local.CompareAndSwap(old, lr) {
-		return r.local.Load().r
-	}
-	return lr.r
 }

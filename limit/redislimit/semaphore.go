@@ -3,7 +3,6 @@ package redislimit
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/limit"
 )
 
@@ -22,12 +20,6 @@ var semaphoreSource string
 
 // semaphoreScript runs every operation of a Semaphore.
 var semaphoreScript = redis.NewScript(semaphoreSource)
-
-// ErrLeaseLost is the error of [Semaphore.Extend] when the permit's lease
-// had already ended (the holder was too slow to extend it): Redis may have
-// given the permit to another holder. [Semaphore.Do] cancels its
-// function's ctx with this cause.
-var ErrLeaseLost = errors.New("redislimit: the permit's lease ended before it was extended")
 
 // Poll bounds of a waiting [Semaphore.Acquire]: it asks Redis again after
 // pollMin, doubling up to pollMax (with jitter), or sooner when the
@@ -84,11 +76,6 @@ type holding struct {
 	permit limit.Permit // the bulkhead's
 }
 
-type localBulkhead struct {
-	replicas int
-	b        *limit.Bulkhead
-}
-
 // NewSemaphore returns the semaphore named name on client, with n permits
 // across every replica. client may be a single-node, Sentinel (failover),
 // Cluster or Ring client; for a *redis.Client the Semaphore dials its own
@@ -104,7 +91,7 @@ func NewSemaphore(client redis.UniversalClient, name string, n int, opts ...Opti
 	case n < 1:
 		panic(fmt.Sprintf("redislimit: NewSemaphore: n must be >= 1, got %d", n))
 	}
-	c := newConfig("Semaphore", []string{"WithPrefix", "WithTimeout", "WithLease", "WithMaxWait", "WithLogger"}, opts)
+	c := newConfig("Semaphore", []string{"WithPrefix", "WithTimeout", "WithLease", "WithMaxWait", "WithLogger", "WithObserver"}, opts)
 	s := &Semaphore{
 		label:   name,
 		n:       n,
@@ -119,6 +106,7 @@ func NewSemaphore(client redis.UniversalClient, name string, n int, opts ...Opti
 	s.l = newLink("semaphore", name, client, &c, semaphoreScript)
 	s.l.probeFn = s.probe
 	s.l.share = func(r int) string { return strconv.Itoa(max(1, n/r)) + " permits" }
+	register(s, s.l, "redislimit.semaphore", (*Semaphore).Stats)
 	return s
 }
 
@@ -180,9 +168,9 @@ func (s *Semaphore) Acquire(ctx context.Context) (limit.Permit, error) {
 		if !until.IsZero() && time.Now().Add(d).After(until) {
 			s.rejected.Add(1)
 			if byDeadline {
-				return limit.Permit{}, limit.NewRejectedError(s.label, "no permit before the deadline", left)
+				return limit.Permit{}, s.l.rejected(ctx, limit.NewRejectedError(s.label, "no permit before the deadline", left))
 			}
-			return limit.Permit{}, limit.NewRejectedError(s.label, "no permit within the max wait", left)
+			return limit.Permit{}, s.l.rejected(ctx, limit.NewRejectedError(s.label, "no permit within the max wait", left))
 		}
 		if t == nil {
 			t = time.NewTimer(d)
@@ -231,94 +219,6 @@ func (s *Semaphore) releaseShared(member string) {
 	}
 }
 
-// Extend makes the lease of the permit p end a lease ([WithLease]) from
-// now, on the Redis server's clock: one round trip. It returns
-// [ErrLeaseLost] when the lease had already ended, and nil for a permit
-// granted by the local share (it has no lease) or while Redis does not
-// answer (nobody can take the permit then; if the lease ends before Redis
-// answers again, the next Extend says so). Extending a permit that is not
-// held panics.
-func (s *Semaphore) Extend(ctx context.Context, p limit.Permit) error {
-	s.mu.Lock()
-	h, ok := s.held[p.ID]
-	s.mu.Unlock()
-	if !ok {
-		panic("redislimit: Extend of a permit that is not held (permit " + strconv.FormatUint(p.ID, 10) + ")")
-	}
-	if h.local != nil {
-		return nil
-	}
-	cr, state, up := s.l.client()
-	if !up {
-		return nil
-	}
-	v, err := s.l.run(ctx, cr, state, semaphoreScript, s.keys, []any{"extend", s.leaseUS, h.member})
-	if err != nil || len(v) != 1 || v[0] == 1 {
-		return nil
-	}
-	return ErrLeaseLost
-}
-
-// Do takes a permit as [Semaphore.Acquire] does, calls fn with a ctx
-// derived from ctx, and releases the permit when fn returns or panics.
-// While fn runs, a goroutine of Do's extends the lease every third of it;
-// if the lease is lost all the same (the process stalled longer than the
-// lease), fn's ctx is cancelled with the cause [ErrLeaseLost]. When
-// Acquire fails, fn is not called and Do returns its error. A panic in fn
-// comes back as a [*limit.PanicError]; a nil fn returns
-// [limit.ErrNilFunc] and takes nothing.
-func (s *Semaphore) Do(ctx context.Context, fn func(context.Context) error) (err error) {
-	if ctx == nil {
-		panic("redislimit: nil ctx passed to Do")
-	}
-	if fn == nil {
-		return limit.ErrNilFunc
-	}
-	p, err := s.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	fctx, cancel := context.WithCancelCause(ctx)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { s.keepAlive(fctx, p, stop, cancel) })
-	returned := false
-	defer func() {
-		if !returned {
-			err = safe.Recovered(recover())
-		}
-		close(stop)
-		wg.Wait()
-		o := limit.Failure
-		if returned {
-			o = limit.OutcomeOf(fctx, err)
-		}
-		cancel(nil)
-		s.Release(p, o)
-	}()
-	err = fn(fctx)
-	returned = true
-	return err
-}
-
-// keepAlive extends p's lease every third of it until stop is closed,
-// cancelling with ErrLeaseLost if the lease was lost.
-func (s *Semaphore) keepAlive(ctx context.Context, p limit.Permit, stop <-chan struct{}, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(max(s.lease/3, time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if err := s.Extend(ctx, p); err != nil {
-				cancel(err)
-				return
-			}
-		}
-	}
-}
-
 // Stats returns n as Limit, the permits this Semaphore holds and the
 // refusals of Acquire so far.
 func (s *Semaphore) Stats() limit.Stats {
@@ -356,22 +256,6 @@ func (s *Semaphore) tryAcquire(ctx context.Context, member string) (ok bool, lef
 	return v[0] == 1, time.Duration(v[1]) * time.Microsecond, true
 }
 
-// acquireLocally takes a permit of the local share and records it as id.
-func (s *Semaphore) acquireLocally(ctx context.Context, id uint64) (limit.Permit, error) {
-	b := s.localBulkhead()
-	bp, err := b.Acquire(ctx)
-	if err != nil {
-		if errors.Is(err, limit.ErrRejected) {
-			s.rejected.Add(1)
-		}
-		return limit.Permit{}, err
-	}
-	s.mu.Lock()
-	s.held[id] = holding{local: b, permit: bp}
-	s.mu.Unlock()
-	return limit.Permit{ID: id}, nil
-}
-
 // probe runs an acquire that cannot succeed (n = 0) and reports this
 // replica.
 func (s *Semaphore) probe(ctx context.Context, c redis.UniversalClient) error {
@@ -380,22 +264,4 @@ func (s *Semaphore) probe(ctx context.Context, c redis.UniversalClient) error {
 		s.l.seen(v[2])
 	}
 	return err
-}
-
-// localBulkhead returns the fallback for the replicas last seen.
-func (s *Semaphore) localBulkhead() *limit.Bulkhead {
-	r := s.l.replicaCount()
-	old := s.local.Load()
-	if old != nil && old.replicas == r {
-		return old.b
-	}
-	opts := []limit.Option{limit.WithName(s.label)}
-	if s.maxWait >= 0 {
-		opts = append(opts, limit.WithMaxWait(s.maxWait))
-	}
-	lb := &localBulkhead{replicas: r, b: limit.NewBulkhead(max(1, s.n/r), opts...)}
-	if !s.local.CompareAndSwap(old, lb) {
-		return s.local.Load().b
-	}
-	return lb.b
 }
