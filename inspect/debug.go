@@ -144,6 +144,11 @@ const (
 // goroutine and arms the checks.
 func debugStarted(r *rec, ctx context.Context) {
 	r.gid = goid()
+	// The AfterFunc below may read ctx after the task has returned; an
+	// executor's fire-and-forget ctx is reused by its worker for the next
+	// task unless told otherwise, so retire it (debug mode pays one
+	// allocation per such task for it).
+	task.Retain(ctx)
 	r.stopCtx = context.AfterFunc(ctx, func() {
 		t := time.AfterFunc(time.Duration(stuckAfter.Load()), func() { check(r, repStuck) })
 		// The task may end before this store; check looks at its state,

@@ -288,3 +288,27 @@ func TestDebugFromEnvironment(t *testing.T) {
 		t.Errorf("with ASYNCDEBUG=1, Debugging() is false at start: %v\n%s", err, out)
 	}
 }
+
+// TestDebugShutdownNow runs debug mode over executors stopped with
+// ShutdownNow while their fire-and-forget tasks run: the watch debug mode
+// puts on a task's ctx must not race with the worker reusing that ctx for
+// its next task (run with -race).
+func TestDebugShutdownNow(t *testing.T) {
+	debugging(t)
+	for range 20 {
+		ex := executor.New(executor.WithWorkers(2))
+		started := make(chan struct{}, 4)
+		for range 4 {
+			ex.Go(context.Background(), func(ctx context.Context) error {
+				started <- struct{}{}
+				<-ctx.Done()
+				return ctx.Err()
+			})
+		}
+		<-started
+		ex.ShutdownNow()
+		if err := ex.Shutdown(context.Background()); err != nil {
+			t.Fatalf("Shutdown() = %v; want nil", err)
+		}
+	}
+}
