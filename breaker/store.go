@@ -43,7 +43,9 @@ type Store interface {
 	// State, Generation, OpenFor and Changes fields set. fn is called from
 	// one goroutine at a time and may call the store. fn runs the
 	// breaker's OnStateChange hook, which may panic: a Store that calls
-	// fn on a goroutine of its own must recover (and report) that panic.
+	// fn on a goroutine of its own must recover that panic and report it
+	// through package observe (with observe.Fallback, so that it reaches
+	// log/slog's default logger when no observer is set).
 	Watch(name string, fn func(Snapshot))
 }
 
@@ -160,9 +162,9 @@ const StoreRetryInterval = 200 * time.Millisecond
 // replicas arrive through [Store.Watch]: the breaker learns of them within
 // one delivery, and runs the [WithOnStateChange] hook for them on the
 // store's goroutine, with the hook's usual rules (except that a panic in
-// it there has no caller to reach: the Store recovers it; redisstore logs
-// it through slog). A replica that has not
-// heard yet that another one opened the breaker lets through at most one
+// it there has no caller to reach: the Store recovers it; redisstore
+// reports it through package observe, as a TaskEnd event that panicked).
+// A replica that has not heard yet that another one opened the breaker lets through at most one
 // more call per calling goroutine: its Record answers with the new state,
 // and its outcome, from an older generation, is not counted.
 //

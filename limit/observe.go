@@ -19,24 +19,32 @@ func WithObserver(o observe.Observer) Option {
 
 // observed is what a limiter needs to report itself.
 type observed struct {
-	reg  *observe.Entry
-	obs  observe.Observer // WithObserver's, or nil for the default
-	name string
+	reg    *observe.Entry
+	obs    observe.Observer // WithObserver's, or nil for the default
+	name   string
+	nested bool // part of another object, which reports for it (nested.go)
 }
 
 // register enters l in the registry of live objects as kind ("limit.rate",
 // ...), reading its gauges from stats. A limiter needs no closing: it
-// leaves when it is collected.
+// leaves when it is collected. A nested limiter does not register.
 func register[T any](l *T, ob *observed, c config, kind string, stats func(*T) Stats) {
-	ob.obs, ob.name = c.obs, c.name
+	ob.obs, ob.name, ob.nested = c.obs, c.name, c.nested
+	if c.nested {
+		return
+	}
 	ob.reg = observe.Register(l, kind, c.name, 0, func(l *T) observe.Gauges {
 		s := stats(l)
 		return observe.Gauges{Limit: s.Limit, Running: s.InFlight, Queued: s.Queued}
 	})
 }
 
-// rejected reports the rejection err of a caller with ctx, and returns it.
+// rejected reports the rejection err of a caller with ctx, unless the
+// limiter is nested (its owner reports it), and returns it.
 func (ob *observed) rejected(ctx context.Context, err *RejectedError) error {
+	if ob.nested {
+		return err
+	}
 	if o := observe.Pick(ob.obs); o != nil {
 		observe.Emit(ctx, o, observe.Event{
 			Kind: observe.LimitRejected, Outcome: observe.Rejected, Source: "limit", Name: ob.name,

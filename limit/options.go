@@ -23,7 +23,8 @@ type config struct {
 
 	adaptive adaptiveConfig // adaptive limiter only: adaptive_config.go
 
-	obs observe.Observer // observe.go
+	obs    observe.Observer // observe.go
+	nested bool             // nested.go: neither registered nor reporting
 }
 
 // newConfig applies opts for the constructor of kind (used in panic

@@ -50,8 +50,11 @@
 //     (which breaker, which host, attempts, the last error, a panic's
 //     stack), and the rest at Debug. Events that must never be lost (an
 //     executor task's failure with no error handler, a breaker's store
-//     outage) go to log/slog's default logger when no observer is set
-//     ([Fallback]).
+//     outage, a panic in a user callback that has no caller to return it
+//     to, such as a breaker hook run on a breaker/redisstore Store's
+//     goroutine) go to log/slog's default logger when no observer is set
+//     ([Fallback]). No package of the module writes to log/slog's default
+//     logger but through [Fallback].
 //
 // # Costs
 //

@@ -53,7 +53,12 @@ const (
 	// Outcome (OK, Failed, Panicked, Cancelled, or Rejected for a submit
 	// the executor refused), Err (a *PanicError, with its stack, for
 	// Panicked), Duration (its run; 0 if it never ran), Task (its name,
-	// when it was given one).
+	// when it was given one). Also, with Outcome Panicked, a user
+	// callback that panicked (or called runtime.Goexit) where no caller
+	// can be given its panic, reported with [Fallback]: an executor's
+	// error handler (Source "executor", Task "error handler") and a
+	// breaker hook run on a breaker/redisstore Store's goroutine (Source
+	// "redisstore", Name the breaker's, Task "watcher").
 	TaskEnd
 
 	// MemoHit: a cache Get was served from a fresh entry.
@@ -178,7 +183,7 @@ func (o Outcome) String() string {
 type Event struct {
 	Kind    Kind
 	Outcome Outcome
-	Source  string    // the package of the object that reported it: "retry", "breaker", "queue", "taskgroup", "gather", "executor", "memo", "retryhttp", "jsqueue", "limit"
+	Source  string    // the package of the object that reported it: "retry", "breaker", "queue", "taskgroup", "gather", "executor", "memo", "retryhttp", "jsqueue", "limit", "redislimit", "redisstore", "inspect"
 	Name    string    // the object's name (a breaker's, a queue's given by WithName), "" if it has none
 	Object  ID        // the reporting object in the registry ([Objects]); 0 for calls that are no object (retry.Do, gather)
 	Time    time.Time // when it happened

@@ -38,7 +38,8 @@ func Slog(logger *slog.Logger) Observer {
 
 // fallback is the observer of last resort: events that must never be lost
 // silently (an executor task's failure with no handler, a breaker's store
-// outage) go to log/slog's default logger when no observer is set.
+// outage, a panic in a callback with no caller to return it to) go to
+// log/slog's default logger when no observer is set.
 type fallbackObserver struct{}
 
 func (fallbackObserver) Observe(ctx context.Context, e Event) {
@@ -49,8 +50,10 @@ func (fallbackObserver) Observe(ctx context.Context, e Event) {
 // nil an observer that logs through log/slog's default logger as [Slog]
 // does (reading slog.Default() at each event). Primitives use it for the
 // events that must never be lost silently: the failure of an executor task
-// that has no error handler, a breaker's store outage and re-join, a
-// redislimit limiter's loss of Redis and re-join.
+// that has no error handler, a panic in an executor's error handler or in
+// a breaker hook run on a breaker/redisstore Store's goroutine, a
+// breaker's store outage and re-join, a redislimit limiter's loss of Redis
+// and re-join.
 func Fallback(own Observer) Observer {
 	if o := Pick(own); o != nil {
 		return o

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/async-patterns/async/breaker"
 )
 
 // DefaultTimeout bounds each store operation when [WithTimeout] is not
@@ -60,9 +58,9 @@ type Store struct {
 	// the subscription lost its connection): the next operation sends it.
 	reload atomic.Bool
 
-	mu       sync.Mutex                          // protects the fields below
-	watchers map[string][]func(breaker.Snapshot) // channel -> callbacks
-	ps       *redis.PubSub                       // nil until the first Watch
+	mu       sync.Mutex           // protects the fields below
+	watchers map[string][]watcher // channel -> callbacks
+	ps       *redis.PubSub        // nil until the first Watch
 	closed   bool
 	stop     chan struct{} // closed by Close
 	done     chan struct{} // closed when the receiving goroutine returns
@@ -134,7 +132,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		link:     newLink(client),
 		prefix:   c.prefix,
 		timeout:  c.timeout,
-		watchers: make(map[string][]func(breaker.Snapshot)),
+		watchers: make(map[string][]watcher),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}

@@ -3,8 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/async-patterns/async/breaker"
+	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/observe"
 )
 
 // Watch implements [breaker.Store]: it subscribes to the breaker's channel,
@@ -25,11 +25,16 @@ import (
 //
 // fn runs on the Store's receiving goroutine (for a [breaker.Breaker], it
 // runs the breaker's OnStateChange hook for the change). A panic in fn does
-// not crash the process: the Store recovers it and logs it through
-// slog.Default at level Error, with the panic value, the channel and the
-// stack; the breaker delivers the changes after it as it does after a
-// panicking hook on a caller's goroutine. A runtime.Goexit in fn is logged
-// the same way, and the Store goes on receiving on a new goroutine.
+// not crash the process: the Store recovers it and reports it through
+// package observe, as an executor reports a panic in its error handler: a
+// TaskEnd event with Outcome Panicked, Source "redisstore", Name the
+// breaker's name, Task "watcher" and Err the *[breaker.PanicError] with
+// the panic value and the stack, given to the process's observer
+// ([observe.SetDefault]) or, with none set, logged at level Error by
+// log/slog's default logger ([observe.Fallback]). The breaker delivers the
+// changes after it as it does after a panicking hook on a caller's
+// goroutine. A runtime.Goexit in fn is reported the same way (the error
+// says Goexit), and the Store goes on receiving on a new goroutine.
 func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 	if name == "" || fn == nil {
 		return
@@ -41,7 +46,7 @@ func (s *Store) Watch(name string, fn func(breaker.Snapshot)) {
 		return
 	}
 	first := len(s.watchers[ch]) == 0
-	s.watchers[ch] = append(s.watchers[ch], fn)
+	s.watchers[ch] = append(s.watchers[ch], watcher{name: name, fn: fn})
 	if !first {
 		return
 	}
@@ -93,10 +98,8 @@ func (s *Store) receive(ps *redis.PubSub) {
 			close(s.done)
 			return
 		}
-		// A watcher called runtime.Goexit (a panic is recovered in
-		// deliver), which cannot be stopped: carry on on a new goroutine.
-		slog.Error("redisstore: a watcher of a breaker called runtime.Goexit on the store's goroutine; receiving goes on",
-			"stack", string(debug.Stack()))
+		// A watcher called runtime.Goexit, which cannot be stopped (deliver
+		// reported it; a panic it recovers): carry on on a new goroutine.
 		go s.receive(ps)
 	}()
 	backoff := 10 * time.Millisecond
@@ -127,23 +130,38 @@ func (s *Store) receive(ps *redis.PubSub) {
 		s.mu.Lock()
 		fns := s.watchers[msg.Channel]
 		s.mu.Unlock()
-		for _, fn := range fns {
-			deliver(msg.Channel, fn, snap)
+		for _, w := range fns {
+			w.deliver(snap)
 		}
 	}
 }
 
-// deliver calls fn with snap on the receiving goroutine, and recovers and
-// logs a panic in it: it is user code (a breaker's OnStateChange hook), and
-// a panic on a goroutine the Store owns would otherwise end the process.
-func deliver(channel string, fn func(breaker.Snapshot), snap breaker.Snapshot) {
+// watcher is a callback given to Watch, with the name it was given for.
+type watcher struct {
+	name string
+	fn   func(breaker.Snapshot)
+}
+
+// deliver calls w.fn with snap on the receiving goroutine. A panic in it,
+// or a runtime.Goexit, is user code (a breaker's OnStateChange hook)
+// failing on a goroutine the Store owns, with no caller to return it to:
+// it is reported through observe (see [Store.Watch]) rather than end the
+// process. A panic is recovered; a Goexit goes on, to receive.
+func (w watcher) deliver(snap breaker.Snapshot) {
+	start := time.Now()
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			slog.Error("redisstore: a watcher of a breaker panicked on a change from another replica; recovered",
-				"channel", channel, "panic", r, "stack", string(debug.Stack()))
+		if returned {
+			return
 		}
+		pe := safe.Recovered(recover()) // a Goexit when recover returns nil
+		observe.Emit(context.Background(), observe.Fallback(nil), observe.Event{
+			Kind: observe.TaskEnd, Outcome: observe.Panicked, Source: "redisstore", Name: w.name,
+			Task: "watcher", Duration: time.Since(start), Err: pe,
+		})
 	}()
-	fn(snap)
+	w.fn(snap)
+	returned = true
 }
 
 // parseEvent reads "generation from to openFor(us) origin".

@@ -76,7 +76,9 @@
 //   - Observed: each limiter is listed in observe's registry (kind
 //     "redislimit.rate" or "redislimit.semaphore", its name; gauges Limit,
 //     Running for the permits held, State "shared" or "local") until
-//     Close, and reports each refusal as a LimitRejected event.
+//     Close, and reports each refusal as a LimitRejected event, once: the
+//     local limiter of an outage is a part of it, neither listed nor
+//     reporting on its own.
 //   - Not exact while down: the shares add up to the limit only if the
 //     replicas last seen are the ones still running; a Semaphore's local
 //     permits are not known to Redis after the re-join (at most the share

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +230,92 @@ func TestObserveLocalRejections(t *testing.T) {
 	}
 	if ss != 1 || semEvents != 1 {
 		t.Errorf("Semaphore: %d rejections counted, %d reported; want 1 and 1", ss, semEvents)
+	}
+}
+
+// counter is an observer counting the LimitRejected events it gets, by
+// source.
+type counter struct {
+	mu       sync.Mutex
+	rejected map[string]int
+}
+
+func (c *counter) Observe(_ context.Context, e observe.Event) {
+	if e.Kind != observe.LimitRejected {
+		return
+	}
+	c.mu.Lock()
+	if c.rejected == nil {
+		c.rejected = map[string]int{}
+	}
+	c.rejected[e.Source+" "+e.Name]++
+	c.mu.Unlock()
+}
+
+func (c *counter) count(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rejected[key]
+}
+
+func (c *counter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.rejected {
+		n += v
+	}
+	return n
+}
+
+func TestLocalRejectionsReportedOnce(t *testing.T) {
+	// With the process's observer set (and none of the limiter's own),
+	// each refusal on the local share is one LimitRejected event from
+	// redislimit: the local limit.Rate or limit.Bulkhead it decides with
+	// reports nothing of its own and is not a live object of its own.
+	c := &counter{}
+	observe.SetDefault(c)
+	t.Cleanup(func() { observe.SetDefault(observe.Discard) })
+	s := startRedis(t)
+	ctx := context.Background()
+	r := newRate(t, s, "once-rate", 1, 1, redislimit.WithMaxWait(0), redislimit.WithTimeout(50*time.Millisecond))
+	sem := newSemaphore(t, s, "once-sem", 1, redislimit.WithMaxWait(0), redislimit.WithTimeout(50*time.Millisecond))
+	s.stop()
+	r.Allow(ctx) // fails on Redis: the Rate is on its local share
+	if _, err := sem.Acquire(ctx); err != nil {
+		t.Fatal(err) // on the local share too, holding its one permit
+	}
+	if r.Shared() || sem.Shared() {
+		t.Fatal("still on the shared limit with Redis stopped")
+	}
+	const n = 5
+	refused := 0
+	for range n + 1 { // the first may take the local token if Allow did not
+		if err := r.Wait(ctx); errors.Is(err, limit.ErrRejected) {
+			refused++
+		}
+	}
+	for range n {
+		if _, err := sem.Acquire(ctx); !errors.Is(err, limit.ErrRejected) {
+			t.Fatalf("Acquire on a full local share = %v; want a rejection", err)
+		}
+	}
+	if refused < n {
+		t.Fatalf("Rate: %d of %d Waits refused on its local share (1 token a second); want at least %d", refused, n+1, n)
+	}
+	if got := c.count("redislimit once-rate"); got != refused {
+		t.Errorf("Rate: %d refusals, %d LimitRejected events from redislimit; want one each", refused, got)
+	}
+	if got := c.count("redislimit once-sem"); got != n {
+		t.Errorf("Semaphore: %d refusals, %d LimitRejected events from redislimit; want one each", n, got)
+	}
+	if got := c.total(); got != refused+n {
+		t.Errorf("%d LimitRejected events in all (rate %d from limit, semaphore %d from limit); want %d, each refusal once",
+			got, c.count("limit once-rate"), c.count("limit once-sem"), refused+n)
+	}
+	for o := range observe.Objects() {
+		if (o.Kind == "limit.rate" || o.Kind == "limit.bulkhead") && (o.Name == "once-rate" || o.Name == "once-sem") {
+			t.Errorf("registry lists %s %q: the local share is part of its redislimit limiter, not an object of its own", o.Kind, o.Name)
+		}
 	}
 }

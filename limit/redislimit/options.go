@@ -41,7 +41,7 @@ type config struct {
 	timeout time.Duration
 	lease   time.Duration
 	maxWait time.Duration    // -1: no bound but ctx's
-	logger  *slog.Logger     // nil: slog.Default() at each report
+	logger  *slog.Logger     // WithLogger's; nil: the events only (observe.Fallback)
 	obs     observe.Observer // WithObserver's, or nil for the default
 	given   []string
 }

@@ -46,7 +46,11 @@ const (
 // perSecond and burst divided by the replicas last seen (each replica
 // reports itself with its decisions once a second; those seen in the last
 // [ReplicaWindow] count), the burst at least 1. It re-joins when Redis
-// answers again. Callers see no error because of it.
+// answers again. Callers see no error because of it. That local limiter
+// is a part of the Rate, not an object of its own: it is not listed in
+// observe's registry (the Rate is, with State "local" meanwhile), and its
+// refusals are the Rate's, counted in [Rate.Stats] and reported once each,
+// as the Rate's LimitRejected events (Source "redislimit").
 //
 // Create one with [NewRate]; the zero value is not usable. A Rate is safe
 // for concurrent use. It starts a goroutine only to probe Redis while it

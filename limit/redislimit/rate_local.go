@@ -1,8 +1,13 @@
 package redislimit
 
-import "github.com/async-patterns/async/limit"
+import (
+	"github.com/async-patterns/async/limit"
+	"github.com/async-patterns/async/limit/internal/nested"
+)
 
-// localRate is the fallback for a given count of replicas.
+// localRate is the fallback for a given count of replicas. Its limit.Rate
+// is nested (neither registered nor reporting): the Rate counts and reports
+// its refusals.
 type localRate struct {
 	replicas int
 	r        *limit.Rate
@@ -15,7 +20,7 @@ func (r *Rate) localRate() *limit.Rate {
 	if old != nil && old.replicas == n {
 		return old.r
 	}
-	opts := []limit.Option{limit.WithName(r.label)}
+	opts := []limit.Option{nested.Option.(limit.Option), limit.WithName(r.label)}
 	if r.maxWait >= 0 {
 		opts = append(opts, limit.WithMaxWait(r.maxWait))
 	}

@@ -43,6 +43,11 @@ const (
 // permits: n divided by the replicas last seen, rounded down, at least 1.
 // It re-joins when Redis answers again; permits held meanwhile stay with
 // the bulkhead that granted them. Callers see no error because of it.
+// That bulkhead is a part of the Semaphore, not an object of its own: it
+// is not listed in observe's registry (the Semaphore is, with State
+// "local" meanwhile), and its refusals are the Semaphore's, counted in
+// [Semaphore.Stats] and reported once each, as the Semaphore's
+// LimitRejected events (Source "redislimit").
 //
 // Create one with [NewSemaphore]; the zero value is not usable. A
 // Semaphore is safe for concurrent use. It starts a goroutine only to

@@ -5,8 +5,12 @@ import (
 	"errors"
 
 	"github.com/async-patterns/async/limit"
+	"github.com/async-patterns/async/limit/internal/nested"
 )
 
+// localBulkhead is the fallback for a given count of replicas. Its
+// limit.Bulkhead is nested (neither registered nor reporting): the
+// Semaphore counts and reports its refusals.
 type localBulkhead struct {
 	replicas int
 	b        *limit.Bulkhead
@@ -36,7 +40,7 @@ func (s *Semaphore) localBulkhead() *limit.Bulkhead {
 	if old != nil && old.replicas == r {
 		return old.b
 	}
-	opts := []limit.Option{limit.WithName(s.label)}
+	opts := []limit.Option{nested.Option.(limit.Option), limit.WithName(s.label)}
 	if s.maxWait >= 0 {
 		opts = append(opts, limit.WithMaxWait(s.maxWait))
 	}
