@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -45,9 +46,13 @@ var (
 // concurrent use, and tasks may submit more work to their own executor.
 //
 // The caller must call [Executor.Shutdown] or [Executor.ShutdownNow]: they
-// are what ends the worker goroutines. An executor that is dropped without
-// either keeps its workers blocked on the queue forever (they reference the
-// executor, so it is never garbage collected either).
+// are what ends the worker goroutines. The workers do not reference the
+// *Executor itself, so one dropped without either is garbage collected;
+// its workers are then stopped as [Executor.ShutdownNow] would stop them
+// (queued work is cancelled, running tasks see their ctx cancelled), but
+// only whenever the collector gets to it, so do not rely on it. In debug
+// mode (package inspect) such an executor is reported, with the stack
+// that made it.
 //
 // The queue is a lock-free ring rather than a buffered channel: with tiny
 // tasks a channel pool spends most of its time contending for the
@@ -60,6 +65,20 @@ var (
 // off. A [Submit] costs one allocation, the Future, which also holds the
 // task's ctx.
 type Executor struct {
+	*pool // what the workers, futures and timers reference: never the handle, so that it can be collected
+}
+
+// inner returns ex's pool, or nil for a nil ex.
+func (ex *Executor) inner() *pool {
+	if ex == nil {
+		return nil
+	}
+	return ex.pool
+}
+
+// pool is the state of an [Executor]. The workers and everything else that
+// outlives a call reference only the pool, never the *Executor handle.
+type pool struct {
 	// Read on every task, written once: kept apart from the counters.
 	q         *ring
 	idle      idleWorkers // workers parked on an empty queue (worker.go)
@@ -97,7 +116,7 @@ type Executor struct {
 // [Executor.Shutdown] or [Executor.ShutdownNow] to end the workers.
 func New(opts ...Option) *Executor {
 	c := newConfig(opts)
-	ex := &Executor{
+	ex := &pool{
 		q:       newRing(c.queue),
 		workers: make([]*worker, c.workers),
 		onError: c.onError,
@@ -105,7 +124,9 @@ func New(opts ...Option) *Executor {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	ex.register(c)
+	h := &Executor{pool: ex}
+	ex.register(h, c)
+	runtime.AddCleanup(h, (*pool).abandoned, ex)
 	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
 	ex.live.Store(int32(c.workers))
 	for i := range ex.workers {
@@ -114,7 +135,7 @@ func New(opts ...Option) *Executor {
 	for _, w := range ex.workers {
 		go w.loop()
 	}
-	return ex
+	return h
 }
 
 // Go submits fn to run on a worker and returns without waiting for it:
@@ -149,7 +170,7 @@ func New(opts ...Option) *Executor {
 // task of this executor calls Go with its own ctx and the queue is full, it
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
-func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
+func (ex *pool) Go(ctx context.Context, fn func(ctx context.Context) error) error {
 	fn = limitGo(ex.limiter, fn)
 	if ex.watching() {
 		fn = ex.watchGo(ctx, fn)
@@ -166,7 +187,7 @@ func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) 
 
 // goSlow is Go past its fast path: bad input, a closed executor, an ended
 // ctx, or a full queue.
-func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
+func (ex *pool) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
 	if ctx == nil {
 		panic("executor: nil ctx passed to Go")
 	}
@@ -203,7 +224,7 @@ func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) err
 // would run another caller's task on its goroutine, which could deadlock.
 //
 // Shutdown panics if ctx is nil; nothing is shut down then.
-func (ex *Executor) Shutdown(ctx context.Context) error {
+func (ex *pool) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		panic("executor: nil ctx passed to Shutdown")
 	}
@@ -231,7 +252,23 @@ func (ex *Executor) Shutdown(ctx context.Context) error {
 // ShutdownNow may be called any number of times, also after Shutdown, but
 // not from one of the executor's own tasks: it would wait for that task
 // forever.
-func (ex *Executor) ShutdownNow() {
+func (ex *pool) ShutdownNow() {
+	ex.stopNow()
+	<-ex.done
+}
+
+// abandoned runs, on the runtime's cleanup goroutine, when the *Executor
+// handle was collected. If it was never shut down, it stops the workers
+// as ShutdownNow does, without waiting for them (which would hold up the
+// other cleanups). In debug mode the registry's own cleanup reports it.
+func (ex *pool) abandoned() {
+	if !ex.closed.Load() {
+		ex.stopNow()
+	}
+}
+
+// stopNow is ShutdownNow but for the wait.
+func (ex *pool) stopNow() {
 	ex.now.Store(true)
 	ex.nowCancel()
 	for _, w := range ex.workers {
@@ -258,12 +295,11 @@ func (ex *Executor) ShutdownNow() {
 	// set.
 	ex.close()
 	ex.drain()
-	<-ex.done
 }
 
 // close stops accepting work and wakes the parked workers, which exit once
 // the queue is empty.
-func (ex *Executor) close() {
+func (ex *pool) close() {
 	ex.closeOnce.Do(func() {
 		ex.closed.Store(true)
 		close(ex.closing)
@@ -273,7 +309,7 @@ func (ex *Executor) close() {
 
 // workerExited runs as each worker exits. The last worker marks the
 // executor stopped and handles what was queued meanwhile.
-func (ex *Executor) workerExited() {
+func (ex *pool) workerExited() {
 	if ex.live.Add(-1) != 0 {
 		return
 	}

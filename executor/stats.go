@@ -39,7 +39,7 @@ type Stats struct {
 // plus the tasks running inline) and the one it took last may show in
 // neither Queued nor Submitted yet; and a submit blocked on a full queue
 // counts once it is accepted or refused.
-func (ex *Executor) Stats() Stats {
+func (ex *pool) Stats() Stats {
 	var s Stats
 	// Queued first and the submits taken from the queue after it, so that
 	// a task moving from one to the other is counted twice rather than
