@@ -138,39 +138,8 @@ func New(opts ...Option) *Executor {
 	return h
 }
 
-// Go submits fn to run on a worker and returns without waiting for it:
-// fire-and-forget, with no future and no allocation. It blocks while the
-// queue is full, until there is room or ctx ends. It returns nil once the
-// task is accepted; otherwise the task will never run and Go returns
-// [ErrClosed] after shutdown, context.Cause(ctx) when ctx ends first, or an
-// error matching [ErrNilFunc] for a nil fn. A refused task counts in
-// [Stats].Rejected. Go panics if ctx is nil.
-//
-// If ctx ends while the task waits in the queue, the task never runs: the
-// worker that takes it skips it and counts it in [Stats].Cancelled (it is
-// not a failure, and the error handler does not see it). Only a ctx that
-// ends at the very moment the worker takes the task may lose that race; the
-// task then runs with its ctx already done.
-//
-// fn's ctx derives from ctx and ends on [Executor.ShutdownNow]; it does not
-// end when fn returns. The worker reuses it for its next task unless
-// something may hold on to it: fn handed it (or a ctx derived from it) to
-// Go or [Submit], as a nested submit does, derived a cancelable ctx from it,
-// or asked for its Done channel over a ctx that can end. Such a ctx is
-// retired instead and stays valid after fn returns, so that work queued with
-// it runs under a live ctx. Any other use past fn's return (keeping it in a
-// goroutine fn started, for instance) is a data race: use the ctx that was
-// passed to Go for that. A Done channel is made only when fn asks for one
-// and ctx can end.
-//
-// The error fn returns goes to the handler set by [WithErrorHandler] (or to
-// the observer, or log/slog's default logger: see [WithErrorHandler]), as
-// does a panic, as a [*PanicError]; an error
-// that is fn's own cancellation is not a failure and is only counted. When a
-// task of this executor calls Go with its own ctx and the queue is full, it
-// runs fn itself before Go returns, instead of waiting for room that only
-// it could make.
-func (ex *pool) Go(ctx context.Context, fn func(ctx context.Context) error) error {
+// goFn is [Executor.Go].
+func (ex *pool) goFn(ctx context.Context, fn func(ctx context.Context) error) error {
 	fn = limitGo(ex.limiter, fn)
 	if ex.watching() {
 		fn = ex.watchGo(ctx, fn)
@@ -206,25 +175,8 @@ func (ex *pool) goSlow(ctx context.Context, fn func(ctx context.Context) error) 
 	return nil
 }
 
-// Shutdown stops the executor gracefully: it accepts no new work (submits
-// fail with [ErrClosed], blocked ones included), lets the workers run what
-// is queued, and waits for them to exit. It returns nil once they have, or
-// context.Cause(ctx) if ctx ends first; the workers then go on draining the
-// queue, and a later Shutdown or ShutdownNow waits again. Shutdown may be
-// called any number of times, also after ShutdownNow. A task of the
-// executor that calls Shutdown waits for itself: give it a ctx that ends.
-//
-// A submit that runs at the same time as Shutdown is either refused with
-// ErrClosed or accepted. An accepted task runs, with one exception: if it
-// reached the queue only after the workers had found it empty and exited,
-// nobody is left to run it, and it is cancelled instead. Its future then
-// resolves [Cancelled] with an error that matches both ErrClosed and
-// context.Canceled, and its function never runs. A Go task in that case is
-// counted in [Stats].Cancelled. The submitter does not run it itself: that
-// would run another caller's task on its goroutine, which could deadlock.
-//
-// Shutdown panics if ctx is nil; nothing is shut down then.
-func (ex *pool) Shutdown(ctx context.Context) error {
+// shutdown is [Executor.Shutdown].
+func (ex *pool) shutdown(ctx context.Context) error {
 	if ctx == nil {
 		panic("executor: nil ctx passed to Shutdown")
 	}
@@ -242,17 +194,8 @@ func (ex *pool) Shutdown(ctx context.Context) error {
 	}
 }
 
-// ShutdownNow stops the executor at once: it accepts no new work, cancels
-// every queued task (a queued future resolves [Cancelled] with an error that
-// matches both [ErrClosed] and context.Canceled, and its function never
-// runs; a queued Go task is dropped and counted in [Stats].Cancelled), and
-// cancels the ctx of every running task, on a worker or run by a task on its
-// own goroutine (see [Submit] and [Future.Wait]). Then it waits, without a
-// bound, for the running tasks to return and the workers to exit.
-// ShutdownNow may be called any number of times, also after Shutdown, but
-// not from one of the executor's own tasks: it would wait for that task
-// forever.
-func (ex *pool) ShutdownNow() {
+// shutdownNow is [Executor.ShutdownNow].
+func (ex *pool) shutdownNow() {
 	ex.stopNow()
 	<-ex.done
 }
@@ -343,3 +286,84 @@ type nilFuncError struct{ msg string }
 func (e *nilFuncError) Error() string { return e.msg }
 
 func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }
+
+// The exported methods are the handle's own (not promoted from the pool),
+// so that a method value such as `defer ex.Shutdown(ctx)` keeps the handle
+// alive; KeepAlive keeps it so while the call runs.
+
+// Go submits fn to run on a worker and returns without waiting for it:
+// fire-and-forget, with no future and no allocation. It blocks while the
+// queue is full, until there is room or ctx ends. It returns nil once the
+// task is accepted; otherwise the task will never run and Go returns
+// [ErrClosed] after shutdown, context.Cause(ctx) when ctx ends first, or an
+// error matching [ErrNilFunc] for a nil fn. A refused task counts in
+// [Stats].Rejected. Go panics if ctx is nil.
+//
+// If ctx ends while the task waits in the queue, the task never runs: the
+// worker that takes it skips it and counts it in [Stats].Cancelled (it is
+// not a failure, and the error handler does not see it). Only a ctx that
+// ends at the very moment the worker takes the task may lose that race; the
+// task then runs with its ctx already done.
+//
+// fn's ctx derives from ctx and ends on [Executor.ShutdownNow]; it does not
+// end when fn returns. The worker reuses it for its next task unless
+// something may hold on to it: fn handed it (or a ctx derived from it) to
+// Go or [Submit], as a nested submit does, derived a cancelable ctx from it,
+// or asked for its Done channel over a ctx that can end. Such a ctx is
+// retired instead and stays valid after fn returns, so that work queued with
+// it runs under a live ctx. Any other use past fn's return (keeping it in a
+// goroutine fn started, for instance) is a data race: use the ctx that was
+// passed to Go for that. A Done channel is made only when fn asks for one
+// and ctx can end.
+//
+// The error fn returns goes to the handler set by [WithErrorHandler] (or to
+// the observer, or log/slog's default logger: see [WithErrorHandler]), as
+// does a panic, as a [*PanicError]; an error
+// that is fn's own cancellation is not a failure and is only counted. When a
+// task of this executor calls Go with its own ctx and the queue is full, it
+// runs fn itself before Go returns, instead of waiting for room that only
+// it could make.
+func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
+	r := ex.pool.goFn(ctx, fn)
+	runtime.KeepAlive(ex)
+	return r
+}
+
+// Shutdown stops the executor gracefully: it accepts no new work (submits
+// fail with [ErrClosed], blocked ones included), lets the workers run what
+// is queued, and waits for them to exit. It returns nil once they have, or
+// context.Cause(ctx) if ctx ends first; the workers then go on draining the
+// queue, and a later Shutdown or ShutdownNow waits again. Shutdown may be
+// called any number of times, also after ShutdownNow. A task of the
+// executor that calls Shutdown waits for itself: give it a ctx that ends.
+//
+// A submit that runs at the same time as Shutdown is either refused with
+// ErrClosed or accepted. An accepted task runs, with one exception: if it
+// reached the queue only after the workers had found it empty and exited,
+// nobody is left to run it, and it is cancelled instead. Its future then
+// resolves [Cancelled] with an error that matches both ErrClosed and
+// context.Canceled, and its function never runs. A Go task in that case is
+// counted in [Stats].Cancelled. The submitter does not run it itself: that
+// would run another caller's task on its goroutine, which could deadlock.
+//
+// Shutdown panics if ctx is nil; nothing is shut down then.
+func (ex *Executor) Shutdown(ctx context.Context) error {
+	r := ex.pool.shutdown(ctx)
+	runtime.KeepAlive(ex)
+	return r
+}
+
+// ShutdownNow stops the executor at once: it accepts no new work, cancels
+// every queued task (a queued future resolves [Cancelled] with an error that
+// matches both [ErrClosed] and context.Canceled, and its function never
+// runs; a queued Go task is dropped and counted in [Stats].Cancelled), and
+// cancels the ctx of every running task, on a worker or run by a task on its
+// own goroutine (see [Submit] and [Future.Wait]). Then it waits, without a
+// bound, for the running tasks to return and the workers to exit.
+// ShutdownNow may be called any number of times, also after Shutdown, but
+// not from one of the executor's own tasks: it would wait for that task
+// forever.
+func (ex *Executor) ShutdownNow() {
+	ex.pool.shutdownNow()
+	runtime.KeepAlive(ex)
+}

@@ -1315,3 +1315,46 @@ func TestGoInBursts(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// An executor dropped without Shutdown is collected, and its workers are
+// stopped then: the running task's ctx ends, the queued one never runs, and
+// no goroutine of it is left.
+func TestDroppedExecutorStopsItsWorkers(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	stopped, ranQueued := dropExecutor()
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-stopped:
+			done = true
+		case <-deadline:
+			t.Fatal("the dropped executor's running task never saw its ctx end")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	goleak.VerifyNone(t, before)
+	if ranQueued.Load() {
+		t.Error("the dropped executor ran its queued task; want it cancelled")
+	}
+}
+
+//go:noinline
+func dropExecutor() (<-chan struct{}, *atomic.Bool) {
+	ex := executor.New(executor.WithWorkers(2), executor.WithQueueSize(4))
+	ranQueued := new(atomic.Bool)
+	started, stopped := make(chan struct{}, 2), make(chan struct{})
+	var once sync.Once
+	block := func(ctx context.Context) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		once.Do(func() { close(stopped) })
+		return nil
+	}
+	ex.Go(context.Background(), block)
+	ex.Go(context.Background(), block)
+	<-started
+	<-started
+	ex.Go(context.Background(), func(ctx context.Context) error { ranQueued.Store(true); return nil })
+	return stopped, ranQueued
+}

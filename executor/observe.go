@@ -35,7 +35,7 @@ func (ex *pool) register(h *Executor, c config) {
 }
 
 func (ex *pool) gauges() observe.Gauges {
-	s := ex.Stats()
+	s := ex.stats()
 	return observe.Gauges{Running: s.Running, Queued: s.Queued, Limit: len(ex.workers), Capacity: ex.queueSize}
 }
 

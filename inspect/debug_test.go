@@ -312,3 +312,47 @@ func TestDebugShutdownNow(t *testing.T) {
 		}
 	}
 }
+
+func TestDebugExecutorNotShutDown(t *testing.T) {
+	p := debugging(t)
+	stopped := forgetExecutor()
+	pr := p.next(t, true)
+	if pr.What != inspect.ProblemNotClosed || pr.Kind != "executor" || pr.Name != "forgotten-executor" {
+		t.Errorf("reported %+v; want %q for executor forgotten-executor", pr, inspect.ProblemNotClosed)
+	}
+	if !strings.Contains(pr.Created, "inspect_test.forgetExecutor(") || !strings.Contains(pr.Created, "executor.New(") {
+		t.Errorf("creation stack:\n%s\nwant executor.New called from forgetExecutor", pr.Created)
+	}
+	select {
+	case <-stopped: // the collected executor's workers were stopped: the running task's ctx ended
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running task of the collected executor never saw its ctx end")
+	}
+	p.none(t, 100*time.Millisecond)
+
+	shut := executor.New(executor.WithWorkers(1), executor.WithName("shut-executor"))
+	shut.Go(context.Background(), func(ctx context.Context) error { return nil })
+	if err := shut.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.none(t, 100*time.Millisecond)
+}
+
+// forgetExecutor makes an executor with a task running (until its ctx
+// ends) and one queued, and drops it without Shutdown. The returned
+// channel is closed when the running task sees its ctx end.
+//
+//go:noinline
+func forgetExecutor() <-chan struct{} {
+	ex := executor.New(executor.WithWorkers(1), executor.WithName("forgotten-executor"))
+	started, stopped := make(chan struct{}), make(chan struct{})
+	ex.Go(context.Background(), func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		close(stopped)
+		return nil
+	})
+	ex.Go(context.Background(), func(ctx context.Context) error { return nil })
+	<-started
+	return stopped
+}
