@@ -46,13 +46,15 @@ var (
 // concurrent use, and tasks may submit more work to their own executor.
 //
 // The caller must call [Executor.Shutdown] or [Executor.ShutdownNow]: they
-// are what ends the worker goroutines. The workers do not reference the
-// *Executor itself, so one dropped without either is garbage collected;
-// its workers are then stopped as [Executor.ShutdownNow] would stop them
-// (queued work is cancelled, running tasks see their ctx cancelled), but
-// only whenever the collector gets to it, so do not rely on it. In debug
-// mode (package inspect) such an executor is reported, with the stack
-// that made it.
+// are what ends the worker goroutines. The workers reference an inner part,
+// not the *Executor, so an executor its owner dropped without either is
+// garbage collected. Then, whenever the collector gets to it (do not rely
+// on it), it is closed as Shutdown closes it, without anyone waiting: it
+// accepts nothing more, the workers run what is queued and exit. Dropping
+// the handle is not taken as a request to cancel work it accepted, as
+// Python's ThreadPoolExecutor, collected, also runs its queued work; a
+// task that never returns keeps its worker. In debug mode (package
+// inspect) such an executor is reported, with the stack that made it.
 //
 // The queue is a lock-free ring rather than a buffered channel: with tiny
 // tasks a channel pool spends most of its time contending for the
@@ -124,8 +126,8 @@ func New(opts ...Option) *Executor {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	ex.register(c)
 	h := &Executor{pool: ex}
-	ex.register(h, c)
 	runtime.AddCleanup(h, (*pool).abandoned, ex)
 	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
 	ex.live.Store(int32(c.workers))
@@ -196,22 +198,6 @@ func (ex *pool) shutdown(ctx context.Context) error {
 
 // shutdownNow is [Executor.ShutdownNow].
 func (ex *pool) shutdownNow() {
-	ex.stopNow()
-	<-ex.done
-}
-
-// abandoned runs, on the runtime's cleanup goroutine, when the *Executor
-// handle was collected. If it was never shut down, it stops the workers
-// as ShutdownNow does, without waiting for them (which would hold up the
-// other cleanups). In debug mode the registry's own cleanup reports it.
-func (ex *pool) abandoned() {
-	if !ex.closed.Load() {
-		ex.stopNow()
-	}
-}
-
-// stopNow is ShutdownNow but for the wait.
-func (ex *pool) stopNow() {
 	ex.now.Store(true)
 	ex.nowCancel()
 	for _, w := range ex.workers {
@@ -238,6 +224,20 @@ func (ex *pool) stopNow() {
 	// set.
 	ex.close()
 	ex.drain()
+	<-ex.done
+}
+
+// abandoned runs on the runtime's cleanup goroutine once the *Executor
+// handle was collected (see [Executor]). If its owner never shut it down,
+// it leaves the registry as abandoned (debug mode reports it then) and
+// closes the executor as Shutdown does, without waiting: the workers run
+// what is queued and exit.
+func (ex *pool) abandoned() {
+	if ex.closed.Load() {
+		return
+	}
+	ex.reg.Abandon()
+	ex.close()
 }
 
 // close stops accepting work and wakes the parked workers, which exit once

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"weak"
 
 	"go.uber.org/goleak"
 
@@ -1316,45 +1317,55 @@ func TestGoInBursts(t *testing.T) {
 	}
 }
 
-// An executor dropped without Shutdown is collected, and its workers are
-// stopped then: the running task's ctx ends, the queued one never runs, and
-// no goroutine of it is left.
-func TestDroppedExecutorStopsItsWorkers(t *testing.T) {
+// An executor dropped without Shutdown is collected (its workers do not
+// keep it alive), and is then closed as Shutdown closes it: the running
+// task is not cancelled, the queued one still runs, and then no goroutine
+// of it is left.
+func TestDroppedExecutorIsClosed(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	stopped, ranQueued := dropExecutor()
+	handle, release, ranQueued, cancelled := dropExecutor()
 	deadline := time.After(10 * time.Second)
-	for done := false; !done; {
+	for handle.Value() != nil {
 		runtime.GC()
 		select {
-		case <-stopped:
-			done = true
 		case <-deadline:
-			t.Fatal("the dropped executor's running task never saw its ctx end")
+			t.Fatal("the dropped executor was never collected")
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	goleak.VerifyNone(t, before)
-	if ranQueued.Load() {
-		t.Error("the dropped executor ran its queued task; want it cancelled")
+	select {
+	case <-ranQueued:
+		t.Fatal("the queued task ran before the running one returned (one worker)")
+	default:
+	}
+	close(release)
+	select {
+	case <-ranQueued:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued task of the dropped executor never ran")
+	}
+	goleak.VerifyNone(t, before) // the worker exits: the executor was closed
+	if cancelled.Load() {
+		t.Error("the running task saw its ctx end; dropping the handle must not cancel accepted work")
 	}
 }
 
 //go:noinline
-func dropExecutor() (<-chan struct{}, *atomic.Bool) {
-	ex := executor.New(executor.WithWorkers(2), executor.WithQueueSize(4))
-	ranQueued := new(atomic.Bool)
-	started, stopped := make(chan struct{}, 2), make(chan struct{})
-	var once sync.Once
-	block := func(ctx context.Context) error {
-		started <- struct{}{}
-		<-ctx.Done()
-		once.Do(func() { close(stopped) })
+func dropExecutor() (handle weak.Pointer[executor.Executor], release, ranQueued chan struct{}, cancelled *atomic.Bool) {
+	ex := executor.New(executor.WithWorkers(1), executor.WithQueueSize(4))
+	started := make(chan struct{})
+	release, ranQueued, cancelled = make(chan struct{}), make(chan struct{}), new(atomic.Bool)
+	ex.Go(context.Background(), func(ctx context.Context) error {
+		close(started)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			cancelled.Store(true)
+			<-release
+		}
 		return nil
-	}
-	ex.Go(context.Background(), block)
-	ex.Go(context.Background(), block)
+	})
 	<-started
-	<-started
-	ex.Go(context.Background(), func(ctx context.Context) error { ranQueued.Store(true); return nil })
-	return stopped, ranQueued
+	ex.Go(context.Background(), func(ctx context.Context) error { close(ranQueued); return nil })
+	return weak.Make(ex), release, ranQueued, cancelled
 }

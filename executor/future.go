@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"runtime"
 
 	"github.com/async-patterns/async/internal/task"
 )
@@ -66,7 +67,13 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 	if ctx == nil {
 		panic("executor: nil ctx passed to Submit")
 	}
-	p := ex.inner()
+	f := submit(ctx, ex.inner(), fn)
+	runtime.KeepAlive(ex) // the handle's collection would close the executor under the submit
+	return f
+}
+
+// submit is [Submit] on ex's pool p (nil for a nil ex).
+func submit[T any](ctx context.Context, p *pool, fn func(ctx context.Context) (T, error)) *Future[T] {
 	fn = watchValue(ctx, p, limitValue(limiterOf(p), fn))
 	f := new(Future[T])
 	f.h.Init(ctx, p, fn)
@@ -102,6 +109,7 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
+	defer runtime.KeepAlive(ex)
 	p := ex.pool
 	if err := p.admit(context.Background(), fn == nil); err != nil {
 		return nil, p.reject(err)

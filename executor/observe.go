@@ -25,13 +25,14 @@ func WithObserver(o observe.Observer) Option {
 	return func(c *config) { c.obs = o }
 }
 
-// register enters ex in the registry of live objects, under its handle h
-// (the registry holds h weakly, and while an ObjectHook is installed hears
-// of its collection: how debug mode reports an executor never shut down);
-// it leaves when its last worker exits.
-func (ex *pool) register(h *Executor, c config) {
+// register enters ex in the registry of live objects. It is the pool that
+// registers, not the handle, so that an executor whose handle was dropped
+// still shows while its workers finish what was queued. It leaves when the
+// last worker exits, or, abandoned, when its handle is collected without a
+// Shutdown (pool.abandoned): how debug mode hears of it.
+func (ex *pool) register(c config) {
 	ex.obs, ex.name, ex.queueSize = c.obs, c.name, c.queue
-	ex.reg = observe.Register(h, "executor", c.name, 0, func(h *Executor) observe.Gauges { return h.gauges() })
+	ex.reg = observe.Register(ex, "executor", c.name, 0, (*pool).gauges)
 }
 
 func (ex *pool) gauges() observe.Gauges {

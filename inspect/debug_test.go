@@ -313,9 +313,14 @@ func TestDebugShutdownNow(t *testing.T) {
 	}
 }
 
+// TestDebugExecutorNotShutDown drops an executor with a task running and
+// one queued: it is reported once, with the stack that made it, and then
+// closed as Shutdown closes it (the queued task still runs, the workers
+// exit). Executors shut down, also through a deferred method value, are
+// not reported.
 func TestDebugExecutorNotShutDown(t *testing.T) {
 	p := debugging(t)
-	stopped := forgetExecutor()
+	release, ranQueued := forgetExecutor()
 	pr := p.next(t, true)
 	if pr.What != inspect.ProblemNotClosed || pr.Kind != "executor" || pr.Name != "forgotten-executor" {
 		t.Errorf("reported %+v; want %q for executor forgotten-executor", pr, inspect.ProblemNotClosed)
@@ -323,10 +328,11 @@ func TestDebugExecutorNotShutDown(t *testing.T) {
 	if !strings.Contains(pr.Created, "inspect_test.forgetExecutor(") || !strings.Contains(pr.Created, "executor.New(") {
 		t.Errorf("creation stack:\n%s\nwant executor.New called from forgetExecutor", pr.Created)
 	}
+	close(release)
 	select {
-	case <-stopped: // the collected executor's workers were stopped: the running task's ctx ended
+	case <-ranQueued: // closed as Shutdown closes it: what was queued still runs
 	case <-time.After(10 * time.Second):
-		t.Fatal("the running task of the collected executor never saw its ctx end")
+		t.Fatal("the queued task of the collected executor never ran")
 	}
 	p.none(t, 100*time.Millisecond)
 
@@ -335,24 +341,40 @@ func TestDebugExecutorNotShutDown(t *testing.T) {
 	if err := shut.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	deferShutdown()
 	p.none(t, 100*time.Millisecond)
 }
 
-// forgetExecutor makes an executor with a task running (until its ctx
-// ends) and one queued, and drops it without Shutdown. The returned
-// channel is closed when the running task sees its ctx end.
+// forgetExecutor makes an executor with a task running (until release is
+// closed) and one queued, and drops it without Shutdown. ranQueued is
+// closed when the queued task runs.
 //
 //go:noinline
-func forgetExecutor() <-chan struct{} {
+func forgetExecutor() (release, ranQueued chan struct{}) {
 	ex := executor.New(executor.WithWorkers(1), executor.WithName("forgotten-executor"))
-	started, stopped := make(chan struct{}), make(chan struct{})
+	started := make(chan struct{})
+	release, ranQueued = make(chan struct{}), make(chan struct{})
 	ex.Go(context.Background(), func(ctx context.Context) error {
 		close(started)
-		<-ctx.Done()
-		close(stopped)
+		<-release
 		return nil
 	})
-	ex.Go(context.Background(), func(ctx context.Context) error { return nil })
+	ex.Go(context.Background(), func(ctx context.Context) error { close(ranQueued); return nil })
 	<-started
-	return stopped
+	return release, ranQueued
+}
+
+// deferShutdown shuts its executor down with a deferred method value and
+// collects garbage before that runs: the method value must keep the
+// executor alive, or debug mode would report it as never shut down.
+//
+//go:noinline
+func deferShutdown() {
+	ex := executor.New(executor.WithWorkers(1), executor.WithName("deferred-shutdown"))
+	defer ex.Shutdown(context.Background())
+	ex.Go(context.Background(), func(ctx context.Context) error { return nil })
+	for range 5 {
+		runtime.GC()
+		time.Sleep(time.Millisecond) // let cleanups run
+	}
 }
