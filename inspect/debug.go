@@ -28,8 +28,9 @@ import (
 //   - a taskgroup.Task or executor.Future that failed, collected while
 //     nobody had read its error ([ProblemUnread]);
 //   - a taskgroup.Group collected without Wait, an executor.Executor
-//     without Shutdown or ShutdownNow (its workers are stopped then, debug
-//     mode or not), a memo.Cache without Close ([ProblemNotClosed]);
+//     without Shutdown or ShutdownNow (debug mode or not, it is then
+//     closed as Shutdown closes it: its workers run what is queued and
+//     exit), a memo.Cache without Close ([ProblemNotClosed]);
 //   - a task running longer than [SetSlowAfter] (off by default)
 //     ([ProblemSlow]).
 //
