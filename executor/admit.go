@@ -48,7 +48,7 @@ func live(ctx context.Context) bool {
 
 // admit checks a submit before anything is queued. The caller has checked
 // ctx for nil.
-func (ex *Executor) admit(ctx context.Context, nilFn bool) error {
+func (ex *pool) admit(ctx context.Context, nilFn bool) error {
 	switch {
 	case nilFn:
 		return errNilFn
@@ -66,7 +66,7 @@ func (ex *Executor) admit(ctx context.Context, nilFn bool) error {
 // reject counts a submit that was refused with err, and returns err. Every
 // refusal (of Go, Submit and TrySubmit) goes through it, so that
 // Submitted = Completed + Failed + Cancelled + Rejected holds.
-func (ex *Executor) reject(err error) error {
+func (ex *pool) reject(err error) error {
 	ex.submitted.Add(1)
 	ex.shared.rejected.Add(1)
 	ex.emit(observe.Rejected, err)
@@ -77,7 +77,7 @@ func (ex *Executor) reject(err error) error {
 // executor shuts down. When the queue is full and ctx belongs to one of this
 // executor's tasks, it returns inline = true without queueing: the caller
 // must run the task itself, since waiting could deadlock.
-func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error) {
+func (ex *pool) enqueue(ctx context.Context, j job) (inline bool, err error) {
 	if ex.send(j) {
 		return false, nil
 	}
@@ -89,12 +89,12 @@ func (ex *Executor) enqueue(ctx context.Context, j job) (inline bool, err error)
 
 // owns reports whether ctx is (or derives from) the ctx of one of ex's
 // tasks.
-func (ex *Executor) owns(ctx context.Context) bool { return task.OwnedBy(ctx, ex) }
+func (ex *pool) owns(ctx context.Context) bool { return task.OwnedBy(ctx, ex) }
 
 // send puts j on the queue if it has room, and then wakes a parked worker
 // (see the parking protocol in worker.go). It reports false, sending
 // nothing, when the queue is full.
-func (ex *Executor) send(j job) bool {
+func (ex *pool) send(j job) bool {
 	if !ex.q.tryPut(j) {
 		return false
 	}
@@ -108,7 +108,7 @@ func (ex *Executor) send(j job) bool {
 // take takes the next job off the queue, and then wakes a submitter
 // waiting for room. It reports false when the queue is empty (or its head
 // is still being copied in).
-func (ex *Executor) take() (job, bool) {
+func (ex *pool) take() (job, bool) {
 	j, ok := ex.q.tryGet()
 	if ok && ex.room.n.Load() > 0 {
 		ex.room.wakeOne()
@@ -122,7 +122,7 @@ func (ex *Executor) take() (job, bool) {
 // queue itself. The last worker sets stopped and then drains, so a job put
 // before stopped was set is drained by that worker: nothing is left behind,
 // and no submit pays more than an atomic load for it.
-func (ex *Executor) afterSend() {
+func (ex *pool) afterSend() {
 	if ex.stopped.Load() {
 		ex.drain()
 	}
@@ -132,7 +132,7 @@ func (ex *Executor) afterSend() {
 // so do the last worker and late submitters (see afterSend), once the
 // workers have exited: what the queue holds then arrived too late to run.
 // A put still copying its job in is waited for.
-func (ex *Executor) drain() {
+func (ex *pool) drain() {
 	why := errTooLate
 	if ex.now.Load() {
 		why = errShutdownNow
@@ -159,7 +159,7 @@ func (ex *Executor) drain() {
 // This is the submitter's half of the parking protocol (see worker.go): it
 // lists itself as waiting, then tries again before it blocks, and a take
 // that frees a slot wakes the one that has waited longest.
-func (ex *Executor) put(ctx context.Context, j job) error {
+func (ex *pool) put(ctx context.Context, j job) error {
 	for {
 		if ex.send(j) {
 			return nil

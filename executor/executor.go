@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -45,9 +46,15 @@ var (
 // concurrent use, and tasks may submit more work to their own executor.
 //
 // The caller must call [Executor.Shutdown] or [Executor.ShutdownNow]: they
-// are what ends the worker goroutines. An executor that is dropped without
-// either keeps its workers blocked on the queue forever (they reference the
-// executor, so it is never garbage collected either).
+// are what ends the worker goroutines. The workers reference an inner part,
+// not the *Executor, so an executor its owner dropped without either is
+// garbage collected. Then, whenever the collector gets to it (do not rely
+// on it), it is closed as Shutdown closes it, without anyone waiting: it
+// accepts nothing more, the workers run what is queued and exit. Dropping
+// the handle is not taken as a request to cancel work it accepted, as
+// Python's ThreadPoolExecutor, collected, also runs its queued work; a
+// task that never returns keeps its worker. In debug mode (package
+// inspect) such an executor is reported, with the stack that made it.
 //
 // The queue is a lock-free ring rather than a buffered channel: with tiny
 // tasks a channel pool spends most of its time contending for the
@@ -60,6 +67,20 @@ var (
 // off. A [Submit] costs one allocation, the Future, which also holds the
 // task's ctx.
 type Executor struct {
+	*pool // what the workers, futures and timers reference: never the handle, so that it can be collected
+}
+
+// inner returns ex's pool, or nil for a nil ex.
+func (ex *Executor) inner() *pool {
+	if ex == nil {
+		return nil
+	}
+	return ex.pool
+}
+
+// pool is the state of an [Executor]. The workers and everything else that
+// outlives a call reference only the pool, never the *Executor handle.
+type pool struct {
 	// Read on every task, written once: kept apart from the counters.
 	q         *ring
 	idle      idleWorkers // workers parked on an empty queue (worker.go)
@@ -97,7 +118,7 @@ type Executor struct {
 // [Executor.Shutdown] or [Executor.ShutdownNow] to end the workers.
 func New(opts ...Option) *Executor {
 	c := newConfig(opts)
-	ex := &Executor{
+	ex := &pool{
 		q:       newRing(c.queue),
 		workers: make([]*worker, c.workers),
 		onError: c.onError,
@@ -106,6 +127,8 @@ func New(opts ...Option) *Executor {
 		done:    make(chan struct{}),
 	}
 	ex.register(c)
+	h := &Executor{pool: ex}
+	runtime.AddCleanup(h, (*pool).abandoned, ex)
 	ex.nowCtx, ex.nowCancel = context.WithCancel(context.Background())
 	ex.live.Store(int32(c.workers))
 	for i := range ex.workers {
@@ -114,8 +137,159 @@ func New(opts ...Option) *Executor {
 	for _, w := range ex.workers {
 		go w.loop()
 	}
-	return ex
+	return h
 }
+
+// goFn is [Executor.Go].
+func (ex *pool) goFn(ctx context.Context, fn func(ctx context.Context) error) error {
+	fn = limitGo(ex.limiter, fn)
+	if ex.watching() {
+		fn = ex.watchGo(ctx, fn)
+	}
+	// The fast path: valid input, room in the queue. It makes the same
+	// checks as admit and enqueue, in the same order.
+	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
+		if ex.send(job{fn: fn, arg: ctx}) {
+			return nil
+		}
+	}
+	return ex.goSlow(ctx, fn)
+}
+
+// goSlow is Go past its fast path: bad input, a closed executor, an ended
+// ctx, or a full queue.
+func (ex *pool) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
+	if ctx == nil {
+		panic("executor: nil ctx passed to Go")
+	}
+	if err := ex.admit(ctx, fn == nil); err != nil {
+		return ex.reject(err)
+	}
+	task.Retain(ctx)
+	inline, err := ex.enqueue(ctx, job{fn: fn, arg: ctx})
+	if err != nil {
+		return ex.reject(err)
+	}
+	if inline {
+		ex.submitted.Add(1)
+		ex.runGo(ctx, fn)
+	}
+	return nil
+}
+
+// shutdown is [Executor.Shutdown].
+func (ex *pool) shutdown(ctx context.Context) error {
+	if ctx == nil {
+		panic("executor: nil ctx passed to Shutdown")
+	}
+	ex.close()
+	select {
+	case <-ex.done:
+		return nil
+	default:
+	}
+	select {
+	case <-ex.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// shutdownNow is [Executor.ShutdownNow].
+func (ex *pool) shutdownNow() {
+	ex.now.Store(true)
+	ex.nowCancel()
+	for _, w := range ex.workers {
+		w.mu.Lock()
+		r := w.cur
+		w.mu.Unlock()
+		if r != nil && r.abort(errShutdownNow) {
+			ex.shared.count(task.Cancelled)
+		}
+	}
+	// Futures run inline were started (runInline checks now under the same
+	// lock), so abort only cancels their ctx.
+	ex.inlineMu.Lock()
+	inline := make([]runner, 0, len(ex.inlineRun))
+	for r := range ex.inlineRun {
+		inline = append(inline, r)
+	}
+	ex.inlineMu.Unlock()
+	for _, r := range inline {
+		r.abort(errShutdownNow)
+	}
+	// Close, then cancel what is queued. What a submit that raced the close
+	// queues after the drain, the workers cancel themselves, since now is
+	// set.
+	ex.close()
+	ex.drain()
+	<-ex.done
+}
+
+// abandoned runs on the runtime's cleanup goroutine once the *Executor
+// handle was collected (see [Executor]). If its owner never shut it down,
+// it leaves the registry as abandoned (debug mode reports it then) and
+// closes the executor as Shutdown does, without waiting: the workers run
+// what is queued and exit.
+func (ex *pool) abandoned() {
+	if ex.closed.Load() {
+		return
+	}
+	ex.reg.Abandon()
+	ex.close()
+}
+
+// close stops accepting work and wakes the parked workers, which exit once
+// the queue is empty.
+func (ex *pool) close() {
+	ex.closeOnce.Do(func() {
+		ex.closed.Store(true)
+		close(ex.closing)
+		ex.idle.wakeAll()
+	})
+}
+
+// workerExited runs as each worker exits. The last worker marks the
+// executor stopped and handles what was queued meanwhile.
+func (ex *pool) workerExited() {
+	if ex.live.Add(-1) != 0 {
+		return
+	}
+	defer close(ex.done)
+	defer ex.reg.Leave()
+	ex.stopped.Store(true)
+	ex.drain()
+}
+
+// errShutdownNow resolves the futures that ShutdownNow cancelled before
+// they started, and errTooLate those that a submit racing Shutdown queued
+// after the workers had exited. Both match ErrClosed and context.Canceled.
+var (
+	errShutdownNow error = &closedError{"executor: cancelled by ShutdownNow before it started"}
+	errTooLate     error = &closedError{"executor: queued as the executor shut down, after its workers had exited; never started"}
+)
+
+type closedError struct{ msg string }
+
+func (e *closedError) Error() string { return e.msg }
+
+func (*closedError) Is(target error) bool {
+	return target == ErrClosed || target == context.Canceled
+}
+
+// errNilFn is the error of a submit given a nil fn.
+var errNilFn error = &nilFuncError{"executor: fn is nil"}
+
+type nilFuncError struct{ msg string }
+
+func (e *nilFuncError) Error() string { return e.msg }
+
+func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }
+
+// The exported methods are the handle's own (not promoted from the pool),
+// so that a method value such as `defer ex.Shutdown(ctx)` keeps the handle
+// alive; KeepAlive keeps it so while the call runs.
 
 // Go submits fn to run on a worker and returns without waiting for it:
 // fire-and-forget, with no future and no allocation. It blocks while the
@@ -150,39 +324,9 @@ func New(opts ...Option) *Executor {
 // runs fn itself before Go returns, instead of waiting for room that only
 // it could make.
 func (ex *Executor) Go(ctx context.Context, fn func(ctx context.Context) error) error {
-	fn = limitGo(ex.limiter, fn)
-	if ex.watching() {
-		fn = ex.watchGo(ctx, fn)
-	}
-	// The fast path: valid input, room in the queue. It makes the same
-	// checks as admit and enqueue, in the same order.
-	if fn != nil && ctx != nil && !ex.closed.Load() && (ctx == background || live(ctx)) {
-		if ex.send(job{fn: fn, arg: ctx}) {
-			return nil
-		}
-	}
-	return ex.goSlow(ctx, fn)
-}
-
-// goSlow is Go past its fast path: bad input, a closed executor, an ended
-// ctx, or a full queue.
-func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) error) error {
-	if ctx == nil {
-		panic("executor: nil ctx passed to Go")
-	}
-	if err := ex.admit(ctx, fn == nil); err != nil {
-		return ex.reject(err)
-	}
-	task.Retain(ctx)
-	inline, err := ex.enqueue(ctx, job{fn: fn, arg: ctx})
-	if err != nil {
-		return ex.reject(err)
-	}
-	if inline {
-		ex.submitted.Add(1)
-		ex.runGo(ctx, fn)
-	}
-	return nil
+	r := ex.pool.goFn(ctx, fn)
+	runtime.KeepAlive(ex)
+	return r
 }
 
 // Shutdown stops the executor gracefully: it accepts no new work (submits
@@ -204,21 +348,9 @@ func (ex *Executor) goSlow(ctx context.Context, fn func(ctx context.Context) err
 //
 // Shutdown panics if ctx is nil; nothing is shut down then.
 func (ex *Executor) Shutdown(ctx context.Context) error {
-	if ctx == nil {
-		panic("executor: nil ctx passed to Shutdown")
-	}
-	ex.close()
-	select {
-	case <-ex.done:
-		return nil
-	default:
-	}
-	select {
-	case <-ex.done:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+	r := ex.pool.shutdown(ctx)
+	runtime.KeepAlive(ex)
+	return r
 }
 
 // ShutdownNow stops the executor at once: it accepts no new work, cancels
@@ -232,78 +364,6 @@ func (ex *Executor) Shutdown(ctx context.Context) error {
 // not from one of the executor's own tasks: it would wait for that task
 // forever.
 func (ex *Executor) ShutdownNow() {
-	ex.now.Store(true)
-	ex.nowCancel()
-	for _, w := range ex.workers {
-		w.mu.Lock()
-		r := w.cur
-		w.mu.Unlock()
-		if r != nil && r.abort(errShutdownNow) {
-			ex.shared.count(task.Cancelled)
-		}
-	}
-	// Futures run inline were started (runInline checks now under the same
-	// lock), so abort only cancels their ctx.
-	ex.inlineMu.Lock()
-	inline := make([]runner, 0, len(ex.inlineRun))
-	for r := range ex.inlineRun {
-		inline = append(inline, r)
-	}
-	ex.inlineMu.Unlock()
-	for _, r := range inline {
-		r.abort(errShutdownNow)
-	}
-	// Close, then cancel what is queued. What a submit that raced the close
-	// queues after the drain, the workers cancel themselves, since now is
-	// set.
-	ex.close()
-	ex.drain()
-	<-ex.done
+	ex.pool.shutdownNow()
+	runtime.KeepAlive(ex)
 }
-
-// close stops accepting work and wakes the parked workers, which exit once
-// the queue is empty.
-func (ex *Executor) close() {
-	ex.closeOnce.Do(func() {
-		ex.closed.Store(true)
-		close(ex.closing)
-		ex.idle.wakeAll()
-	})
-}
-
-// workerExited runs as each worker exits. The last worker marks the
-// executor stopped and handles what was queued meanwhile.
-func (ex *Executor) workerExited() {
-	if ex.live.Add(-1) != 0 {
-		return
-	}
-	defer close(ex.done)
-	defer ex.reg.Leave()
-	ex.stopped.Store(true)
-	ex.drain()
-}
-
-// errShutdownNow resolves the futures that ShutdownNow cancelled before
-// they started, and errTooLate those that a submit racing Shutdown queued
-// after the workers had exited. Both match ErrClosed and context.Canceled.
-var (
-	errShutdownNow error = &closedError{"executor: cancelled by ShutdownNow before it started"}
-	errTooLate     error = &closedError{"executor: queued as the executor shut down, after its workers had exited; never started"}
-)
-
-type closedError struct{ msg string }
-
-func (e *closedError) Error() string { return e.msg }
-
-func (*closedError) Is(target error) bool {
-	return target == ErrClosed || target == context.Canceled
-}
-
-// errNilFn is the error of a submit given a nil fn.
-var errNilFn error = &nilFuncError{"executor: fn is nil"}
-
-type nilFuncError struct{ msg string }
-
-func (e *nilFuncError) Error() string { return e.msg }
-
-func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }

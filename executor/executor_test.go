@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"weak"
 
 	"go.uber.org/goleak"
 
@@ -1314,4 +1315,57 @@ func TestGoInBursts(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// An executor dropped without Shutdown is collected (its workers do not
+// keep it alive), and is then closed as Shutdown closes it: the running
+// task is not cancelled, the queued one still runs, and then no goroutine
+// of it is left.
+func TestDroppedExecutorIsClosed(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	handle, release, ranQueued, cancelled := dropExecutor()
+	deadline := time.After(10 * time.Second)
+	for handle.Value() != nil {
+		runtime.GC()
+		select {
+		case <-deadline:
+			t.Fatal("the dropped executor was never collected")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ranQueued:
+		t.Fatal("the queued task ran before the running one returned (one worker)")
+	default:
+	}
+	close(release)
+	select {
+	case <-ranQueued:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued task of the dropped executor never ran")
+	}
+	goleak.VerifyNone(t, before) // the worker exits: the executor was closed
+	if cancelled.Load() {
+		t.Error("the running task saw its ctx end; dropping the handle must not cancel accepted work")
+	}
+}
+
+//go:noinline
+func dropExecutor() (handle weak.Pointer[executor.Executor], release, ranQueued chan struct{}, cancelled *atomic.Bool) {
+	ex := executor.New(executor.WithWorkers(1), executor.WithQueueSize(4))
+	started := make(chan struct{})
+	release, ranQueued, cancelled = make(chan struct{}), make(chan struct{}), new(atomic.Bool)
+	ex.Go(context.Background(), func(ctx context.Context) error {
+		close(started)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			cancelled.Store(true)
+			<-release
+		}
+		return nil
+	})
+	<-started
+	ex.Go(context.Background(), func(ctx context.Context) error { close(ranQueued); return nil })
+	return weak.Make(ex), release, ranQueued, cancelled
 }

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"runtime"
 
 	"github.com/async-patterns/async/internal/task"
 )
@@ -66,25 +67,32 @@ func Submit[T any](ctx context.Context, ex *Executor, fn func(ctx context.Contex
 	if ctx == nil {
 		panic("executor: nil ctx passed to Submit")
 	}
-	fn = watchValue(ctx, ex, limitValue(limiterOf(ex), fn))
+	f := submit(ctx, ex.inner(), fn)
+	runtime.KeepAlive(ex) // the handle's collection would close the executor under the submit
+	return f
+}
+
+// submit is [Submit] on ex's pool p (nil for a nil ex).
+func submit[T any](ctx context.Context, p *pool, fn func(ctx context.Context) (T, error)) *Future[T] {
+	fn = watchValue(ctx, p, limitValue(limiterOf(p), fn))
 	f := new(Future[T])
-	f.h.Init(ctx, ex, fn)
-	if ex == nil {
+	f.h.Init(ctx, p, fn)
+	if p == nil {
 		f.h.Reject(Failed, errors.New("executor: Submit called with a nil *Executor"))
 		return f
 	}
-	err := ex.admit(ctx, fn == nil)
+	err := p.admit(ctx, fn == nil)
 	inline := false
 	if err == nil {
 		task.Retain(ctx)
-		inline, err = ex.enqueue(ctx, job{arg: runner(f)})
+		inline, err = p.enqueue(ctx, job{arg: runner(f)})
 	}
 	if err != nil {
-		f.h.Reject(Failed, ex.reject(err))
+		f.h.Reject(Failed, p.reject(err))
 		return f
 	}
 	if inline {
-		ex.submitted.Add(1)
+		p.submitted.Add(1)
 		f.runInline()
 	}
 	return f
@@ -101,14 +109,16 @@ func TrySubmit[T any](ex *Executor, fn func(ctx context.Context) (T, error)) (*F
 	if ex == nil {
 		return nil, errors.New("executor: TrySubmit called with a nil *Executor")
 	}
-	if err := ex.admit(context.Background(), fn == nil); err != nil {
-		return nil, ex.reject(err)
+	defer runtime.KeepAlive(ex)
+	p := ex.pool
+	if err := p.admit(context.Background(), fn == nil); err != nil {
+		return nil, p.reject(err)
 	}
-	fn = watchValue(context.Background(), ex, limitValue(ex.limiter, fn))
+	fn = watchValue(context.Background(), p, limitValue(p.limiter, fn))
 	f := new(Future[T])
-	f.h.Init(context.Background(), ex, fn)
-	if !ex.send(job{arg: runner(f)}) {
-		return nil, ex.reject(ErrFull)
+	f.h.Init(context.Background(), p, fn)
+	if !p.send(job{arg: runner(f)}) {
+		return nil, p.reject(ErrFull)
 	}
 	return f, nil
 }
@@ -233,7 +243,7 @@ func (f *Future[T]) abort(err error) bool { return f.h.Cancel(err) }
 
 // exec returns the executor f was submitted to, kept as its handle's owner
 // rather than in a field of its own (one word less per future).
-func (f *Future[T]) exec() *Executor {
-	ex, _ := f.h.Owner().(*Executor)
+func (f *Future[T]) exec() *pool {
+	ex, _ := f.h.Owner().(*pool)
 	return ex
 }

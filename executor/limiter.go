@@ -59,7 +59,7 @@ func limitValue[T any](l limit.Limiter, fn func(context.Context) (T, error)) fun
 }
 
 // limiterOf returns ex's limiter, or nil for a nil ex.
-func limiterOf(ex *Executor) limit.Limiter {
+func limiterOf(ex *pool) limit.Limiter {
 	if ex == nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 
 	"github.com/async-patterns/async/internal/safe"
@@ -69,6 +70,7 @@ func Map[In, Out any](ctx context.Context, ex *Executor, items []In, fn func(ctx
 	for _, f := range chunks {
 		f.Wait(wctx)
 	}
+	runtime.KeepAlive(ex) // the handle's collection would close the executor under Map
 	if err := m.err(); err != nil {
 		return nil, err
 	}

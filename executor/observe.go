@@ -25,15 +25,18 @@ func WithObserver(o observe.Observer) Option {
 	return func(c *config) { c.obs = o }
 }
 
-// register enters ex in the registry of live objects; it leaves when its
-// last worker exits.
-func (ex *Executor) register(c config) {
+// register enters ex in the registry of live objects. It is the pool that
+// registers, not the handle, so that an executor whose handle was dropped
+// still shows while its workers finish what was queued. It leaves when the
+// last worker exits, or, abandoned, when its handle is collected without a
+// Shutdown (pool.abandoned): how debug mode hears of it.
+func (ex *pool) register(c config) {
 	ex.obs, ex.name, ex.queueSize = c.obs, c.name, c.queue
-	ex.reg = observe.Register(ex, "executor", c.name, 0, (*Executor).gauges)
+	ex.reg = observe.Register(ex, "executor", c.name, 0, (*pool).gauges)
 }
 
-func (ex *Executor) gauges() observe.Gauges {
-	s := ex.Stats()
+func (ex *pool) gauges() observe.Gauges {
+	s := ex.stats()
 	return observe.Gauges{Running: s.Running, Queued: s.Queued, Limit: len(ex.workers), Capacity: ex.queueSize}
 }
 
@@ -42,7 +45,7 @@ func (ex *Executor) gauges() observe.Gauges {
 // refuses) it returns fn. The task's name comes from ctx
 // (observe.WithTaskName).
 // Go calls it only when ex.watching(), checked inline.
-func (ex *Executor) watchGo(ctx context.Context, fn func(context.Context) error) func(context.Context) error {
+func (ex *pool) watchGo(ctx context.Context, fn func(context.Context) error) func(context.Context) error {
 	if o, h := observe.Watching(ex.obs); (o != nil || h != nil) && fn != nil && ctx != nil {
 		return task.WatchedErr(ctx, ex.watch(ctx, o, h), fn)
 	}
@@ -51,10 +54,10 @@ func (ex *Executor) watchGo(ctx context.Context, fn func(context.Context) error)
 
 // watching reports whether ex has an observer, or the process an observer
 // or a task hook: a nil check and one atomic load.
-func (ex *Executor) watching() bool { return ex.obs != nil || observe.Active() }
+func (ex *pool) watching() bool { return ex.obs != nil || observe.Active() }
 
 // watchValue is watchGo for a future's fn; ex may be nil.
-func watchValue[T any](ctx context.Context, ex *Executor, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
+func watchValue[T any](ctx context.Context, ex *pool, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
 	if ex == nil || fn == nil || ctx == nil {
 		return fn
 	}
@@ -64,13 +67,13 @@ func watchValue[T any](ctx context.Context, ex *Executor, fn func(context.Contex
 	return fn
 }
 
-func (ex *Executor) watch(ctx context.Context, o observe.Observer, h observe.TaskHook) task.Watch {
+func (ex *pool) watch(ctx context.Context, o observe.Observer, h observe.TaskHook) task.Watch {
 	return task.Watch{Obs: o, Hook: h, Source: "executor", Name: ex.name, Object: ex.reg.ID(), Task: observe.TaskName(ctx)}
 }
 
 // emit reports an event of ex with outcome o and error err: a refused
 // submit (Rejected), a queued Go task skipped (Cancelled).
-func (ex *Executor) emit(o observe.Outcome, err error) {
+func (ex *pool) emit(o observe.Outcome, err error) {
 	if obs := observe.Pick(ex.obs); obs != nil {
 		observe.Emit(context.Background(), obs, observe.Event{
 			Kind: observe.TaskEnd, Outcome: o, Source: "executor", Name: ex.name, Object: ex.reg.ID(), Err: err,
@@ -82,7 +85,7 @@ func (ex *Executor) emit(o observe.Outcome, err error) {
 // handler: to the observer, or, with none set, to log/slog's default
 // logger (observe.Fallback), so that it is never lost silently. With an
 // observer set, the task was watched and its end is already reported.
-func (ex *Executor) reportUnhandled(err error) {
+func (ex *pool) reportUnhandled(err error) {
 	if observe.Pick(ex.obs) != nil {
 		return
 	}
@@ -90,13 +93,13 @@ func (ex *Executor) reportUnhandled(err error) {
 }
 
 // reportHandlerPanic reports a panic in the error handler itself.
-func (ex *Executor) reportHandlerPanic(pe *PanicError, taskErr error) {
+func (ex *pool) reportHandlerPanic(pe *PanicError, taskErr error) {
 	e := ex.failure(pe, "error handler")
 	e.Err = errors.Join(pe, taskErr)
 	observe.Emit(context.Background(), observe.Fallback(ex.obs), e)
 }
 
-func (ex *Executor) failure(err error, taskName string) observe.Event {
+func (ex *pool) failure(err error, taskName string) observe.Event {
 	o := observe.Failed
 	if _, ok := errors.AsType[*PanicError](err); ok {
 		o = observe.Panicked

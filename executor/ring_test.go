@@ -24,7 +24,7 @@ func item(n int) job {
 // the queue with both halves of the parking protocol, for the tests to
 // play the workers and the submitters.
 func bare(size int) *Executor {
-	return &Executor{q: newRing(size)}
+	return &Executor{pool: &pool{q: newRing(size)}}
 }
 
 type numCtx struct {

@@ -23,23 +23,8 @@ type Stats struct {
 	Rejected  uint64 // submits refused: shut down, queue full, ctx ended, or bad input
 }
 
-// Stats returns a snapshot of the executor's counters. The fields are read
-// one after another while work goes on, so they agree with each other
-// exactly only when the executor is idle, and after Shutdown has returned.
-//
-// So that a task costs neither its submitter nor a worker an atomic
-// operation, a queued task's submit is counted by the worker that takes it
-// from the queue (until then it counts in Queued), and a worker keeps its
-// counts to itself and publishes them when it takes its first task after
-// publishing, before it waits for work, after every 32 tasks, and when it
-// exits. A task's outcome may therefore show some time after its future
-// resolved (a Stats call right after [Future.Wait] may not show it yet);
-// while a worker streams through the queue, the tasks it finished but has
-// not published count as Running (never more than the number of workers
-// plus the tasks running inline) and the one it took last may show in
-// neither Queued nor Submitted yet; and a submit blocked on a full queue
-// counts once it is accepted or refused.
-func (ex *Executor) Stats() Stats {
+// stats is [Executor.Stats].
+func (ex *pool) stats() Stats {
 	var s Stats
 	// Queued first and the submits taken from the queue after it, so that
 	// a task moving from one to the other is counted twice rather than
@@ -110,3 +95,21 @@ func (w *worker) flush() {
 		}
 	}
 }
+
+// Stats returns a snapshot of the executor's counters. The fields are read
+// one after another while work goes on, so they agree with each other
+// exactly only when the executor is idle, and after Shutdown has returned.
+//
+// So that a task costs neither its submitter nor a worker an atomic
+// operation, a queued task's submit is counted by the worker that takes it
+// from the queue (until then it counts in Queued), and a worker keeps its
+// counts to itself and publishes them when it takes its first task after
+// publishing, before it waits for work, after every 32 tasks, and when it
+// exits. A task's outcome may therefore show some time after its future
+// resolved (a Stats call right after [Future.Wait] may not show it yet);
+// while a worker streams through the queue, the tasks it finished but has
+// not published count as Running (never more than the number of workers
+// plus the tasks running inline) and the one it took last may show in
+// neither Queued nor Submitted yet; and a submit blocked on a full queue
+// counts once it is accepted or refused.
+func (ex *Executor) Stats() Stats { return ex.pool.stats() }

@@ -17,7 +17,7 @@ type worker struct {
 	_        [64]byte
 	counters counters // published, read by Stats
 	tally    tally    // the worker's own
-	ex       *Executor
+	ex       *pool
 	ctx      *task.Reused // the ctx of this worker's Go tasks, reused from one to the next
 	parker   *parker      // wakes the worker when it waits for work
 	mu       sync.Mutex   // protects cur
@@ -151,7 +151,7 @@ func (w *worker) release() {
 // runGo runs a Go task on the calling goroutine, off the workers (a task
 // of ex that called Go with the queue full), under a ctx of its own, and
 // records its outcome in the shared counters.
-func (ex *Executor) runGo(parent context.Context, fn func(context.Context) error) {
+func (ex *pool) runGo(parent context.Context, fn func(context.Context) error) {
 	ex.inline.Add(1)
 	gc := task.NewReused(ex, ex.nowCtx)
 	gc.Start(parent)
@@ -174,7 +174,7 @@ func (ex *Executor) runGo(parent context.Context, fn func(context.Context) error
 }
 
 // report hands a Go task's failure to the error handler, or logs it.
-func (ex *Executor) report(err error) {
+func (ex *pool) report(err error) {
 	if ex.onError == nil {
 		ex.reportUnhandled(err)
 		return

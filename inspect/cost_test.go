@@ -24,6 +24,10 @@ func TestOffCostsNoAllocation(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { executor.Submit(ctx, ex, fn).Wait(ctx) }); n > 1 {
 		t.Errorf("executor.Submit and Wait: %v allocations; want 1", n)
 	}
+	gofn := func(ctx context.Context) error { return nil }
+	if n := testing.AllocsPerRun(200, func() { ex.Go(ctx, gofn) }); n > 0 {
+		t.Errorf("executor.Go: %v allocations; want 0", n)
+	}
 	if n := testing.AllocsPerRun(200, func() { taskgroup.Start(ctx, fn).Wait(ctx) }); n > 2 {
 		t.Errorf("taskgroup.Start and Wait: %v allocations; want 2", n)
 	}

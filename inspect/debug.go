@@ -27,8 +27,10 @@ import (
 //     that owns it will hang ([ProblemStuck]);
 //   - a taskgroup.Task or executor.Future that failed, collected while
 //     nobody had read its error ([ProblemUnread]);
-//   - a taskgroup.Group collected without Wait, a memo.Cache without
-//     Close ([ProblemNotClosed]);
+//   - a taskgroup.Group collected without Wait, an executor.Executor
+//     without Shutdown or ShutdownNow (debug mode or not, it is then
+//     closed as Shutdown closes it: its workers run what is queued and
+//     exit), a memo.Cache without Close ([ProblemNotClosed]);
 //   - a task running longer than [SetSlowAfter] (off by default)
 //     ([ProblemSlow]).
 //
@@ -97,7 +99,7 @@ const (
 // [observe.Debug] (Source "inspect"), given to the process's observer.
 type Problem struct {
 	What    string // one of the Problem constants
-	Kind    string // "task", or the object's kind ("taskgroup", "memo")
+	Kind    string // "task", or the object's kind ("taskgroup", "executor", "memo")
 	Name    string // the task's or object's name (a task's function symbol when it has none)
 	Err     error  // ProblemUnread: the failure nobody read
 	Created string // the stack of the call that made the task or object

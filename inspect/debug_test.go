@@ -312,3 +312,69 @@ func TestDebugShutdownNow(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugExecutorNotShutDown drops an executor with a task running and
+// one queued: it is reported once, with the stack that made it, and then
+// closed as Shutdown closes it (the queued task still runs, the workers
+// exit). Executors shut down, also through a deferred method value, are
+// not reported.
+func TestDebugExecutorNotShutDown(t *testing.T) {
+	p := debugging(t)
+	release, ranQueued := forgetExecutor()
+	pr := p.next(t, true)
+	if pr.What != inspect.ProblemNotClosed || pr.Kind != "executor" || pr.Name != "forgotten-executor" {
+		t.Errorf("reported %+v; want %q for executor forgotten-executor", pr, inspect.ProblemNotClosed)
+	}
+	if !strings.Contains(pr.Created, "inspect_test.forgetExecutor(") || !strings.Contains(pr.Created, "executor.New(") {
+		t.Errorf("creation stack:\n%s\nwant executor.New called from forgetExecutor", pr.Created)
+	}
+	close(release)
+	select {
+	case <-ranQueued: // closed as Shutdown closes it: what was queued still runs
+	case <-time.After(10 * time.Second):
+		t.Fatal("the queued task of the collected executor never ran")
+	}
+	p.none(t, 100*time.Millisecond)
+
+	shut := executor.New(executor.WithWorkers(1), executor.WithName("shut-executor"))
+	shut.Go(context.Background(), func(ctx context.Context) error { return nil })
+	if err := shut.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deferShutdown()
+	p.none(t, 100*time.Millisecond)
+}
+
+// forgetExecutor makes an executor with a task running (until release is
+// closed) and one queued, and drops it without Shutdown. ranQueued is
+// closed when the queued task runs.
+//
+//go:noinline
+func forgetExecutor() (release, ranQueued chan struct{}) {
+	ex := executor.New(executor.WithWorkers(1), executor.WithName("forgotten-executor"))
+	started := make(chan struct{})
+	release, ranQueued = make(chan struct{}), make(chan struct{})
+	ex.Go(context.Background(), func(ctx context.Context) error {
+		close(started)
+		<-release
+		return nil
+	})
+	ex.Go(context.Background(), func(ctx context.Context) error { close(ranQueued); return nil })
+	<-started
+	return release, ranQueued
+}
+
+// deferShutdown shuts its executor down with a deferred method value and
+// collects garbage before that runs: the method value must keep the
+// executor alive, or debug mode would report it as never shut down.
+//
+//go:noinline
+func deferShutdown() {
+	ex := executor.New(executor.WithWorkers(1), executor.WithName("deferred-shutdown"))
+	defer ex.Shutdown(context.Background())
+	ex.Go(context.Background(), func(ctx context.Context) error { return nil })
+	for range 5 {
+		runtime.GC()
+		time.Sleep(time.Millisecond) // let cleanups run
+	}
+}

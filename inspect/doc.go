@@ -56,7 +56,9 @@
 //     once, as a [Problem] in an event of Kind observe.Debug to the
 //     process's observer, or, with none set, to log/slog's default logger
 //     at Warn; see SetDebug for the list. An executor never shut down is
-//     not among them: its workers keep it alive, so it is never collected.
+//     among them: its workers do not reference the *Executor, so it is
+//     collected and reported, and its workers finish what was queued and
+//     exit.
 //   - The process has one task hook: Track and SetDebug install this
 //     package's (replacing any other observe.TaskHook), and remove it when
 //     both are off.

@@ -157,6 +157,16 @@ func (e *Entry) ID() ID {
 // anything; Leave on a nil Entry does nothing.
 func (e *Entry) Leave() { e.leave(false) }
 
+// Abandon is Leave for an object whose owner dropped it without its
+// Wait, Shutdown or Close, for a type whose registered part outlives the
+// handle its owner holds (an executor's workers keep its pool alive after
+// the *Executor is collected, for instance): the type watches its handle
+// with runtime.AddCleanup and calls Abandon from there, and an
+// [ObjectHook] hears ObjectLeft(id, true), as for a collected object.
+// Only the first of Leave and Abandon does anything; Abandon on a nil
+// Entry does nothing.
+func (e *Entry) Abandon() { e.leave(true) }
+
 func (e *Entry) collected() { e.leave(true) }
 
 func (e *Entry) leave(collected bool) {

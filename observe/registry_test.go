@@ -193,3 +193,30 @@ func TestObjectHook(t *testing.T) {
 	}
 	runtime.KeepAlive(w)
 }
+
+// Abandon takes a live object out of the registry as collected: the hook
+// hears ObjectLeft(id, true) once, and a later Leave changes nothing.
+func TestAbandon(t *testing.T) {
+	h := &hook{}
+	observe.SetTaskHook(h)
+	defer observe.SetTaskHook(nil)
+
+	w := &widget{}
+	e := observe.Register(w, "widget", "abandoned", 0, widgetGauges)
+	e.Abandon()
+	if c, ok := h.leftOf(e.ID()); !ok || !c {
+		t.Errorf("after Abandon, ObjectLeft(%d): collected %v, told %v; want told, collected", e.ID(), c, ok)
+	}
+	e.Leave()
+	if c, _ := h.leftOf(e.ID()); !c {
+		t.Error("Leave after Abandon told the hook again, as not collected")
+	}
+	for o := range observe.Objects() {
+		if o.ID == e.ID() {
+			t.Errorf("Objects lists %+v after Abandon", o)
+		}
+	}
+	var nilEntry *observe.Entry
+	nilEntry.Abandon() // does nothing
+	runtime.KeepAlive(w)
+}
