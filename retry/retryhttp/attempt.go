@@ -86,6 +86,7 @@ type outcome struct {
 	resp   *http.Response
 	err    error
 	req    *http.Request      // the request as sent
+	ownReq bool               // req is a copy of the caller's, made for this outcome
 	ctx    context.Context    // req's ctx
 	cancel context.CancelFunc // ends ctx; nil when ctx is the caller's
 }
@@ -177,7 +178,7 @@ func (c *call) prepare(actx context.Context, own bool) (outcome, error) {
 		r.Body = body
 	}
 	c.bodyUsed = true
-	o.req = r
+	o.req, o.ownReq = r, r != c.req
 	return o, nil
 }
 

@@ -54,7 +54,11 @@ func (t *Transport) exchange(n int, o *outcome) {
 	}
 	ctx := observe.StartAttempt(o.ctx, obs, e)
 	if ctx != o.ctx {
-		o.req = o.req.WithContext(ctx)
+		if o.ownReq {
+			*o.req = *o.req.WithContext(ctx) // a copy prepare made: reused
+		} else {
+			o.req = o.req.WithContext(ctx)
+		}
 	}
 	start := time.Now()
 	o.resp, o.err = t.roundTrip(ctx, o.req)
