@@ -206,6 +206,21 @@ func TestMemoHitMiss(t *testing.T) {
 }
 
 func TestRetryHTTPResend(t *testing.T) {
+	// With a per-attempt timeout, retry ends each attempt's ctx when it
+	// returns, so the request is sent with a ctx of its own; without one,
+	// with the attempt's.
+	for _, tc := range []struct {
+		name string
+		opts []retry.Option
+	}{
+		{"no attempt timeout", nil},
+		{"attempt timeout", []retry.Option{retry.WithAttemptTimeout(time.Minute)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRetryHTTPResend(t, tc.opts) })
+	}
+}
+
+func testRetryHTTPResend(t *testing.T, opts []retry.Option) {
 	r := install(t)
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -216,7 +231,7 @@ func TestRetryHTTPResend(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
-	tr := retryhttp.New(retryhttp.WithRetry(retry.WithBackoff(time.Microsecond, time.Microsecond)))
+	tr := retryhttp.New(retryhttp.WithRetry(append(opts, retry.WithBackoff(time.Microsecond, time.Microsecond))...))
 	client := &http.Client{Transport: tr}
 	ctx, parent := r.tp.Tracer("test").Start(context.Background(), "caller")
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
@@ -246,26 +261,26 @@ func TestRetryHTTPResend(t *testing.T) {
 	if got := attr(spans[0], "http.response.status_code"); got != "503" || spans[0].Status().Code != codes.Error {
 		t.Errorf("first attempt: status code %s, span status %v; want 503, Error", got, spans[0].Status().Code)
 	}
-	var retries []sdktrace.ReadOnlySpan
-	for _, s := range r.ended("retry.attempt") {
-		// retryhttp.WithRetry checks its options with a retry.Do of its
-		// own, which reports an unnamed attempt: not this request's.
-		if attr(s, "async.name") == "GET "+host {
-			retries = append(retries, s)
-		}
-	}
+	// Every retry.attempt span is this request's: WithRetry's check of its
+	// options reports no attempt (retryhttp's TestOptionCheckReportsNothing).
+	retries := r.ended("retry.attempt")
 	if len(retries) != 2 {
 		t.Fatalf("%d retry.attempt spans; want 2", len(retries))
 	}
-	// retryhttp sends each attempt with the request's ctx, not the retry
-	// attempt's (which retry cancels when the attempt returns, while the
-	// body must stay readable), so both kinds of span are children of the
-	// caller's.
+	// Each retry attempt is a child of the caller's span, and the request
+	// sent in it a child of the attempt's.
 	for i := range spans {
-		for _, s := range []sdktrace.ReadOnlySpan{spans[i], retries[i]} {
-			if s.Parent().SpanID() != parent.SpanContext().SpanID() {
-				t.Errorf("%s %d: parent %v; want the caller's span", s.Name(), i, s.Parent().SpanID())
-			}
+		if name := attr(retries[i], "async.name"); name != "GET "+host {
+			t.Errorf("retry.attempt %d: async.name = %q; want %q", i, name, "GET "+host)
+		}
+		if got, want := retries[i].Parent().SpanID(), parent.SpanContext().SpanID(); got != want {
+			t.Errorf("retry.attempt %d: parent %v; want the caller's span %v", i, got, want)
+		}
+		if got, want := spans[i].Parent().SpanID(), retries[i].SpanContext().SpanID(); got != want {
+			t.Errorf("http.attempt %d: parent %v; want retry.attempt %d's span %v", i, got, i, want)
+		}
+		if got, want := spans[i].SpanContext().TraceID(), parent.SpanContext().TraceID(); got != want {
+			t.Errorf("http.attempt %d: trace %v; want the caller's %v", i, got, want)
 		}
 	}
 }

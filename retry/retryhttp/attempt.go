@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/async-patterns/async/observe"
 	"github.com/async-patterns/async/retry"
 )
 
@@ -85,6 +86,7 @@ type outcome struct {
 	resp   *http.Response
 	err    error
 	req    *http.Request      // the request as sent
+	ownReq bool               // req is a copy of the caller's, made for this outcome
 	ctx    context.Context    // req's ctx
 	cancel context.CancelFunc // ends ctx; nil when ctx is the caller's
 }
@@ -122,6 +124,8 @@ func (c *call) attempt(actx context.Context) error {
 // child of it that send's caller must cancel. The attempt's deadline is
 // copied rather than inherited from actx, which retry cancels when the
 // attempt returns, because a response's body must stay readable after that.
+// With an observe.AttemptObserver set, the request's ctx also carries
+// actx's values (the attempt's span; see inAttempt).
 func (c *call) send(actx context.Context, own bool) (outcome, error) {
 	o, err := c.prepare(actx, own)
 	if err != nil {
@@ -134,13 +138,29 @@ func (c *call) send(actx context.Context, own bool) (outcome, error) {
 // prepare builds the request of one attempt, with its ctx (see send).
 func (c *call) prepare(actx context.Context, own bool) (outcome, error) {
 	o := outcome{ctx: c.ctx}
-	if dl, ok := actx.Deadline(); ok && actx != c.ctx {
-		if pdl, pok := c.ctx.Deadline(); !pok || dl.Before(pdl) {
-			o.ctx, o.cancel = context.WithDeadline(c.ctx, dl)
+	base := c.ctx // what the request's ctx derives from
+	if actx != c.ctx {
+		if _, ok := observe.Pick(c.t.obs).(observe.AttemptObserver); ok {
+			if actx.Done() == c.ctx.Done() {
+				// actx is c.ctx with values (the attempt's span, as
+				// AttemptStart made it): its cancellation is c.ctx's,
+				// and retry does not end it when the attempt returns.
+				base = actx
+			} else {
+				o.ctx, o.cancel = c.inAttempt(actx)
+			}
 		}
 	}
-	if own && o.cancel == nil {
-		o.ctx, o.cancel = context.WithCancel(c.ctx)
+	if o.cancel == nil {
+		o.ctx = base
+		if dl, ok := actx.Deadline(); ok && actx != c.ctx {
+			if pdl, pok := c.ctx.Deadline(); !pok || dl.Before(pdl) {
+				o.ctx, o.cancel = context.WithDeadline(base, dl)
+			}
+		}
+		if own && o.cancel == nil {
+			o.ctx, o.cancel = context.WithCancel(base)
+		}
 	}
 	r := c.req
 	if o.ctx != c.ctx {
@@ -158,7 +178,7 @@ func (c *call) prepare(actx context.Context, own bool) (outcome, error) {
 		r.Body = body
 	}
 	c.bodyUsed = true
-	o.req = r
+	o.req, o.ownReq = r, r != c.req
 	return o, nil
 }
 
@@ -241,4 +261,50 @@ func (c *call) finish(err error) (*http.Response, error) {
 		resp.Body = cancelOnClose(resp.Body, o.cancel)
 	}
 	return resp, nil
+}
+
+// inAttempt returns the ctx of a request sent in an observed attempt whose
+// ctx, actx, retry ends when the attempt returns (it has a deadline of its
+// own), and the func that ends it, which must be called. That ctx has
+// actx's values, so that what the request does (its HTTPAttempt span, an
+// instrumented base's) sits inside the retry attempt's span; actx's
+// deadline (the earlier of the attempt's and c.ctx's), so that its Err is
+// context.DeadlineExceeded when either passes; and c.ctx's cancellation,
+// with its cause. It is not ended by the end of the attempt, since the body
+// of the response it gets must stay readable after that.
+func (c *call) inAttempt(actx context.Context) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(actx)
+	dl, hasDL := actx.Deadline()
+	if pdl, ok := c.ctx.Deadline(); ok && (!hasDL || pdl.Before(dl)) {
+		dl, hasDL = pdl, true // an AttemptStart's ctx may not say c.ctx's deadline
+	}
+	var endDL context.CancelFunc
+	if hasDL {
+		ctx, endDL = context.WithDeadline(ctx, dl)
+	}
+	if c.ctx.Done() == nil { // c.ctx is never cancelled
+		if endDL == nil {
+			return context.WithCancel(ctx)
+		}
+		return ctx, endDL
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	req := c.ctx
+	stop := context.AfterFunc(req, func() {
+		if hasDL && req.Err() == context.DeadlineExceeded &&
+			context.Cause(req) == context.DeadlineExceeded && !time.Now().Before(dl) {
+			// c.ctx's deadline, which ctx has too, passed: ctx's own
+			// timer ends it at the same instant, as DeadlineExceeded
+			// (a cancel here would make its Err Canceled).
+			return
+		}
+		cancel(context.Cause(req))
+	})
+	return ctx, func() {
+		stop()
+		cancel(nil)
+		if endDL != nil {
+			endDL()
+		}
+	}
 }

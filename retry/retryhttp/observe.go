@@ -14,10 +14,15 @@ import (
 // error and duration), and the events of each request's retry loop
 // (RetryAttempt and RetryGiveUp, named "METHOD host"). Its breakers report
 // to their own observer (breaker.WithObserver) or the default. With an
-// observe.AttemptObserver, each request sent carries the ctx its
-// AttemptStart returned, so that what the base does (an instrumented
-// transport's span, say) belongs to the attempt. WithObserver panics if o
-// is nil.
+// observe.AttemptObserver (a tracer), each request is sent inside its retry
+// attempt: its ctx carries the values of the attempt's ctx (the
+// retry.attempt span), then those AttemptStart added for the HTTP attempt,
+// so that the HTTP attempt's span is a child of the retry attempt's, and
+// what the base does (an instrumented transport's span, say) a child of
+// the HTTP attempt's. That ctx keeps the caller's cancellation (with its
+// cause) and deadline and the attempt's own deadline, and outlives the
+// retry attempt, as the body of the response returned must. WithObserver
+// panics if o is nil.
 func WithObserver(o observe.Observer) Option {
 	if o == nil {
 		panic("retryhttp: nil Observer passed to WithObserver")
@@ -49,7 +54,11 @@ func (t *Transport) exchange(n int, o *outcome) {
 	}
 	ctx := observe.StartAttempt(o.ctx, obs, e)
 	if ctx != o.ctx {
-		o.req = o.req.WithContext(ctx)
+		if o.ownReq {
+			*o.req = *o.req.WithContext(ctx) // a copy prepare made: reused
+		} else {
+			o.req = o.req.WithContext(ctx)
+		}
 	}
 	start := time.Now()
 	o.resp, o.err = t.roundTrip(ctx, o.req)
