@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"runtime"
@@ -99,4 +100,49 @@ func TestDroppedExecutorIsCollected(t *testing.T) {
 			runtime.KeepAlive(keep)
 		})
 	}
+}
+
+// The cleanup that closes a dropped executor runs while its workers, and
+// goroutines holding its futures, go on: every future still resolves, the
+// queued ones run (none is refused), and -race sees nothing.
+func TestDroppedExecutorClosesUnderWork(t *testing.T) {
+	ctx := context.Background()
+	before := goleak.IgnoreCurrent()
+	w, fs := submitAndDrop(ctx, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i, f := range fs {
+			if i%3 == 0 {
+				f.Cancel()
+			}
+		}
+	}()
+	if !collected(w) {
+		t.Fatal("the dropped executor was never collected")
+	}
+	<-done
+	for i, f := range fs {
+		v, err := f.Wait(ctx)
+		switch {
+		case err == nil && v != i:
+			t.Errorf("future %d: Wait() = %d; want %d", i, v, i)
+		case err != nil && (i%3 != 0 || !errors.Is(err, context.Canceled)):
+			t.Errorf("future %d: Wait() error = %v; want nil, or context.Canceled for a cancelled one", i, err)
+		}
+	}
+	goleak.VerifyNone(t, before)
+}
+
+//go:noinline
+func submitAndDrop(ctx context.Context, n int) (weak.Pointer[executor.Executor], []*executor.Future[int]) {
+	ex := executor.New(executor.WithWorkers(2), executor.WithQueueSize(n))
+	fs := make([]*executor.Future[int], n)
+	for i := range fs {
+		fs[i] = executor.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+			runtime.Gosched()
+			return i, nil
+		})
+	}
+	return weak.Make(ex), fs
 }
