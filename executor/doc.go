@@ -7,7 +7,8 @@
 //   - [New] starts the workers; [Executor.Shutdown] (graceful: queued work
 //     still runs) or [Executor.ShutdownNow] (queued work is cancelled,
 //     running tasks see their ctx end) stops them. The caller must call one
-//     of them: the workers otherwise wait for work forever.
+//     of them: the workers otherwise wait for work until the executor is
+//     garbage collected, whenever that is (see [Executor]).
 //   - [Submit] returns a [*Future] (the same handle as taskgroup.Task, so
 //     f.Wait plugs into gather.All). It blocks while the queue is full, until
 //     there is room or its ctx ends; [TrySubmit] never blocks.

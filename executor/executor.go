@@ -42,15 +42,19 @@ var (
 // Executor runs tasks on a fixed set of worker goroutines fed by a bounded
 // FIFO queue.
 //
-// Build one with [New]; the zero Executor is not usable. It is safe for
-// concurrent use, and tasks may submit more work to their own executor.
+// Build one with [New]; the zero Executor is not usable, and an Executor
+// must not be copied (go vet flags a copy; pass the *Executor). It is safe
+// for concurrent use, and tasks may submit more work to their own executor.
 //
 // The caller must call [Executor.Shutdown] or [Executor.ShutdownNow]: they
 // are what ends the worker goroutines. The workers reference an inner part,
 // not the *Executor, so an executor its owner dropped without either is
-// garbage collected. Then, whenever the collector gets to it (do not rely
-// on it), it is closed as Shutdown closes it, without anyone waiting: it
-// accepts nothing more, the workers run what is queued and exit. Dropping
+// garbage collected, unless something the executor holds refers to it: a
+// queued or running task (until it ends), or the error handler, observer
+// or limiter it was made with. Then, whenever the collector gets to it
+// (do not rely on it), it is closed as Shutdown closes it, without anyone
+// waiting: it accepts nothing more, the workers run what is queued and
+// exit. Dropping
 // the handle is not taken as a request to cancel work it accepted, as
 // Python's ThreadPoolExecutor, collected, also runs its queued work; a
 // task that never returns keeps its worker. In debug mode (package
@@ -67,8 +71,16 @@ var (
 // off. A [Submit] costs one allocation, the Future, which also holds the
 // task's ctx.
 type Executor struct {
-	*pool // what the workers, futures and timers reference: never the handle, so that it can be collected
+	_     noCopy // a copy would be closed when the original handle is collected: go vet flags copies
+	*pool        // what the workers, futures and timers reference: never the handle, so that it can be collected
 }
+
+// noCopy makes go vet's copylocks check flag a copied [Executor], as it
+// flagged one before the handle held only a pointer. It takes no space.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // inner returns ex's pool, or nil for a nil ex.
 func (ex *Executor) inner() *pool {

@@ -33,7 +33,7 @@ const (
 // Cost: one allocation, which holds the task's ctx too; a ctx that nobody
 // selects on never makes a channel.
 type Future[T any] struct {
-	h task.Handle[T] // its owner is the *Executor (nil only for a Submit with a nil executor)
+	h task.Handle[T] // its owner is the executor's *pool, never the handle (nil only for a Submit with a nil executor)
 }
 
 // Submit queues fn to run on one of ex's workers and returns a future of its

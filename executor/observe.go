@@ -26,10 +26,12 @@ func WithObserver(o observe.Observer) Option {
 }
 
 // register enters ex in the registry of live objects. It is the pool that
-// registers, not the handle, so that an executor whose handle was dropped
-// still shows while its workers finish what was queued. It leaves when the
-// last worker exits, or, abandoned, when its handle is collected without a
-// Shutdown (pool.abandoned): how debug mode hears of it.
+// registers, not the handle, so that a shut down executor still shows
+// while its workers finish what was queued. It leaves when the last worker
+// exits, or, abandoned, as soon as its handle is collected without a
+// Shutdown (pool.abandoned): how debug mode hears of it. An abandoned
+// executor's workers go on with what was queued unlisted; their tracked
+// tasks show as roots.
 func (ex *pool) register(c config) {
 	ex.obs, ex.name, ex.queueSize = c.obs, c.name, c.queue
 	ex.reg = observe.Register(ex, "executor", c.name, 0, (*pool).gauges)

@@ -5,7 +5,7 @@ import "sync/atomic"
 // ring is the executor's bounded FIFO queue of jobs: a pure queue, which
 // never blocks and wakes nobody. Waiting for work and for room is the
 // business of the worker and the submitter (see worker.go and
-// [Executor.put]).
+// [pool.put]).
 //
 // Why not a buffered channel: with tiny tasks a pool spends most of its time
 // on the queue's lock, which the submitter and every worker take for each

@@ -190,10 +190,10 @@ func (ex *pool) report(err error) {
 }
 
 // The parking protocol. A worker that finds the queue empty parks, and a
-// submitter that finds it full waits for room (see [Executor.put]); each
+// submitter that finds it full waits for room (see [pool.put]); each
 // is woken by whoever makes the change it waits for, which checks a count
-// of waiters right after its own put or get ([Executor.send],
-// [Executor.take]). Each side writes its own word before it reads the
+// of waiters right after its own put or get ([pool.send],
+// [pool.take]). Each side writes its own word before it reads the
 // other side's, with sequentially consistent atomics, so at least one of
 // the two sees the other: no wake-up is lost. A wake-up goes to one named
 // waiter, on a channel of its own: an anonymous token could be taken by a

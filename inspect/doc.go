@@ -57,8 +57,9 @@
 //     process's observer, or, with none set, to log/slog's default logger
 //     at Warn; see SetDebug for the list. An executor never shut down is
 //     among them: its workers do not reference the *Executor, so it is
-//     collected and reported, and its workers finish what was queued and
-//     exit.
+//     collected (unless its tasks, error handler, observer or limiter
+//     refer to it) and reported, and its workers finish what was queued
+//     and exit.
 //   - The process has one task hook: Track and SetDebug install this
 //     package's (replacing any other observe.TaskHook), and remove it when
 //     both are off.
