@@ -15,9 +15,10 @@ import (
 // Why reuse: a worker keeps one Reused and hands it to task after task,
 // which is what lets a fire-and-forget task cost no allocation. The price
 // is its lifetime: a Reused is valid only while its task runs. After
-// [Reused.Finish] it reads as cancelled, and the next [Reused.Start]
-// rewrites it for another task, so a task that keeps its ctx past its
-// return (in a goroutine it started, say) races with that rewrite.
+// [Reused.Finish] it reads as cancelled (unless fixed, below), and the
+// next [Reused.Start] rewrites it for another task, so a task that keeps
+// its ctx past its return (in a goroutine it started, say) races with that
+// rewrite.
 //
 // Reuse stops where something may hold on to it past its task: Done made a
 // merged channel, AfterFunc registered a derived ctx, or [Retain] was
@@ -43,7 +44,12 @@ import (
 // ends, Value is the parent's. A later task's parent never reaches it, so
 // the end of that parent cannot end a ctx an earlier task derived. A fixed
 // Reused does not read as cancelled between tasks: it reads as its parent
-// does, live until stop ends, which is what its tasks saw.
+// does, live until stop ends, which is what its tasks saw. (The
+// alternatives: a lock around the parent would make a late read race-free
+// but let it see a later task's parent, the very ctx whose end must not
+// reach it; an atomic pointer to the parent would box it, one allocation
+// per task.) A parent whose value == cannot compare is not fixed but
+// retired.
 //
 // With a parent that can end, the first call to Done makes a merged
 // channel (closed when either ends) for this task alone. When the task of a
@@ -52,7 +58,10 @@ import (
 // one per task. Work derived from it registers through AfterFunc on its
 // own, so it still sees the parent end; only a receiver already blocked on
 // the task's own Done channel (which the task must not keep) is not woken.
-// Done and Err called later still close it once the ctx has ended.
+// The context package's goroutine for a ctx derived from a wrapper of it
+// is such a receiver: that derived ctx does not see the parent or stop end
+// after the task returned, and ends when it is cancelled itself. Done and
+// Err called later still close it once the ctx has ended.
 type Reused struct {
 	own       any
 	stop      context.Context
