@@ -215,3 +215,43 @@ func TestGoCtxDoneCostsNothing(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGoCtx runs fire-and-forget tasks under context.Background(), one
+// at a time on one worker, that use their ctx in three ways: not at all,
+// a select on Done, and a ctx derived from a wrapper (the context package
+// then starts a goroutine; it is stopped before the task returns).
+func BenchmarkGoCtx(b *testing.B) {
+	type key struct{}
+	ex := executor.New(executor.WithWorkers(1))
+	defer ex.Shutdown(context.Background())
+	ctx := context.Background()
+	done := make(chan struct{}, 1)
+	for _, c := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"Ignores", func(context.Context) error { done <- struct{}{}; return nil }},
+		{"SelectsDone", func(ctx context.Context) error {
+			select {
+			case <-ctx.Done():
+			default:
+			}
+			done <- struct{}{}
+			return nil
+		}},
+		{"DerivesFromWrapper", func(ctx context.Context) error {
+			_, cancel := context.WithCancel(context.WithValue(ctx, key{}, 1))
+			cancel()
+			done <- struct{}{}
+			return nil
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ex.Go(ctx, c.fn)
+				<-done
+			}
+		})
+	}
+}
