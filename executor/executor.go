@@ -326,7 +326,11 @@ func (*nilFuncError) Is(target error) bool { return target == ErrNilFunc }
 // it runs under a live ctx. Any other use past fn's return (keeping it in a
 // goroutine fn started, for instance) is a data race: use the ctx that was
 // passed to Go for that. A Done channel is made only when fn asks for one
-// and ctx can end.
+// and ctx can end. (A ctx derived from a wrapper of fn's ctx, as in
+// context.WithCancel(context.WithValue(ctx, k, v)), and left live is no
+// race either: if ctx never ends, it ends on ShutdownNow, and the worker
+// reuses fn's ctx only for tasks given that same ctx; if ctx can end, it
+// may not see ctx end once fn has returned, so cancel it.)
 //
 // The error fn returns goes to the handler set by [WithErrorHandler] (or to
 // the observer, or log/slog's default logger: see [WithErrorHandler]), as

@@ -98,7 +98,7 @@ func (w *worker) serve() (done bool) {
 			ex.emit(observe.Cancelled, context.Cause(ctx))
 		} else {
 			gc = w.ctx
-			if gc.Retained() {
+			if !gc.Reusable(ctx) {
 				gc = task.NewReused(ex, ex.nowCtx) // the last task's ctx may still be watched
 				w.ctx = gc
 			}
