@@ -1,10 +1,8 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -224,82 +222,4 @@ func debugCollected(id observe.ID, o objInfo) {
 		return
 	}
 	report(&Problem{What: ProblemNotClosed, Kind: o.kind, Name: o.name, Created: formatStack(o.created)})
-}
-
-// callers returns the PCs of the calling goroutine's stack, skipping skip
-// frames (as runtime.Callers counts them).
-func callers(skip int) []uintptr {
-	pcs := make([]uintptr, 32)
-	return pcs[:runtime.Callers(skip, pcs)]
-}
-
-// formatStack writes pcs as a panic does ("pkg.fn(...)\n\tfile:line"),
-// leaving out the frames of this module's bookkeeping (inspect, observe,
-// internal) at its top.
-func formatStack(pcs []uintptr) string {
-	if len(pcs) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	frames := runtime.CallersFrames(pcs)
-	top := true
-	for {
-		f, more := frames.Next()
-		if top && bookkeeping(f.Function) {
-			if !more {
-				break
-			}
-			continue
-		}
-		top = false
-		b.WriteString(f.Function + "(...)\n\t" + f.File + ":" + strconv.Itoa(f.Line) + "\n")
-		if !more {
-			break
-		}
-	}
-	return b.String()
-}
-
-func bookkeeping(fn string) bool {
-	const mod = "github.com/async-patterns/async/"
-	for _, p := range []string{"inspect.", "observe.", "internal/"} {
-		if strings.HasPrefix(fn, mod+p) {
-			return true
-		}
-	}
-	return false
-}
-
-// goid returns the calling goroutine's ID, from the first line of its
-// stack ("goroutine 18 [running]:").
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		n, _ := strconv.ParseUint(string(b[:i]), 10, 64)
-		return n
-	}
-	return 0
-}
-
-// goroutineStack returns the stack of goroutine id, from a dump of all
-// goroutines; "" if it is gone.
-func goroutineStack(id uint64) string {
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	head := []byte("goroutine " + strconv.FormatUint(id, 10) + " [")
-	for s := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if bytes.HasPrefix(s, head) {
-			return string(s)
-		}
-	}
-	return ""
 }
