@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/async-patterns/async/internal/safe"
 	"github.com/async-patterns/async/observe"
 	"github.com/sony/gobreaker/v2"
 )
@@ -98,7 +99,7 @@ func New(opts ...Option) *Breaker {
 //
 // A nil fn returns an error matching [ErrNilFunc] and counts nothing. A nil
 // ctx makes Do panic.
-func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	if ctx == nil {
 		panic("breaker: nil ctx passed to Do")
 	}
@@ -113,33 +114,58 @@ func (b *Breaker) Do(ctx context.Context, fn func(ctx context.Context) error) er
 			return b.noteRejected(ctx, err)
 		}
 	}
-	// The closure Execute runs captures only c, on this stack, and fn: see call.go
-	// for the panics and Goexit it turns into counted failures.
-	c := call{b: b, ctx: ctx}
-	defer c.unwind()
+	// A Goexit in fn cannot be stopped, and gobreaker would not count it at
+	// all (its recover sees nothing), which would leave a half-open probe
+	// permit taken for good. So the call's defer turns it into a panic of
+	// errGoexit, which gobreaker counts as a failure and panics again, and
+	// this defer recovers, letting the Goexit go on. A panic in fn is
+	// recovered by the call's defer, as a *PanicError, so that gobreaker
+	// counts a failure and Do returns it as fn's error.
+	goexit := false
+	defer func() {
+		if goexit {
+			recover()
+			b.flush()
+		}
+	}()
 	_, gerr := b.cb.Load().Execute(func() (_ struct{}, verdict error) {
-		if c.b.queued.Load() {
+		if b.queued.Load() {
 			// The open -> half-open change gobreaker noticed admitting this
 			// call: tell the hook before the probe runs. (A panicking hook
 			// propagates from here, and gobreaker counts the call as a
 			// failure.)
-			c.b.flush()
+			b.flush()
 		}
-		defer c.catch(&verdict)
-		c.err = fn(c.ctx)
-		c.returned = true
-		if c.err == nil {
+		returned := false
+		defer func() {
+			if !returned {
+				r := recover()
+				err = safe.Recovered(r)
+				if r == nil {
+					goexit = true
+					panic(errGoexit)
+				}
+				verdict = errFailure
+			}
+		}()
+		err = fn(ctx)
+		returned = true
+		if err == nil {
 			return
 		}
-		return struct{}{}, c.outcome()
+		if e, ok := err.(*excludedError); ok {
+			err = e.err
+			return struct{}{}, errExcluded
+		}
+		return struct{}{}, b.verdict(ctx, err)
 	})
 	if b.queued.Load() {
 		b.flush()
 	}
-	if gerr != nil && (gerr == gobreaker.ErrOpenState || gerr == gobreaker.ErrTooManyRequests) {
+	if gerr == gobreaker.ErrOpenState || gerr == gobreaker.ErrTooManyRequests {
 		return b.noteRejected(ctx, b.rejected(gerr))
 	}
-	return c.err
+	return err
 }
 
 // DoValue is [Breaker.Do] for a function with a result. On a rejection, or
