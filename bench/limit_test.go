@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
 	fsbulkhead "github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/ratelimiter"
 	"golang.org/x/sync/semaphore"
@@ -40,6 +41,10 @@ var sinkBool bool
 //   - bulkhead-permit: the Limiter interface's Acquire and Release around
 //     work (ours only; it adds the bookkeeping that catches a permit
 //     released twice).
+//   - adaptive-do: a call of work admitted by an adaptive concurrency
+//     limit with its defaults, far below its limit: failsafe is an
+//     executor with failsafe-go's adaptivelimiter (Run); ours is
+//     limit.Adaptive.Do (its latency bookkeeping included).
 func BenchmarkLimit(b *testing.B) {
 	ctx := context.Background()
 	ffn := func() error { return work(ctx) }
@@ -112,6 +117,16 @@ func BenchmarkLimit(b *testing.B) {
 			})
 			b.Run("ours", func(b *testing.B) {
 				l := limit.NewBulkhead(1 << 20)
+				run(b, func() { sinkErr = l.Do(ctx, work) })
+			})
+		})
+		b.Run("adaptive-do"+suffix, func(b *testing.B) {
+			b.Run("failsafe", func(b *testing.B) {
+				ex := failsafe.With(adaptivelimiter.NewWithDefaults[any]())
+				run(b, func() { sinkErr = ex.Run(ffn) })
+			})
+			b.Run("ours", func(b *testing.B) {
+				l := limit.NewAdaptive()
 				run(b, func() { sinkErr = l.Do(ctx, work) })
 			})
 		})
