@@ -144,6 +144,7 @@ type Adaptive struct {
 	cutLast    bool                            // the last window cut the limit: a descent
 	raisedFrom float64                         // the limit before the last raise
 	holdLeft   int                             // of hold, still to wait
+	candidate  time.Duration                   // the fastest call admitted with room under the limit since the service slowed down; 0: none
 
 	// onAdmit, when set (tests), is called under mu at every admission
 	// with the permits held after it and the limit.
@@ -197,11 +198,11 @@ func (a *Adaptive) Acquire(ctx context.Context) (Permit, error) {
 	if ctx == nil {
 		panic("limit: nil ctx passed to Acquire")
 	}
-	start, err := a.acquire(ctx)
+	start, roomy, err := a.acquire(ctx)
 	if err != nil {
 		return Permit{}, err
 	}
-	return Permit{ID: a.ledger.take(), Start: start}, nil
+	return Permit{ID: a.ledger.takeTagged(roomy), Start: start}, nil
 }
 
 // Release ends the permit p with the outcome o of the work (see the type
@@ -209,7 +210,7 @@ func (a *Adaptive) Acquire(ctx context.Context) (Permit, error) {
 // first waiter of the highest priority if the limit allows. Releasing a
 // permit twice, or one that this limiter did not grant, panics.
 func (a *Adaptive) Release(p Permit, o Outcome) {
-	a.ledger.give(p.ID, "adaptive limiter")
+	roomy := a.ledger.give(p.ID, "adaptive limiter")
 	now := time.Now()
 	a.mu.Lock()
 	a.account(now)
@@ -220,6 +221,9 @@ func (a *Adaptive) Release(p Permit, o Outcome) {
 		a.draining = false
 		a.epoch = now
 		a.win = window{start: now}
+	}
+	if roomy && (o == Success || o == Failure) {
+		a.noteCandidate(now.Sub(p.Start))
 	}
 	if o != Ignored && !p.Start.Before(a.epoch) {
 		lat := now.Sub(p.Start)

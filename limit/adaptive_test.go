@@ -526,3 +526,36 @@ func TestAdaptiveStandingQueueServesNewestFirst(t *testing.T) {
 		}
 	})
 }
+
+func TestAdaptiveSlowdownSeenWithoutQueueNeedsNoProbe(t *testing.T) {
+	// The overload benchmark's scenario: 12 workers, 100 calls a second,
+	// the default limit (20, above the workers), 50 ms and then 200 ms.
+	// The limit does not bind at 50 ms, so right after the slowdown the
+	// service is seen answering every call in 200 ms with room left under
+	// the limit: that is its own latency, and the limit, coming down to
+	// 12, has no need to probe below it to learn so.
+	synctest.Test(t, func(t *testing.T) {
+		a := limit.NewAdaptive()
+		s := newService(12, 50*time.Millisecond)
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		openLoop(ctx, &wg, a, s, 100, time.Second)
+		time.Sleep(10 * time.Second)
+		s.svc.Store(int64(200 * time.Millisecond))
+
+		lowest, last := 1<<30, 0
+		for range 2000 { // 20 s, every 10 ms
+			time.Sleep(10 * time.Millisecond)
+			last = a.Stats().Limit
+			lowest = min(lowest, last)
+		}
+		cancel()
+		wg.Wait()
+		if lowest < 12 {
+			t.Errorf("lowest limit after the slowdown = %d; want >= 12 (the workers)", lowest)
+		}
+		if last > 13 {
+			t.Errorf("limit 20 s after the slowdown = %d; want 12 or 13", last)
+		}
+	})
+}
