@@ -67,6 +67,23 @@ import (
 // window's queue never cuts it. A faster service is seen at once: a window
 // whose latency is below the baseline lowers it.
 //
+// Often that probe is not needed, since the slowdown was seen before any
+// queue: the calls admitted while the limit held no call back (at once,
+// leaving room under it, in a window that, like the one before, found it
+// never full) are the ones least likely to have waited downstream, since a
+// queue the limit lets build keeps it full. The fastest of them that is
+// slower than the baseline by more than a quarter is kept as a candidate
+// latency without queueing. When a descent (the last window cut the limit)
+// reaches a window where only the baseline sees a queue and the calls take
+// the candidate's latency alike (less than queueHigh calls of queue over
+// it), the candidate is the service's own latency: it becomes the baseline
+// and the limit stays, with no cut. (Not before a cut: the first window
+// after a slowdown may hold only the calls that met no queue.) A limit one call
+// above the service's concurrency still shows a call of queue over the
+// candidate and is cut; a candidate that is itself late (a queue that the
+// calls admitted with room all waited in) is the one case the probe would
+// have caught, and costs at most that queue.
+//
 // Windows last at least twice the latency and ten calls; only calls
 // admitted since the last change of the limit (after a cut, since the
 // calls in flight fell below it) are sampled, so each window measures one

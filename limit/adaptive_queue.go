@@ -26,9 +26,9 @@ const (
 )
 
 // acquire takes a slot for Acquire, waiting in the queue if need be, and
-// returns when it was admitted and whether it was admitted at once, with
-// room left under the limit, in a window that followed one where the limit
-// held no call back.
+// returns when it was admitted and whether it was admitted with room: at
+// once, leaving room under the limit, with a baseline measured, and in a
+// window where, as in the one before, the limit held no call back.
 func (a *Adaptive) acquire(ctx context.Context) (time.Time, bool, error) {
 	if ctx.Err() != nil { // Err, not Done: asking for Done can cost the caller an allocation
 		return time.Time{}, false, context.Cause(ctx)

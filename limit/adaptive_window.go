@@ -149,11 +149,12 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	}
 	switch lo, hi := queueLow(L), queueHigh(L); {
 	case q > hi:
-		if a.candidate > 0 && floorQ <= hi && queueOver(cur, a.candidate) <= hi {
-			// The service was seen at this latency, holding at least
-			// as many calls, none held back nor waiting longer than
-			// another, after it slowed down: the latency is its own,
-			// not a queue, and needs no probe (see the type doc).
+		if a.cutLast && a.candidate > 0 && floorQ <= hi && queueOver(cur, a.candidate) <= hi {
+			// At the end of a descent: after the service slowed down, a
+			// call admitted with room under the limit took this
+			// latency, and every call of the window takes it alike: the
+			// latency is the service's own, not a queue, and needs no
+			// probe (see the type doc).
 			a.rebase(cur.rtt)
 			a.knee = L
 			a.candidate = 0
