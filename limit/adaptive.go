@@ -75,14 +75,15 @@ import (
 // slower than the baseline by more than a quarter is kept as a candidate
 // latency without queueing. When a descent (the last window cut the limit)
 // reaches a window where only the baseline sees a queue and the calls take
-// the candidate's latency alike (less than queueHigh calls of queue over
-// it), the candidate is the service's own latency: it becomes the baseline
-// and the limit stays, with no cut. (Not before a cut: the first window
-// after a slowdown may hold only the calls that met no queue.) A limit one call
-// above the service's concurrency still shows a call of queue over the
-// candidate and is cut; a candidate that is itself late (a queue that the
-// calls admitted with room all waited in) is the one case the probe would
-// have caught, and costs at most that queue.
+// the candidate's latency alike (under 0.6 of a call of queue over it, 3%
+// of the limit for large limits), the candidate is the service's own
+// latency: the window's latency becomes the baseline and the limit stays,
+// with no cut. Not before a cut: the first window after a slowdown may
+// hold only the calls that met no queue. A limit one call above the
+// service's concurrency still shows a call of queue over the candidate and
+// is cut; a candidate that is itself late (a queue that every call
+// admitted with room waited in) is the one case the probe would have
+// caught, and costs at most that queue.
 //
 // Windows last at least twice the latency and ten calls; only calls
 // admitted since the last change of the limit (after a cut, since the
