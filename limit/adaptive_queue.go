@@ -26,23 +26,28 @@ const (
 )
 
 // acquire takes a slot for Acquire, waiting in the queue if need be, and
-// returns when it was admitted.
-func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
+// returns when it was admitted and whether it was admitted with room: at
+// once, leaving room under the limit, with a baseline measured, and in a
+// window where, as in the one before, the limit held no call back.
+func (a *Adaptive) acquire(ctx context.Context) (time.Time, bool, error) {
 	if ctx.Err() != nil { // Err, not Done: asking for Done can cost the caller an allocation
-		return time.Time{}, context.Cause(ctx)
+		return time.Time{}, false, context.Cause(ctx)
 	}
 	prio := PriorityFrom(ctx)
 	a.mu.Lock()
 	if a.inFlight < int(a.limit) && !a.waitingAtOrAbove(prio) {
 		now := time.Now()
 		a.admit(now)
+		// The limit held no call back in this window or the last: a
+		// candidate for the latency without queueing (noteCandidate).
+		roomy := a.base > 0 && a.inFlight < int(a.limit) && !a.win.saturated && !a.prev.saturated
 		a.mu.Unlock()
-		return now, nil
+		return now, roomy, nil
 	}
 	a.win.saturated = true
 	wait := a.waitBound()
 	if wait == 0 || !a.makeRoom(prio) {
-		return time.Time{}, a.reject("limit full and no room in the queue") // unlocks
+		return time.Time{}, false, a.reject("limit full and no room in the queue") // unlocks
 	}
 	w := &waiter{ctx: ctx, ready: make(chan struct{}), prio: prio}
 	w.elem = a.queues[prio-Lowest].PushBack(w)
@@ -72,7 +77,7 @@ func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
 	case admitted:
 		if ctx.Err() == nil {
 			a.mu.Unlock()
-			return time.Now(), nil
+			return time.Now(), false, nil
 		}
 		// The ctx ended as the slot was handed over: give it back.
 		a.account(time.Now())
@@ -80,22 +85,22 @@ func (a *Adaptive) acquire(ctx context.Context) (time.Time, error) {
 		a.dispatch()
 	case evicted:
 		if ctx.Err() == nil {
-			return time.Time{}, a.reject("displaced from the queue by a caller of higher priority") // unlocks
+			return time.Time{}, false, a.reject("displaced from the queue by a caller of higher priority") // unlocks
 		}
 	case superseded:
 		if ctx.Err() == nil {
-			return time.Time{}, a.reject("displaced from a standing queue by a newer caller") // unlocks
+			return time.Time{}, false, a.reject("displaced from a standing queue by a newer caller") // unlocks
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		a.mu.Unlock()
-		return time.Time{}, context.Cause(ctx)
+		return time.Time{}, false, context.Cause(ctx)
 	}
 	if timedOut {
 		// The queue holds callers longer than they may wait: it stands.
 		a.lifo = true
 		a.win.expired = true
-		return time.Time{}, a.reject(fmt.Sprintf("no slot within the wait allowed (%v)", wait)) // unlocks
+		return time.Time{}, false, a.reject(fmt.Sprintf("no slot within the wait allowed (%v)", wait)) // unlocks
 	}
 	a.mu.Unlock()
 	panic("limit: adaptive waiter woken with nothing to do") // unreachable

@@ -526,3 +526,49 @@ func TestAdaptiveStandingQueueServesNewestFirst(t *testing.T) {
 		}
 	})
 }
+
+func TestAdaptiveSlowdownSeenWithoutQueueNeedsNoProbe(t *testing.T) {
+	// The overload benchmark's scenario: 12 workers, 80 or 100 calls a
+	// second, the default limit (20, above the workers), 50 ms and then
+	// 200 ms. The limit does not bind at 50 ms, so right after the
+	// slowdown calls admitted with room under it take 200 ms: that is the
+	// service's own latency, and the limit, coming down to 12, has no need
+	// to probe below it to learn so. Nor may that latency hold the limit
+	// up before it has come down (the first window after the slowdown can
+	// hold only calls that met no queue).
+	for _, rate := range []float64{80, 100} {
+		t.Run(fmt.Sprint(rate, " calls a second"), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := limit.NewAdaptive()
+				s := newService(12, 50*time.Millisecond)
+				ctx, cancel := context.WithCancel(t.Context())
+				var wg sync.WaitGroup
+				openLoop(ctx, &wg, a, s, rate, time.Second)
+				time.Sleep(10 * time.Second)
+				s.svc.Store(int64(200 * time.Millisecond))
+
+				lowest, last := 1<<30, 0
+				var down time.Duration = -1 // until the limit is 13 or less
+				for i := range 2000 {       // 20 s, every 10 ms
+					time.Sleep(10 * time.Millisecond)
+					last = a.Stats().Limit
+					lowest = min(lowest, last)
+					if down < 0 && last <= 13 {
+						down = time.Duration(i+1) * 10 * time.Millisecond
+					}
+				}
+				cancel()
+				wg.Wait()
+				if lowest < 12 {
+					t.Errorf("lowest limit after the slowdown = %d; want >= 12 (the workers)", lowest)
+				}
+				if down < 0 || down > 3*time.Second {
+					t.Errorf("the limit came down to 13 or less %v after the slowdown (-1: never); want within 3s", down)
+				}
+				if last > 13 {
+					t.Errorf("limit 20 s after the slowdown = %d; want 12 or 13", last)
+				}
+			})
+		})
+	}
+}

@@ -79,6 +79,19 @@ func (a *Adaptive) closeWindow(now time.Time) {
 	}
 }
 
+// noteCandidate keeps lat, the latency of a call that was admitted at once
+// and left room under the limit, as a candidate for the latency without
+// queueing when the service slowed down (the call is slower than the
+// baseline by more than a quarter). A queue the limit lets build holds the
+// limit full: the calls admitted with room are the ones least likely to
+// have waited downstream, and the fastest of them is kept. nextLimit checks
+// the candidate and uses it. Called with mu held.
+func (a *Adaptive) noteCandidate(lat time.Duration) {
+	if a.base > 0 && float64(lat) > 1.25*float64(a.base) && (a.candidate == 0 || lat < a.candidate) {
+		a.candidate = lat
+	}
+}
+
 // rebase makes base the latency without queueing. A change of more than a
 // quarter is a new service: the limit may be raised again at once.
 func (a *Adaptive) rebase(base time.Duration) {
@@ -86,6 +99,7 @@ func (a *Adaptive) rebase(base time.Duration) {
 		a.hold, a.holdLeft, a.knee = 0, 0, 0
 	}
 	a.base = base
+	a.candidate = 0
 }
 
 // queueOver estimates the calls queued downstream in the window w if the
@@ -135,6 +149,18 @@ func (a *Adaptive) nextLimit(prev, cur windowResult) float64 {
 	}
 	switch lo, hi := queueLow(L), queueHigh(L); {
 	case q > hi:
+		if a.cutLast && a.candidate > 0 && floorQ <= hi && queueOver(cur, a.candidate) <= hi {
+			// At the end of a descent: after the service slowed down, a
+			// call admitted with room under the limit took this
+			// latency, and every call of the window takes it alike: the
+			// latency is the service's own, not a queue, and needs no
+			// probe (see the type doc).
+			a.rebase(cur.rtt)
+			a.knee = L
+			a.candidate = 0
+			a.over, a.cutLast, a.grew = 0, false, false
+			return L
+		}
 		a.over++
 		cutLast := a.cutLast
 		a.cutLast = false
