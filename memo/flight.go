@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/async-patterns/async/internal/safe"
+	"github.com/async-patterns/async/internal/task"
 )
 
 // flight is one load of one key and the Gets waiting for it.
@@ -33,6 +34,10 @@ type flight[K comparable, V any] struct {
 func (c *Cache[K, V]) startFlight(ctx context.Context, key K) *flight[K, V] {
 	c.seq++
 	fl := &flight[K, V]{c: c, key: key, id: strconv.FormatUint(c.seq, 36), done: make(chan struct{})}
+	// The load keeps ctx's values and may run past the caller's return (a
+	// background refresh, a load the caller gave up on): an executor's
+	// fire-and-forget ctx must not be reused for the next task meanwhile.
+	task.Retain(ctx)
 	fl.ctx, fl.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	if c.cfg.loadTimeout > 0 {
 		fl.ctx, fl.stop = context.WithTimeout(fl.ctx, c.cfg.loadTimeout)

@@ -83,6 +83,38 @@ func TestReusedFixed(t *testing.T) {
 		}
 	})
 
+	t.Run("a parent of a comparable type holding an uncomparable value retires the ctx", func(t *testing.T) {
+		// The type's == compiles (an interface field) but panics on this
+		// value: the check is on the value, not the type, so that the next
+		// task's parent of the same type is never compared with it.
+		stop, cancel := context.WithCancel(bg)
+		defer cancel()
+		r := NewReused(nil, stop)
+		p := anyFieldCtx{Context: bg, v: []int{1}}
+		r.Start(p)
+		r.Done()
+		r.Finish()
+		if r.Reusable(p) {
+			t.Errorf("Reusable() = true; want a retired ctx")
+		}
+		// A comparable value of that type fixes it; another value of the
+		// type, comparable or not, is not reused, and comparing does not
+		// panic.
+		r = NewReused(nil, stop)
+		q := anyFieldCtx{Context: bg, v: 1}
+		r.Start(q)
+		r.Done()
+		r.Finish()
+		for _, o := range []context.Context{anyFieldCtx{Context: bg, v: 2}, p} {
+			if r.Reusable(o) {
+				t.Errorf("Reusable(%v) = true; want false for another parent", o)
+			}
+		}
+		if !r.Reusable(anyFieldCtx{Context: bg, v: 1}) {
+			t.Errorf("Reusable(an equal parent) = false; want true")
+		}
+	})
+
 	t.Run("the context package's late reader does not race with reuse", func(t *testing.T) {
 		// Run under -race. A worker's loop: each task derives a ctx from a
 		// wrapper of its ctx and leaves it live; the context package's
@@ -139,4 +171,11 @@ func TestReusedFixed(t *testing.T) {
 type uncomparableCtx struct {
 	context.Context
 	path []int
+}
+
+// anyFieldCtx is a ctx whose type == compiles for, and whose values ==
+// panics on when v holds an uncomparable value.
+type anyFieldCtx struct {
+	context.Context
+	v any
 }
