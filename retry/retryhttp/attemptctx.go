@@ -45,11 +45,22 @@ func (c *call) inAttempt(actx context.Context) (context.Context, context.CancelF
 		}
 		cancel(context.Cause(req))
 	})
+	if !hasDL {
+		return ctx, func() {
+			stop()
+			cancel(nil)
+		}
+	}
+	// Once the deadline has passed, nothing can end ctx any more: stop
+	// watching c.ctx then too, so that a body its caller never closes keeps
+	// nothing on c.ctx (a long-lived one) past the deadline, as a request
+	// sent without an observer keeps nothing. stopAtDL runs only if ctx
+	// ends (its deadline, c.ctx's cancellation) before the closure below.
+	stopAtDL := context.AfterFunc(ctx, func() { stop() })
 	return ctx, func() {
+		stopAtDL()
 		stop()
 		cancel(nil)
-		if endDL != nil {
-			endDL()
-		}
+		endDL()
 	}
 }

@@ -330,3 +330,28 @@ func TestRequestInsideAttemptLeavesNothing(t *testing.T) {
 		}
 	})
 }
+
+// A response whose body the caller never closes keeps the request's ctx
+// only until the attempt's deadline, as without an observer: nothing is
+// left watching the caller's ctx (which never ends here) after it.
+// synctest.Test fails if a goroutine watching it is left.
+func TestRequestInsideAttemptUnclosedBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := baseFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r, Body: http.NoBody}, nil
+		})
+		tr := retryhttp.New(retryhttp.WithBase(base), retryhttp.WithObserver(&retrySpans{}),
+			retryhttp.WithRetry(retry.WithAttemptTimeout(time.Minute)))
+		ctx := opaqueCtx{make(chan struct{})}
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil).WithContext(ctx))
+		if err != nil {
+			t.Fatalf("RoundTrip() = %v; want nil", err)
+		}
+		rctx := resp.Request.Context()
+		time.Sleep(2 * time.Minute) // past the attempt's deadline; the body is never closed
+		synctest.Wait()
+		if err := rctx.Err(); err != context.DeadlineExceeded {
+			t.Errorf("the request's ctx after the attempt's deadline: Err %v; want DeadlineExceeded", err)
+		}
+	})
+}
