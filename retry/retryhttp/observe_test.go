@@ -355,3 +355,37 @@ func TestRequestInsideAttemptUnclosedBody(t *testing.T) {
 		}
 	})
 }
+
+// A caller's deadline with a cause of its own (context.WithDeadlineCause)
+// ends a request in flight in an observed attempt as it ends one sent with
+// the caller's ctx: Err DeadlineExceeded, and the caller's cause (which
+// http.Transport returns), whether or not the attempt has a timeout (a
+// later one here).
+func TestRequestInsideAttemptDeadlineCause(t *testing.T) {
+	for _, tc := range attemptTimeouts {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var s seen
+				base := baseFunc(func(r *http.Request) (*http.Response, error) {
+					s.sent(r)
+					<-r.Context().Done()
+					s.ended(r)
+					return nil, context.Cause(r.Context())
+				})
+				tr := retryhttp.New(retryhttp.WithBase(base), retryhttp.WithObserver(&retrySpans{}),
+					retryhttp.WithRetry(tc.opts...))
+				late := errors.New("caller's deadline")
+				ctx, cancel := context.WithDeadlineCause(context.Background(), time.Now().Add(time.Second), late)
+				defer cancel()
+				_, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil).WithContext(ctx))
+				if !errors.Is(err, late) {
+					t.Errorf("RoundTrip() = %v; want the caller's cause", err)
+				}
+				if !slices.Equal(s.attempts, []any{1}) || !slices.Equal(s.errs, []error{context.DeadlineExceeded}) || !slices.Equal(s.causes, []error{late}) {
+					t.Errorf("the base saw attempts %v ending with Err %v, cause %v; want [1], [%v], [%v]",
+						s.attempts, s.errs, s.causes, context.DeadlineExceeded, late)
+				}
+			})
+		})
+	}
+}
