@@ -91,9 +91,8 @@
 // timer, a channel, and a goroutine, a context and a copy of the request per
 // copy sent. With an observe.AttemptObserver set and a per-attempt
 // timeout, the ctx that sends each attempt's request inside the attempt
-// (see [WithObserver]) is a context.WithoutCancel, a cancel context and a
-// context.AfterFunc on the request's ctx more than the per-attempt timeout
-// alone costs, with a closure ending them; without a per-attempt timeout,
-// nothing more. A budget adds a Deposit per request (two atomic operations)
+// (see [WithObserver]) is a context.WithoutCancel and a small context
+// joining it to the request's cancellation more than the per-attempt
+// timeout alone costs; without a per-attempt timeout, nothing more. A budget adds a Deposit per request (two atomic operations)
 // and, per retry or hedged copy, a short critical section and a clock read.
 package retryhttp

@@ -330,3 +330,62 @@ func TestRequestInsideAttemptLeavesNothing(t *testing.T) {
 		}
 	})
 }
+
+// A response whose body the caller never closes keeps the request's ctx
+// only until the attempt's deadline, as without an observer: nothing is
+// left watching the caller's ctx (which never ends here) after it.
+// synctest.Test fails if a goroutine watching it is left.
+func TestRequestInsideAttemptUnclosedBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := baseFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r, Body: http.NoBody}, nil
+		})
+		tr := retryhttp.New(retryhttp.WithBase(base), retryhttp.WithObserver(&retrySpans{}),
+			retryhttp.WithRetry(retry.WithAttemptTimeout(time.Minute)))
+		ctx := opaqueCtx{make(chan struct{})}
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil).WithContext(ctx))
+		if err != nil {
+			t.Fatalf("RoundTrip() = %v; want nil", err)
+		}
+		rctx := resp.Request.Context()
+		time.Sleep(2 * time.Minute) // past the attempt's deadline; the body is never closed
+		synctest.Wait()
+		if err := rctx.Err(); err != context.DeadlineExceeded {
+			t.Errorf("the request's ctx after the attempt's deadline: Err %v; want DeadlineExceeded", err)
+		}
+	})
+}
+
+// A caller's deadline with a cause of its own (context.WithDeadlineCause)
+// ends a request in flight in an observed attempt as it ends one sent with
+// the caller's ctx: Err DeadlineExceeded, and the caller's cause (which
+// http.Transport returns), whether or not the attempt has a timeout (a
+// later one here).
+func TestRequestInsideAttemptDeadlineCause(t *testing.T) {
+	for _, tc := range attemptTimeouts {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var s seen
+				base := baseFunc(func(r *http.Request) (*http.Response, error) {
+					s.sent(r)
+					<-r.Context().Done()
+					s.ended(r)
+					return nil, context.Cause(r.Context())
+				})
+				tr := retryhttp.New(retryhttp.WithBase(base), retryhttp.WithObserver(&retrySpans{}),
+					retryhttp.WithRetry(tc.opts...))
+				late := errors.New("caller's deadline")
+				ctx, cancel := context.WithDeadlineCause(context.Background(), time.Now().Add(time.Second), late)
+				defer cancel()
+				_, err := tr.RoundTrip(mustRequest(t, "GET", "http://a.test/", nil).WithContext(ctx))
+				if !errors.Is(err, late) {
+					t.Errorf("RoundTrip() = %v; want the caller's cause", err)
+				}
+				if !slices.Equal(s.attempts, []any{1}) || !slices.Equal(s.errs, []error{context.DeadlineExceeded}) || !slices.Equal(s.causes, []error{late}) {
+					t.Errorf("the base saw attempts %v ending with Err %v, cause %v; want [1], [%v], [%v]",
+						s.attempts, s.errs, s.causes, context.DeadlineExceeded, late)
+				}
+			})
+		})
+	}
+}
