@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/async-patterns/async/internal/task"
 )
 
 // SpareLifetime is how long a [Store] on a *redis.Client keeps carrying
@@ -96,7 +98,13 @@ func (l *link) do(ctx context.Context, call func(context.Context, redis.Scripter
 
 // bounded runs call on l.client and returns by ctx's deadline even if the
 // client does not enforce it: the command is then left running on a
-// goroutine of its own, until the client's own read timeout ends it.
+// goroutine of its own, until the client's own read timeout ends it. That
+// goroutine keeps ctx (go-redis hooks read its values) past the caller's
+// return, so ctx is retained first: an executor's fire-and-forget task ctx
+// it derives from is retired instead of rewritten for the worker's next
+// task under it. The context package does not see to that here: the
+// breaker passes the store context.WithoutCancel of its caller's ctx, and
+// a ctx derived from one (Done nil) never touches the task's.
 func (l *link) bounded(ctx context.Context, call func(context.Context, redis.Scripter) ([]int64, error)) ([]int64, error) {
 	if l.honours {
 		return call(ctx, l.client)
@@ -116,6 +124,7 @@ func (l *link) bounded(ctx context.Context, call func(context.Context, redis.Scr
 	}
 	l.running.Add(1)
 	l.mu.Unlock()
+	task.Retain(ctx)
 	go func() {
 		defer l.running.Done()
 		v, err := call(ctx, l.client)

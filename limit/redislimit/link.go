@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/async-patterns/async/internal/task"
 	"github.com/async-patterns/async/observe"
 	"github.com/redis/go-redis/v9"
 )
@@ -147,7 +148,11 @@ func (l *link) run(ctx context.Context, cr *carrier, state uint64, s *redis.Scri
 
 // do calls fn with ctx, which has a deadline, and returns by it even if the
 // client does not enforce it: fn is then left running on a goroutine of
-// its own until the client's read timeout ends it.
+// its own until the client's read timeout ends it. That goroutine keeps
+// ctx (go-redis hooks read its values) past the caller's return, so ctx is
+// retained first: an executor's fire-and-forget task ctx it derives from
+// (through run's WithoutCancel, which the context package does not watch)
+// is retired instead of rewritten for the worker's next task under it.
 func (l *link) do(ctx context.Context, cr *carrier, fn func(context.Context, redis.UniversalClient) ([]int64, error)) ([]int64, error) {
 	if cr.honours {
 		return fn(ctx, cr.c)
@@ -167,6 +172,7 @@ func (l *link) do(ctx context.Context, cr *carrier, fn func(context.Context, red
 	}
 	l.running.Add(1)
 	l.mu.Unlock()
+	task.Retain(ctx)
 	go func() {
 		defer l.running.Done()
 		v, err := fn(ctx, cr.c)
