@@ -109,9 +109,9 @@ func WithMaxWait(d time.Duration) Option {
 // WithLogger sets where the limiter reports that Redis stopped answering
 // (it fell back to its local share) and that it answers again (it
 // re-joined): one line each per outage, in that order. Default: no line of
-// its own; the events go to the observer ([WithObserver]), or to the
-// slog.Default() of the moment when none is set (observe.Fallback). A nil
-// l panics.
+// its own; the events go to the observer ([WithObserver]), or, with none
+// set, to log/slog's default logger of the moment (observe.Fallback). A
+// nil l panics.
 func WithLogger(l *slog.Logger) Option {
 	if l == nil {
 		panic("redislimit: WithLogger(nil)")
