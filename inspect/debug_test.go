@@ -250,8 +250,17 @@ func forgetCache() {
 
 func TestDebugToSlogByDefault(t *testing.T) {
 	buf := new(lockedBuffer)
+	reported := make(chan struct{})
+	var once sync.Once
+	w := writerFunc(func(p []byte) (int, error) {
+		n, err := buf.Write(p)
+		if strings.Contains(string(p), "task ignores cancellation") {
+			once.Do(func() { close(reported) })
+		}
+		return n, err
+	})
 	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	slog.SetDefault(slog.New(slog.NewTextHandler(w, nil)))
 	defer slog.SetDefault(old)
 	inspect.SetDebug(true)
 	defer inspect.SetDebug(false)
@@ -262,9 +271,9 @@ func TestDebugToSlogByDefault(t *testing.T) {
 	release := make(chan struct{})
 	g.GoNamed("unobserved", func(ctx context.Context) error { ignoresCancellation(release); return nil })
 	g.Cancel()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(buf.String(), "task ignores cancellation") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-reported:
+	case <-time.After(10 * time.Second): // the assertions below say what is missing
 	}
 	close(release)
 	g.Wait()
@@ -378,3 +387,8 @@ func deferShutdown() {
 		time.Sleep(time.Millisecond) // let cleanups run
 	}
 }
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
